@@ -1,0 +1,192 @@
+"""China's official working-day calendar: holidays and 调休 make-up working days.
+
+Owns: whether a date is a working day, working-day arithmetic (``add_workdays`` and friends) and which years
+are known. Does not own: deadline phrases (``stages.phrases``) or the wall clock (``stages.clock``).
+
+The data comes from ``chinesecalendar`` (2004–2026 in 1.11) plus the years listed in a calendar extension file
+(``config/calendar.yaml``), each taken from the 国务院办公厅 notice that publishes that year's arrangement.
+A date in a year that neither source knows raises :class:`CalendarError`: a guessed holiday would move every
+deadline computed from it, silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CalendarError, ConfigError
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class YearArrangement:
+    """One year's official arrangement: the days off on weekdays and the weekend days worked."""
+
+    year: int
+    holidays: frozenset[dt.date]
+    workdays: frozenset[dt.date]
+    source: str
+
+
+@dataclass
+class WorkCalendar:
+    years: dict[int, YearArrangement] = field(default_factory=dict)
+
+    # -- construction -------------------------------------------------------------------------------------------
+    @classmethod
+    def default(cls, extension: str | Path | None = None) -> "WorkCalendar":
+        """chinesecalendar's years, then the extension file's years on top (an extension wins for its year)."""
+        import chinese_calendar as cc
+
+        by_year: dict[int, tuple[set, set]] = {}
+        for day in cc.holidays:
+            by_year.setdefault(day.year, (set(), set()))[0].add(day)
+        for day in cc.workdays:
+            by_year.setdefault(day.year, (set(), set()))[1].add(day)
+        first = min(by_year)
+        last = max(by_year)
+        cal = cls()
+        for year in range(first, last + 1):
+            hol, work = by_year.get(year, (set(), set()))
+            cal.years[year] = YearArrangement(year, frozenset(hol), frozenset(work), "chinesecalendar")
+        if extension is not None:
+            for arrangement in load_extension(extension):
+                cal.years[arrangement.year] = arrangement
+        return cal
+
+    # -- queries ------------------------------------------------------------------------------------------------
+    def known_years(self) -> tuple[int, int]:
+        return min(self.years), max(self.years)
+
+    def _year(self, day: dt.date) -> YearArrangement:
+        try:
+            return self.years[day.year]
+        except KeyError:
+            lo, hi = self.known_years()
+            raise CalendarError(
+                f"{day.isoformat()} is outside the known working-day calendar ({lo}–{hi}); add {day.year}'s "
+                f"holidays and make-up days from the 国务院办公厅 notice to config/calendar.yaml"
+            ) from None
+
+    def is_workday(self, day: dt.date) -> bool:
+        year = self._year(day)
+        if day in year.workdays:
+            return True
+        if day in year.holidays:
+            return False
+        return day.weekday() < 5
+
+    def is_holiday(self, day: dt.date) -> bool:
+        return not self.is_workday(day)
+
+    def next_workday(self, day: dt.date, *, include_self: bool = False) -> dt.date:
+        """The first working day after ``day`` (or ``day`` itself when it is one and ``include_self``)."""
+        if not include_self:
+            day += ONE_DAY
+        while not self.is_workday(day):
+            day += ONE_DAY
+        return day
+
+    def previous_workday(self, day: dt.date, *, include_self: bool = False) -> dt.date:
+        if not include_self:
+            day -= ONE_DAY
+        while not self.is_workday(day):
+            day -= ONE_DAY
+        return day
+
+    def add_workdays(self, day: dt.date, n: int) -> dt.date:
+        """``day`` + ``n`` working days. The start day does not count; n may be negative; n=0 is ``day``.
+
+        2026-05-08 (Fri) + 5 = 2026-05-14: Sat 05-09 is a 调休 working day, so it counts.
+        """
+        step = ONE_DAY if n >= 0 else -ONE_DAY
+        remaining = abs(n)
+        while remaining:
+            day += step
+            if self.is_workday(day):
+                remaining -= 1
+        return day
+
+    def workdays_between(self, start: dt.date, end: dt.date) -> int:
+        """Working days in (start, end]: how many working days ``end`` is after ``start`` (negative if before)."""
+        if end == start:
+            return 0
+        sign = 1
+        if end < start:
+            start, end, sign = end, start, -1
+        count = 0
+        day = start
+        while day < end:
+            day += ONE_DAY
+            if self.is_workday(day):
+                count += 1
+        return sign * count
+
+
+def _dates(value, where: str, file: str) -> set[dt.date]:
+    """Dates from a list of ISO dates or ``YYYY-MM-DD..YYYY-MM-DD`` ranges (both ends included)."""
+    out: set[dt.date] = set()
+    if value is None:
+        return out
+    if not isinstance(value, list):
+        raise ConfigError("must be a list of dates", file=file, path=where, expected="[YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD]")
+    for i, entry in enumerate(value):
+        text = str(entry).strip()
+        try:
+            if ".." in text:
+                a, b = (dt.date.fromisoformat(p.strip()) for p in text.split("..", 1))
+                if b < a:
+                    raise ValueError
+                while a <= b:
+                    out.add(a)
+                    a += ONE_DAY
+            else:
+                out.add(dt.date.fromisoformat(text))
+        except ValueError:
+            raise ConfigError(f"{text!r} is not a date or a date range", file=file, path=f"{where}[{i}]",
+                              expected="YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD") from None
+    return out
+
+
+def load_extension(path: str | Path) -> list[YearArrangement]:
+    """Read ``config/calendar.yaml``: ``years: {2027: {notice, holidays, workdays}}``.
+
+    ``holidays`` lists every day off (weekends inside a holiday block may be listed or not: a weekend is off
+    anyway); ``workdays`` lists the weekend days that are worked (调休). ``notice`` is the 国务院办公厅 notice
+    number the dates were copied from, so a reviewer can check them.
+    """
+    from .yamlio import load_yaml
+
+    doc = load_yaml(path)
+    file = str(path)
+    data = doc.data or {}
+    if not isinstance(data, dict):
+        raise ConfigError("the calendar file must be a mapping with a 'years' key", file=file, line=1)
+    years = data.get("years") or {}
+    if not isinstance(years, dict):
+        raise ConfigError("must be a mapping of year to arrangement", file=file, line=doc.line("years"), path="years")
+    out = []
+    for year, body in years.items():
+        where = f"years.{year}"
+        if not isinstance(year, int) or not 1900 < year < 2200:
+            raise ConfigError(f"{year!r} is not a year", file=file, line=doc.line("years", year), path=where)
+        if not isinstance(body, dict):
+            raise ConfigError("must be a mapping", file=file, line=doc.line("years", year), path=where,
+                              expected="notice, holidays, workdays")
+        notice = body.get("notice")
+        if not notice:
+            raise ConfigError("names no 国务院办公厅 notice", file=file, line=doc.line("years", year), path=f"{where}.notice",
+                              expected="e.g. 国办发明电〔2026〕7号")
+        hol = _dates(body.get("holidays"), f"{where}.holidays", file)
+        work = _dates(body.get("workdays"), f"{where}.workdays", file)
+        for day in hol | work:
+            if day.year != year:
+                raise ConfigError(f"{day} is not in {year}", file=file, line=doc.line("years", year), path=where)
+        both = hol & work
+        if both:
+            raise ConfigError(f"{min(both)} is listed both as a holiday and as a working day", file=file,
+                              line=doc.line("years", year), path=where)
+        out.append(YearArrangement(year, frozenset(hol), frozenset(work), str(notice)))
+    return out

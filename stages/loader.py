@@ -1,0 +1,538 @@
+"""Loading a cycle definition, with fail-fast checks.
+
+Owns: ``load_cycle(path) -> CycleSpec``: reading the cycle YAML and its departments file, checking them, and
+resolving every deadline phrase to a date. Every problem raises one :class:`ConfigError` naming the file, the
+line, the YAML path, what is wrong and what was expected. The checks, in order:
+
+1. shape and types (pydantic, unknown keys refused);
+2. unique ids (stages, gates, tasks, topic numbers, milestones within an item, departments);
+3. references resolve: departments, stages, gates, approval bodies, milestones, lifecycles, timeline rows;
+4. no dependency cycles across milestones, offsets and the gates that open or complete them;
+5. every deadline parses, starts no later than it ends, and lies inside its stage's window;
+6. every gate can become true (its milestones exist, N of M has N ≤ M, its body exists).
+
+Does not own: the database (``stages.models``) or what happens at run time (``stages.services``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .calendar import WorkCalendar
+from .errors import CalendarError, ConfigError, DeadlinePhraseError
+from .phrases import Offset, Period, parse_offset, parse_period
+from .spec import (
+    KIND_OF_TRACK,
+    CycleFile,
+    CycleSpec,
+    DepartmentsFile,
+    GatePredicate,
+    ItemSpec,
+    LifecycleSpec,
+    MilestoneSpec,
+)
+from .yamlio import YamlDoc, load_yaml
+
+ROLE_OWNERS = ("lead", "coordinator")
+
+
+def _dotted(loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _from_validation(exc: ValidationError, doc: YamlDoc) -> ConfigError:
+    err = exc.errors(include_url=False)[0]
+    # pydantic puts the union/tagged branch name in loc for some errors; keep only real path parts
+    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "union[", "str", "date", "datetime", "GatePredicate")))
+    path = _dotted(loc)
+    kind = err["type"]
+    if kind == "missing":
+        parent, key = loc[:-1], loc[-1]
+        return ConfigError(f"missing key {key!r}", file=doc.file, line=doc.line(*parent), path=_dotted(parent) or None)
+    if kind == "extra_forbidden":
+        return ConfigError(f"unknown key {loc[-1]!r}", file=doc.file, line=doc.line(*loc), path=path,
+                           expected="one of the keys documented in stages/spec.py")
+    got = err.get("input")
+    got_text = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+    if len(got_text) > 60:
+        got_text = got_text[:57] + "..."
+    msg = err["msg"]
+    return ConfigError(f"{msg[0].lower() + msg[1:]} (got {got_text})", file=doc.file, line=doc.line(*loc), path=path)
+
+
+class _Checker:
+    def __init__(self, doc: YamlDoc, cf: CycleFile, deps_doc: YamlDoc, dfile: DepartmentsFile, calendar: WorkCalendar):
+        self.doc = doc
+        self.cf = cf
+        self.deps_doc = deps_doc
+        self.dfile = dfile
+        self.cal = calendar
+        self.dept_names: dict[str, str] = {}  # any name → canonical short
+        self.stage_ids = [s.id for s in cf.stages]
+        self.gate_ids = [g.id for g in cf.gates]
+
+    def fail(self, message: str, *path, expected: str | None = None, doc: YamlDoc | None = None):
+        d = doc or self.doc
+        raise ConfigError(message, file=d.file, line=d.line(*path), path=_dotted(path) or None, expected=expected)
+
+    # -- 2. uniqueness ---------------------------------------------------------------------------------------------
+    def unique(self):
+        def check(values, path_of, what):
+            seen: dict[Any, int] = {}
+            for i, v in enumerate(values):
+                if v in seen:
+                    self.fail(f"duplicate {what} {v!r} (first at index {seen[v]})", *path_of(i))
+                seen[v] = i
+
+        check([s.id for s in self.cf.stages], lambda i: ("stages", i, "id"), "stage id")
+        check(self.gate_ids, lambda i: ("gates", i, "id"), "gate id")
+        check([t.id for t in self.cf.tasks] + (["outline"] if self.cf.outline else []),
+              lambda i: ("tasks", i, "id"), "task id")
+        check([t.no for t in self.cf.topics], lambda i: ("topics", i, "no"), "topic number")
+        for ti, task in enumerate(self.cf.tasks):
+            check([m.id for m in task.milestones], lambda i, ti=ti: ("tasks", ti, "milestones", i, "id"), "milestone id")
+        for name, lc in self.cf.lifecycles.items():
+            check([m.id for m in lc.milestones], lambda i, name=name: ("lifecycles", name, "milestones", i, "id"), "milestone id")
+        d = self.dfile.departments
+        check([x.id for x in d], lambda i: ("departments", i, "id"), "department id")
+        names: dict[str, int] = {}
+        for i, dep in enumerate(d):
+            for n in (dep.short, dep.name, *dep.aliases):
+                if n in names and names[n] != i:
+                    self.fail(f"department name {n!r} is used by two departments", "departments", i, doc=self.deps_doc)
+                names[n] = i
+                self.dept_names[n] = dep.short
+            self.dept_names[dep.id] = dep.short
+        for gname, members in self.dfile.groups.items():
+            for j, m in enumerate(members):
+                if m not in self.dept_names:
+                    self.fail(f"group member {m!r} is not a department", "groups", gname, j, doc=self.deps_doc)
+
+    # -- 3. references ---------------------------------------------------------------------------------------------
+    def dept(self, name: str, *path, allow_group: bool = False) -> str:
+        if name in self.dept_names:
+            return self.dept_names[name]
+        if allow_group and name in self.dfile.groups:
+            return name
+        known = "、".join(list(dict.fromkeys(self.dept_names.values()))[:6])
+        self.fail(f"unknown department {name!r}", *path, expected=f"a unit in departments.yaml, e.g. {known} …")
+
+    def stage(self, sid: str, *path):
+        if sid not in self.stage_ids:
+            self.fail(f"unknown stage {sid!r}", *path, expected=" / ".join(self.stage_ids))
+
+    def gate(self, gid: str, *path):
+        if gid not in self.gate_ids:
+            self.fail(f"unknown gate {gid!r}", *path, expected="an id from gates: " + ", ".join(self.gate_ids[:8]))
+
+    def lifecycle(self, name: str, *path) -> LifecycleSpec:
+        if name not in self.cf.lifecycles:
+            self.fail(f"unknown lifecycle {name!r}", *path, expected=" / ".join(self.cf.lifecycles))
+        return self.cf.lifecycles[name]
+
+
+def _read_departments(cycle_path: Path, rel: str) -> tuple[YamlDoc, DepartmentsFile]:
+    dpath = (cycle_path.parent / rel)
+    ddoc = load_yaml(dpath)
+    if not isinstance(ddoc.data, dict):
+        raise ConfigError("must be a mapping with a 'departments' list", file=ddoc.file, line=1)
+    try:
+        return ddoc, DepartmentsFile.model_validate(ddoc.data)
+    except ValidationError as exc:
+        raise _from_validation(exc, ddoc) from None
+
+
+def load_departments(path: str | Path) -> DepartmentsFile:
+    ddoc = load_yaml(path)
+    if not isinstance(ddoc.data, dict):
+        raise ConfigError("must be a mapping with a 'departments' list", file=ddoc.file, line=1)
+    try:
+        return DepartmentsFile.model_validate(ddoc.data)
+    except ValidationError as exc:
+        raise _from_validation(exc, ddoc) from None
+
+
+def load_cycle(path: str | Path, calendar: WorkCalendar | None = None) -> CycleSpec:
+    path = Path(path)
+    doc = load_yaml(path)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"the top level is a {type(doc.data).__name__}, not a mapping", file=doc.file, line=1,
+                          expected="keys id, version, title, stages, lifecycles …")
+    try:
+        cf = CycleFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise _from_validation(exc, doc) from None
+    ddoc, dfile = _read_departments(path, cf.departments)
+    if calendar is None:
+        ext = (path.parent / cf.calendar) if cf.calendar else None
+        calendar = WorkCalendar.default(ext)
+    ck = _Checker(doc, cf, ddoc, dfile, calendar)
+    ck.unique()
+    items, lifecycles = _resolve(ck)
+    checksum = hashlib.sha256(path.read_bytes() + ddoc.file.encode() + Path(ddoc.file).read_bytes()).hexdigest()
+    groups = {k: tuple(ck.dept_names[m] for m in v) for k, v in dfile.groups.items()}
+    return CycleSpec(file=cf, path=str(path), checksum=checksum, departments=dfile.departments, groups=groups,
+                     stages=ck.stages, items=tuple(items), lifecycles=lifecycles)
+
+
+# -- resolution ------------------------------------------------------------------------------------------------------
+def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
+    cf = ck.cf
+    ck.dept(cf.coordinator, "coordinator")
+
+    # stage windows
+    windows: dict[str, Period] = {}
+    stages = []
+    for i, st in enumerate(cf.stages):
+        try:
+            per = parse_period(st.window)
+        except DeadlinePhraseError as exc:
+            ck.fail(str(exc), "stages", i, "window", expected="a period such as 2019年 or 2021年上半年")
+        windows[st.id] = per
+        if st.exit_gate:
+            ck.gate(st.exit_gate, "stages", i, "exit_gate")
+        stages.append(st.model_copy(update={"start_date": per.start, "end_date": per.end}))
+    for a, b in zip(stages, stages[1:]):
+        if b.start_date <= a.end_date:
+            ck.fail(f"stage {b.id!r} starts {b.start_date} before stage {a.id!r} ends {a.end_date}",
+                    "stages", stages.index(b), "window", expected="stage windows in order, not overlapping")
+    ck.stages = tuple(stages)
+
+    # required lifecycles
+    for key, where in (("topic", "topics"), ("special_plan", "lifecycles")):
+        if (key == "topic" and cf.topics) or key == "special_plan":
+            if key not in cf.lifecycles:
+                ck.fail(f"no lifecycle {key!r} for the {where} track", "lifecycles", expected=f"lifecycles.{key}")
+    if cf.outline:
+        ck.lifecycle(cf.outline.lifecycle, "outline", "lifecycle")
+    for name, lc in cf.lifecycles.items():
+        ck.stage(lc.stage, "lifecycles", name, "stage")
+
+    # raw items: (key, kind, stage, milestones, yaml path of milestones, fields)
+    raw: list[dict] = []
+    for i, tp in enumerate(cf.topics):
+        lead = tuple(ck.dept(d, "topics", i, "lead", j) for j, d in enumerate(tp.lead))
+        coop = tuple(ck.dept(d, "topics", i, "cooperating", j, allow_group=True) for j, d in enumerate(tp.cooperating))
+        lc = cf.lifecycles["topic"]
+        mode = "open_call" if tp.open_call else "direct_commission"
+        raw.append(dict(key=f"topic-{tp.no:02d}", kind="topic", title=tp.title, stage=lc.stage, lead=lead,
+                        cooperating=coop, no=tp.no, focus=tp.focus, open_call=tp.open_call,
+                        ref=f"附件1 三、{tp.no}", mode=mode, ms=lc.milestones, ms_path=("lifecycles", "topic", "milestones")))
+    for i, task in enumerate(cf.tasks):
+        ck.stage(task.stage, "tasks", i, "stage")
+        lead = tuple(ck.dept(d, "tasks", i, "lead", j) for j, d in enumerate(task.lead))
+        coop = tuple(ck.dept(d, "tasks", i, "cooperating", j, allow_group=True) for j, d in enumerate(task.cooperating))
+        raw.append(dict(key=task.id, kind="task", title=task.title, stage=task.stage, lead=lead, cooperating=coop,
+                        ref=task.ref, text=task.text, mode=None, ms=task.milestones, ms_path=("tasks", i, "milestones")))
+    if cf.outline:
+        lc = cf.lifecycles[cf.outline.lifecycle]
+        lead = tuple(ck.dept(d, "outline", "lead", j) for j, d in enumerate(cf.outline.lead))
+        coop = tuple(ck.dept(d, "outline", "cooperating", j, allow_group=True) for j, d in enumerate(cf.outline.cooperating))
+        raw.append(dict(key="outline", kind="outline", title=cf.outline.title, stage=lc.stage, lead=lead,
+                        cooperating=coop, mode=None, ms=lc.milestones,
+                        ms_path=("lifecycles", cf.outline.lifecycle, "milestones")))
+    # special plans: a template "item" so that its milestones are checked and dated once
+    sp = cf.lifecycles["special_plan"]
+    raw.append(dict(key="special_plans", kind="special_plan", title="(专项规划 template)", stage=sp.stage, lead=(),
+                    cooperating=(), mode=None, ms=sp.milestones, ms_path=("lifecycles", "special_plan", "milestones"),
+                    template=True))
+
+    by_key = {r["key"]: r for r in raw}
+    track_items = {"topics": [r for r in raw if r["kind"] == "topic"], "tasks": [r for r in raw if r["kind"] == "task"],
+                   "outline": [r for r in raw if r["kind"] == "outline"], "special_plans": [by_key["special_plans"]]}
+
+    # per item: filter only_for, check owners/stages/gates, resolve deps
+    for r in raw:
+        kept, deps_of = [], {}
+        ids = [m.id for m in r["ms"]]
+        names = {m.name: m.id for m in r["ms"]}
+        r["names"] = names
+        for idx, m in enumerate(r["ms"]):
+            p = r["ms_path"] + (idx,)
+            if m.owner not in ROLE_OWNERS:
+                ck.dept(m.owner, *p, "owner")
+            stage = m.stage or r["stage"]
+            ck.stage(stage, *p, "stage")
+            for attr in ("opens_when", "accept_requires", "completes_when"):
+                if getattr(m, attr):
+                    ck.gate(getattr(m, attr), *p, attr)
+            if m.after is None:
+                deps = (ids[idx - 1],) if idx > 0 else ()
+            else:
+                deps = []
+                for j, ref in enumerate(m.after):
+                    deps.append(_ref(ck, r, ref, by_key, p + ("after", j)))
+                deps = tuple(deps)
+            if m.only_for and r["kind"] != "topic":
+                ck.fail("only_for applies to topic milestones only", *p, "only_for")
+            deps_of[m.id] = deps
+            if m.only_for and r["mode"] and m.only_for != r["mode"]:
+                continue  # excluded for this item; dependents inherit its deps below
+            kept.append((idx, m, stage))
+        excluded = {m.id for m in r["ms"]} - {m.id for _, m, _ in kept}
+
+        def expand(ds, seen=()):
+            out = []
+            for d in ds:
+                if d in excluded:
+                    out.extend(expand(deps_of[d], seen + (d,)))
+                else:
+                    out.append(d)
+            return tuple(dict.fromkeys(out))
+
+        r["kept"] = [(idx, m, stage, expand(deps_of[m.id])) for idx, m, stage in kept]
+
+    _check_gates(ck, by_key, track_items)
+    _check_cycles(ck, raw, by_key)
+    dates = _resolve_dates(ck, raw, by_key, windows)
+
+    items: list[ItemSpec] = []
+    lifecycles: dict[str, LifecycleSpec] = {}
+    for r in raw:
+        ms_out = []
+        for idx, m, stage, deps in r["kept"]:
+            start, due, time = dates[(r["key"], m.id)]
+            ms_out.append(m.model_copy(update={"stage": stage, "deps": deps, "due_date": due, "due_time": time,
+                                               "start_date": start}))
+        if r.get("template"):
+            lc = cf.lifecycles["special_plan"]
+            lifecycles["special_plan"] = lc.model_copy(update={"milestones": tuple(ms_out)})
+            continue
+        items.append(ItemSpec(key=r["key"], kind=r["kind"], title=r["title"], stage=r["stage"], lead=r["lead"],
+                              cooperating=r["cooperating"], milestones=tuple(ms_out), ref=r.get("ref"),
+                              no=r.get("no"), focus=r.get("focus"), open_call=r.get("open_call"), text=r.get("text")))
+    for name, lc in cf.lifecycles.items():
+        lifecycles.setdefault(name, lc)
+
+    # timeline rows
+    keys = {it.key for it in items} | {"special_plans", "topics", "outline", "tasks"}
+    for i, row in enumerate(cf.timeline):
+        ck.stage(row.stage, "timeline", i, "stage")
+        for j, cov in enumerate(row.covers):
+            item_key = cov.split(":", 1)[0]
+            if item_key not in keys:
+                ck.fail(f"timeline row covers unknown item {cov!r}", "timeline", i, "covers", j,
+                        expected="an item key, item:milestone, or a track name")
+    # funding
+    total = 0.0
+    topic_ms = {m.id for m in cf.lifecycles["topic"].milestones} if "topic" in cf.lifecycles else set()
+    for i, f in enumerate(cf.funding):
+        if f.milestone not in topic_ms:
+            ck.fail(f"funding tranche on unknown topic milestone {f.milestone!r}", "funding", i, "milestone",
+                    expected=" / ".join(sorted(topic_ms)))
+        total += f.share
+    if cf.funding and abs(total - 1.0) > 1e-9:
+        ck.fail(f"funding shares add up to {total:g}", "funding", expected="shares adding up to 1")
+    return items, lifecycles
+
+
+def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
+    """A milestone reference inside item ``r``: an id or name of its own, or ``item:milestone`` across items."""
+    if ":" in ref:
+        item_key, mid = ref.split(":", 1)
+        other = by_key.get(item_key)
+        if other is None or other.get("template"):
+            ck.fail(f"unknown item {item_key!r} in {ref!r}", *path, expected="a task id, topic-NN or outline")
+        ids = {m.id for m in other["ms"]}
+        names = {m.name: m.id for m in other["ms"]}
+        if mid in ids:
+            return f"{item_key}:{mid}"
+        if mid in names:
+            return f"{item_key}:{names[mid]}"
+        ck.fail(f"item {item_key!r} has no milestone {mid!r}", *path, expected=", ".join(sorted(ids)))
+    ids = [m.id for m in r["ms"]]
+    names = {m.name: m.id for m in r["ms"]}
+    if ref in ids:
+        return ref
+    if ref in names:
+        return names[ref]
+    ck.fail(f"unknown milestone {ref!r}", *path, expected="one of " + ", ".join(ids))
+
+
+def _gate_predicates(pred: GatePredicate):
+    yield pred
+    for sub in (pred.all_of or ()) + (pred.any_of or ()):
+        if isinstance(sub, GatePredicate):
+            yield from _gate_predicates(sub)
+
+
+def gate_milestone_refs(spec_gates, gid: str, _seen=()) -> list[tuple[str, str]]:
+    """(item-or-track, milestone) pairs a gate depends on; follows named sub-gates."""
+    if gid in _seen:
+        return []
+    gate = next(g for g in spec_gates if g.id == gid)
+    out = []
+    for p in _gate_predicates(gate):
+        if p.milestone:
+            out.append(tuple(p.milestone.split(":", 1)))
+        if p.all:
+            out.append((p.all.track, p.all.milestone))
+        if p.at_least:
+            out.append((p.at_least.track, p.at_least.milestone))
+        for sub in (p.all_of or ()) + (p.any_of or ()):
+            if isinstance(sub, str):
+                out.extend(gate_milestone_refs(spec_gates, sub, _seen + (gid,)))
+    return out
+
+
+def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
+    cf = ck.cf
+    for gi, gate in enumerate(cf.gates):
+        for p in _gate_predicates(gate):
+            where = ("gates", gi)
+            if not p.kind():
+                ck.fail("a gate predicate needs exactly one of milestone, all, at_least, approval, all_of, any_of",
+                        *where)
+            for sub in (p.all_of or ()) + (p.any_of or ()):
+                if isinstance(sub, str):
+                    ck.gate(sub, *where)
+                    if sub == gate.id:
+                        ck.fail(f"gate {gate.id!r} refers to itself", *where)
+            if p.approval and p.approval.body not in cf.approval_bodies:
+                ck.fail(f"unknown approval body {p.approval.body!r}", *where, "approval", "body",
+                        expected=" / ".join(cf.approval_bodies))
+            if p.milestone:
+                if ":" not in p.milestone:
+                    ck.fail(f"{p.milestone!r} names no item", *where, "milestone", expected="item:milestone")
+                item_key, mid = p.milestone.split(":", 1)
+                r = by_key.get(item_key)
+                if r is None or r.get("template"):
+                    ck.fail(f"unknown item {item_key!r}", *where, "milestone", expected="a task id, topic-NN or outline")
+                if mid not in {m.id for m in r["ms"]}:
+                    ck.fail(f"item {item_key!r} has no milestone {mid!r}", *where, "milestone",
+                            expected=", ".join(m.id for m in r["ms"]))
+            for key in ("all", "at_least"):
+                q = getattr(p, key)
+                if q is None:
+                    continue
+                members = track_items[q.track]
+                if not any(q.milestone in {m.id for m in r["ms"]} for r in members):
+                    ck.fail(f"no item of track {q.track!r} has a milestone {q.milestone!r}; the gate can never open",
+                            *where, key, "milestone")
+                if key == "at_least" and q.track != "special_plans":
+                    having = sum(1 for r in members if q.milestone in {x[1].id for x in r["kept"]})
+                    if q.n > having:
+                        ck.fail(f"needs {q.n} of {q.track} but only {having} can reach {q.milestone!r}; the gate can "
+                                f"never open", *where, key, "n", expected=f"n ≤ {having}")
+
+
+def _check_cycles(ck: _Checker, raw: list[dict], by_key: dict):
+    """Milestone graph: deps, and gates (opens_when / completes_when / accept_requires) over what they read."""
+    cf = ck.cf
+    track_of = {"topics": [r["key"] for r in raw if r["kind"] == "topic"],
+                "tasks": [r["key"] for r in raw if r["kind"] == "task"],
+                "outline": ["outline"] if "outline" in by_key else [], "special_plans": ["special_plans"]}
+    edges: dict[str, set[str]] = {}
+    where: dict[str, tuple] = {}
+    for r in raw:
+        for idx, m, _stage, deps in r["kept"]:
+            node = f"{r['key']}:{m.id}"
+            where[node] = r["ms_path"] + (idx,)
+            e = edges.setdefault(node, set())
+            for d in deps:
+                e.add(d if ":" in d else f"{r['key']}:{d}")
+            for attr in ("opens_when", "completes_when", "accept_requires"):
+                gid = getattr(m, attr)
+                if not gid:
+                    continue
+                for target, mid in gate_milestone_refs(cf.gates, gid):
+                    for key in track_of.get(target, [target]):
+                        if key == r["key"] and mid == m.id and attr != "accept_requires":
+                            ck.fail(f"milestone {m.id!r} waits for gate {gid!r}, which waits for {m.id!r} itself",
+                                    *where[node], attr)
+                        if key == r["key"] and mid == m.id:
+                            continue
+                        e.add(f"{key}:{mid}")
+    # iterative DFS for a cycle
+    WHITE, GREY, BLACK = 0, 1, 2
+    color = {n: WHITE for n in edges}
+    for root in edges:
+        if color[root] != WHITE:
+            continue
+        stack = [(root, iter(sorted(edges[root])))]
+        color[root] = GREY
+        path = [root]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                color[node] = BLACK
+                stack.pop()
+                path.pop()
+                continue
+            if nxt not in color:
+                continue  # milestone excluded for this item (only_for); its deps were inherited
+            if color[nxt] == GREY:
+                cyc = path[path.index(nxt):] + [nxt]
+                ck.fail("dependency cycle: " + " → ".join(cyc), *where.get(nxt, ()),
+                        expected="milestones that depend on earlier ones only")
+            if color[nxt] == WHITE:
+                color[nxt] = GREY
+                path.append(nxt)
+                stack.append((nxt, iter(sorted(edges[nxt]))))
+
+
+def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[str, Period]):
+    """Every milestone's (start, due, time). Offsets resolve after what they reference; cycles are reported."""
+    pending: dict[tuple[str, str], tuple] = {}
+    dates: dict[tuple[str, str], tuple] = {}
+    for r in raw:
+        all_ids = {m.id for m in r["ms"]}
+        for idx, m, stage, _deps in r["kept"]:
+            pending[(r["key"], m.id)] = (r, idx, m, stage, all_ids)
+    progress = True
+    while pending and progress:
+        progress = False
+        for key in list(pending):
+            r, idx, m, stage, all_ids = pending[key]
+            p = r["ms_path"] + (idx,)
+            year = windows[stage].start.year
+            off = parse_offset(m.due) if isinstance(m.due, str) else None
+            if off is not None:
+                ref = _ref(ck, r, off.ref, by_key, p + ("due",))
+                rkey = tuple(ref.split(":", 1)) if ":" in ref else (r["key"], ref)
+                if rkey not in dates:
+                    if rkey not in pending:
+                        ck.fail(f"offset refers to {off.ref!r}, which this item does not have", *p, "due")
+                    continue
+                base = dates[rkey][1]
+                try:
+                    due = ck.cal.add_workdays(base, off.n) if off.workdays else base + dt.timedelta(days=off.n)
+                except CalendarError as exc:
+                    ck.fail(str(exc), *p, "due")
+                start, time = base, None
+            else:
+                try:
+                    per = parse_period(m.due, default_year=year)
+                except DeadlinePhraseError as exc:
+                    ck.fail(str(exc), *p, "due")
+                start, due, time = per.start, per.end, per.time
+            if m.start is not None:
+                try:
+                    start = parse_period(m.start, default_year=year).start
+                except DeadlinePhraseError as exc:
+                    ck.fail(str(exc), *p, "start")
+            if start > due:
+                ck.fail(f"starts {start} after its deadline {due}", *p, "start")
+            w = windows[stage]
+            if not (w.start <= due <= w.end):
+                ck.fail(f"deadline {due} ({m.due}) is outside stage {stage!r} ({w.start} – {w.end})", *p, "due",
+                        expected="a deadline inside the stage window, or another stage for this milestone")
+            dates[key] = (start, due, time)
+            del pending[key]
+            progress = True
+    if pending:
+        (r, idx, m, *_rest) = next(iter(pending.values()))
+        ck.fail(f"offset deadlines refer to each other in a circle ({m.id}: {m.due})", *r["ms_path"], idx, "due")
+    return dates

@@ -1,0 +1,42 @@
+"""Terminal rendering of the board (rich). Presentation only: the data comes from ``stages.board``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+LIGHT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "done": "dim"}
+LIGHT_ZH = {"green": "绿 正常", "yellow": "黄 临近", "red": "红 逾期", "done": "完成"}
+TRACK_ZH = {"topics": "前期重大课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "其他工作任务"}
+STAGE_STATUS_ZH = {"pending": "未开始", "open": "进行中", "closed": "已完成"}
+
+
+def print_board(data: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    cyc = data["cycle"]
+    console.print(f"[bold]{cyc['title']}[/bold]  ({cyc['id']} v{cyc['version']})  as of {data['as_of'][:10]}")
+    for st in data["stages"]:
+        gate = ""
+        if st["exit_gate"]:
+            gate = "  gate met" if st["gate_met"] else f"  gate open: {len(st['gate_missing'])} missing"
+        mark = "▶ " if st["id"] == cyc["current_stage"] and cyc["status"] == "active" else "  "
+        console.print(f"{mark}{st['name']} {st['window'][0]} – {st['window'][1]}  {STAGE_STATUS_ZH[st['status']]}{gate}")
+    for track in ("topics", "special_plans", "outline", "tasks"):
+        rows = [i for i in data["items"] if i["track"] == track]
+        if not rows:
+            continue
+        table = Table(title=TRACK_ZH[track], title_justify="left", show_lines=False, pad_edge=False)
+        for col in ("item", "title", "current milestone", "due", "owner", "light"):
+            table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=24 if col == "title" else None,
+                             ratio=1 if col == "title" else None)
+        for i in rows:
+            cur = i["current"]
+            light = i["light"]
+            extra = f" {cur['workdays_late']}d late" if cur and cur["workdays_late"] else ""
+            table.add_row(i["key"], i["title"], f"{cur['name']} ({cur['status_zh']})" if cur else "全部完成",
+                          cur["due"] if cur else "", cur["owner"] if cur else "/".join(i["lead"]),
+                          f"[{LIGHT_STYLE[light]}]{LIGHT_ZH[light]}{extra}[/]")
+        console.print(table)
+    c = data["counts"]
+    console.print("legend: " + "  ".join(f"[{LIGHT_STYLE[k]}]{LIGHT_ZH[k]}[/]" for k in LIGHT_STYLE)
+                  + "   milestones: " + ", ".join(f"{k} {v}" for k, v in c["by_light"].items()))

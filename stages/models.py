@@ -1,0 +1,203 @@
+"""Persistence: the run's state as SQLModel tables, and the engine that holds them.
+
+Owns: the tables (cycle run, stages, items, milestones, submissions, decisions, the append-only audit log), the
+database URL setting (``PLANCYCLE_DATABASE_URL``, default a SQLite file ``plancycle.db``) and schema creation.
+Does not own: rules (``stages.services``). Our database is the system of record; Prefect never stores state.
+
+Times are naive Asia/Shanghai wall-clock times (see ``stages.clock``). List-valued columns (lead units, files,
+event data) are JSON. ``SCHEMA_VERSION`` is stored per run so later releases can upgrade old data by named
+migrations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any, Optional
+
+from pydantic import NaiveDatetime
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+SCHEMA_VERSION = 1
+DEFAULT_URL = "sqlite:///plancycle.db"
+
+
+class CycleRun(SQLModel, table=True):
+    __tablename__ = "cycle_run"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    spec_id: str = Field(index=True, unique=True)
+    spec_version: int
+    spec_path: str
+    spec_checksum: str
+    schema_version: int = SCHEMA_VERSION
+    title: str
+    current_stage: str
+    status: str = "active"  # active | complete
+    created_at: NaiveDatetime
+
+
+class StageState(SQLModel, table=True):
+    __tablename__ = "stage_state"
+    __table_args__ = (UniqueConstraint("run_id", "stage_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    stage_id: str
+    seq: int
+    status: str = "pending"  # pending | open | closed
+    opened_at: Optional[NaiveDatetime] = None
+    closed_at: Optional[NaiveDatetime] = None
+    override_reason: Optional[str] = None
+
+
+class Item(SQLModel, table=True):
+    __tablename__ = "item"
+    __table_args__ = (UniqueConstraint("run_id", "key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id", index=True)
+    key: str
+    kind: str  # topic | special_plan | outline | task
+    title: str
+    stage: str
+    lead: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cooperating: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    status: str = "active"  # active | rejected (a special plan not confirmed at 立项确认)
+    no: Optional[int] = None
+    open_call: Optional[bool] = None
+    contractor: Optional[str] = None
+    contractor_contact: Optional[str] = None
+    contractor_how: Optional[str] = None  # open_call | direct_commission
+    created_at: NaiveDatetime
+
+
+class Milestone(SQLModel, table=True):
+    __tablename__ = "milestone"
+    __table_args__ = (
+        UniqueConstraint("run_id", "item_key", "ms_id"),
+        Index("ix_milestone_sweep", "run_id", "status", "due_date"),
+        Index("ix_milestone_owner", "run_id", "owner"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    item_id: int = Field(foreign_key="item.id", index=True)
+    item_key: str
+    ms_id: str
+    name: str
+    stage: str
+    seq: int
+    owner: str  # a department's short name
+    status: str = "pending"
+    due_date: dt.date
+    original_due: dt.date
+    due_version: int = 1  # bumped by every extension: reminders fire once per milestone and due version
+    opened_at: Optional[NaiveDatetime] = None
+    submitted_at: Optional[NaiveDatetime] = None
+    decided_at: Optional[NaiveDatetime] = None
+    returns: int = 0
+
+
+class Submission(SQLModel, table=True):
+    __tablename__ = "submission"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    milestone_id: int = Field(foreign_key="milestone.id", index=True)
+    round: int  # 1 for the first submission, 2 after one return …
+    submitted_by: str
+    submitted_at: NaiveDatetime
+    note: Optional[str] = None
+    files: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # [{path, sha256, size}]
+    fingerprint: str
+
+
+class Decision(SQLModel, table=True):
+    __tablename__ = "decision"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id", index=True)
+    milestone_id: Optional[int] = Field(default=None, foreign_key="milestone.id", index=True)
+    kind: str  # accept | return | waive | complete | approve | override | extend | register | reject
+    by: str
+    at: NaiveDatetime
+    comments: Optional[str] = None
+    body: Optional[str] = None  # approvals: the approving body (leading_group …)
+    subject: Optional[str] = None  # approvals: what was approved; overrides: the gate
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: rows are inserted, never updated or deleted (enforced below, in the ORM and the database)."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("run_id", "idem_key"), Index("ix_audit_at", "run_id", "at"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    at: NaiveDatetime  # the as_of of the action
+    recorded_at: NaiveDatetime  # wall clock when it was written
+    actor: str
+    action: str
+    target: str
+    why: Optional[str] = None
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    flow_run_id: Optional[str] = None
+    idem_key: Optional[str] = None
+
+
+# -- append-only guard -------------------------------------------------------------------------------------------
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_audit(session, _ctx, _instances):
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, AuditEvent) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditLogIsAppendOnly("the audit log is append-only")
+
+
+_TRIGGERS = {
+    "sqlite": [
+        "CREATE TRIGGER IF NOT EXISTS audit_event_no_update BEFORE UPDATE ON audit_event "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_event_no_delete BEFORE DELETE ON audit_event "
+        "BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+    ],
+    "postgresql": [
+        "CREATE OR REPLACE FUNCTION audit_event_append_only() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql",
+        "DROP TRIGGER IF EXISTS audit_event_no_change ON audit_event",
+        "CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event "
+        "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+    ],
+}
+
+
+# -- engine ------------------------------------------------------------------------------------------------------
+def database_url(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("PLANCYCLE_DATABASE_URL") or DEFAULT_URL
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    url = database_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"check_same_thread": False}
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            kwargs["poolclass"] = StaticPool
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _rec):  # foreign keys on; WAL so the board reads while a flow writes
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            if url not in ("sqlite://", "sqlite:///:memory:"):
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=10000")
+            cur.close()
+    return engine
+
+
+def create_schema(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for stmt in _TRIGGERS.get(engine.dialect.name, []):
+            conn.execute(text(stmt))

@@ -1,0 +1,789 @@
+"""Services: every move a user can make on a run, with its rules.
+
+Owns: ``init_run``, ``submit``, ``review``, ``waive``, ``approve``, ``advance``, ``open_milestone``,
+``extend_deadline``, ``propose``, ``register``, ``assign_contractor``, and what each sets in motion
+(``_propagate``: milestones that open, milestones a gate completes, stages an automatic gate advances, notices
+that fall due). Each takes a ``Session`` and an explicit ``as_of``; none reads the clock, none commits: the
+adapter (CLI or flow) commits once, so a refused move changes nothing. Does not own: the status machine
+(``stages.status``), gate logic (``stages.gates``), reading the board (``stages.board``).
+
+Idempotent by key: every move writes one audit event carrying an idempotency key and the request. Repeating the
+same request with the same key changes nothing and answers ``changed=False``; the same key with a different
+request is refused. Default keys are natural ones ("submit:topic-07:kickoff:round1:<files>"), so a double
+click or a retried flow run is harmless, while a resubmission after a return is a new round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from .calendar import WorkCalendar
+from .clock import as_datetime, now
+from .errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
+from .gates import Facts, evaluate
+from .models import AuditEvent, CycleRun, Decision, Item, Milestone, StageState, Submission
+from .spec import TRACK_OF_KIND, CycleSpec, MilestoneSpec
+from .status import DONE, Status, describe, transition
+
+
+@dataclass
+class Outcome:
+    """What a move did, for the adapter to print, emit as events and turn into notices."""
+
+    action: str
+    target: str
+    changed: bool = True
+    message: str = ""
+    opened: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    gates_ready: list[str] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)  # "research→drafting"
+    notices: list[dict] = field(default_factory=list)  # notices due: {kind, to, about}
+    audit_ids: list[int] = field(default_factory=list)
+    data: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("action", "target", "changed", "message", "opened", "completed",
+                                               "gates_ready", "stages", "notices", "audit_ids", "data")}
+
+
+@dataclass
+class Ctx:
+    session: Session
+    spec: CycleSpec
+    run: CycleRun
+    as_of: dt.datetime
+    by: str
+    cal: WorkCalendar
+    flow_run_id: str | None
+    outcome: Outcome
+
+
+_CAL: dict[str, WorkCalendar] = {}
+
+
+def calendar_for(spec: CycleSpec) -> WorkCalendar:
+    """The spec's calendar (chinesecalendar + its extension file), built once per process."""
+    ext = None
+    if spec.file.calendar:
+        ext = str(Path(spec.path).parent / spec.file.calendar)
+    key = ext or ""
+    if key not in _CAL:
+        _CAL[key] = WorkCalendar.default(ext)
+    return _CAL[key]
+
+
+# -- run lookup ---------------------------------------------------------------------------------------------------
+def find_run(session: Session, cycle_id: str | None = None) -> CycleRun:
+    runs = session.exec(select(CycleRun).order_by(CycleRun.id)).all()
+    if cycle_id:
+        runs = [r for r in runs if r.spec_id == cycle_id]
+    if not runs:
+        raise NotFound(f"no cycle run{' ' + cycle_id if cycle_id else ''} in this database; "
+                       "create one with `plancycle init CONFIG`")
+    if len(runs) > 1:
+        raise PlancycleError("this database holds several cycle runs (" + ", ".join(r.spec_id for r in runs)
+                             + "); name one with --cycle")
+    return runs[0]
+
+
+def _ctx(session: Session, spec: CycleSpec, by: str, as_of, flow_run_id: str | None, action: str,
+         target: str) -> Ctx:
+    run = find_run(session, spec.id)
+    if run.spec_checksum != spec.checksum and run.spec_version == spec.version:
+        raise PlancycleError(f"{spec.path} changed since this run was created from version {run.spec_version}; "
+                             "bump its version (and migrate the run) or restore the file")
+    who = _dept(spec, by)
+    return Ctx(session, spec, run, as_datetime(as_of), who, calendar_for(spec), flow_run_id, Outcome(action, target))
+
+
+def _dept(spec: CycleSpec, name: str) -> str:
+    if name in ("system",):
+        return name
+    try:
+        return spec.department(name).short
+    except KeyError:
+        raise NotFound(f"unknown department {name!r} (use a short name such as 区发改委, or an id such as fgw)") from None
+
+
+def _require_coordinator(ctx: Ctx, what: str):
+    coord = ctx.spec.coordinator.short
+    if ctx.by not in (coord, "system"):
+        raise TransitionError(f"{ctx.by} cannot {what}: only the coordinator ({coord}) can")
+
+
+# -- audit and idempotency ----------------------------------------------------------------------------------------
+def _audit(ctx: Ctx, action: str, target: str, why: str | None = None, data: dict | None = None,
+           key: str | None = None) -> AuditEvent:
+    ev = AuditEvent(run_id=ctx.run.id, at=ctx.as_of, recorded_at=now(), actor=ctx.by, action=action, target=target,
+                    why=why, data=data or {}, flow_run_id=ctx.flow_run_id, idem_key=key)
+    ctx.session.add(ev)
+    ctx.session.flush()
+    ctx.outcome.audit_ids.append(ev.id)
+    return ev
+
+
+def _replayed(ctx: Ctx, key: str, request: dict) -> bool:
+    """True when this exact request was already recorded under ``key``; refuses a different request."""
+    prior = ctx.session.exec(select(AuditEvent).where(AuditEvent.run_id == ctx.run.id,
+                                                       AuditEvent.idem_key == key)).first()
+    if prior is None:
+        return False
+    if prior.data.get("request") != request:
+        raise IdempotencyConflict(f"{key} was already recorded with a different request "
+                                  f"({json.dumps(prior.data.get('request'), ensure_ascii=False)})")
+    ctx.outcome.changed = False
+    ctx.outcome.message = f"already recorded on {prior.at:%Y-%m-%d %H:%M} by {prior.actor}; nothing changed"
+    ctx.outcome.audit_ids.append(prior.id)
+    return True
+
+
+def _fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:16]
+
+
+# -- lookups -----------------------------------------------------------------------------------------------------
+def _item(ctx: Ctx, key: str) -> Item:
+    it = ctx.session.exec(select(Item).where(Item.run_id == ctx.run.id, Item.key == key)).first()
+    if it is None:
+        raise NotFound(f"unknown item {key!r} (see `plancycle status` for the items of this cycle)")
+    return it
+
+
+def _milestone(ctx: Ctx, item_key: str, ms: str) -> Milestone:
+    item = _item(ctx, item_key)
+    rows = ctx.session.exec(select(Milestone).where(Milestone.item_id == item.id)).all()
+    for m in rows:
+        if ms in (m.ms_id, m.name):
+            return m
+    raise NotFound(f"{item_key} has no milestone {ms!r} (it has: " + ", ".join(f"{m.ms_id} {m.name}" for m in rows) + ")")
+
+
+def ms_spec(spec: CycleSpec, kind: str, item_key: str, ms_id: str) -> MilestoneSpec:
+    if kind == "special_plan":
+        ms = spec.lifecycles["special_plan"].milestones
+    else:
+        ms = spec.item(item_key).milestones
+    for m in ms:
+        if m.id == ms_id:
+            return m
+    raise KeyError((item_key, ms_id))
+
+
+def _label(m: Milestone) -> str:
+    return f"{m.item_key} {m.name}"
+
+
+def _owner(spec: CycleSpec, owner: str, lead: tuple[str, ...] | list[str]) -> str:
+    if owner == "lead":
+        return lead[0]
+    if owner == "coordinator":
+        return spec.coordinator.short
+    return spec.department(owner).short
+
+
+def _set_status(ctx: Ctx, m: Milestone, event: str, waiting_for: str | None = None) -> None:
+    new = transition(m.status, event, _label(m), waiting_for)
+    m.status = new.value
+    if new is Status.OPEN:
+        m.opened_at = ctx.as_of
+    elif new is Status.SUBMITTED:
+        m.submitted_at = ctx.as_of
+    elif new in (Status.ACCEPTED, Status.RETURNED, Status.WAIVED):
+        m.decided_at = ctx.as_of
+    ctx.session.add(m)
+
+
+# -- facts and propagation ---------------------------------------------------------------------------------------
+def facts_for(session: Session, run: CycleRun) -> Facts:
+    items = session.exec(select(Item.key, Item.kind, Item.status).where(Item.run_id == run.id)).all()
+    rows = session.exec(select(Milestone.item_key, Milestone.ms_id, Milestone.status)
+                        .where(Milestone.run_id == run.id)).all()
+    approvals = session.exec(select(Decision.body, Decision.subject)
+                             .where(Decision.run_id == run.id, Decision.kind == "approve")).all()
+    tracks: dict[str, list[str]] = {t: [] for t in TRACK_OF_KIND.values()}
+    for key, kind, status in items:
+        if status == "active":
+            tracks[TRACK_OF_KIND[kind]].append(key)
+    return Facts(milestones={(k, m): Status(s) for k, m, s in rows}, tracks=tracks,
+                 approvals={(b, s) for b, s in approvals})
+
+
+def _dep_key(item_key: str, dep: str) -> tuple[str, str]:
+    return tuple(dep.split(":", 1)) if ":" in dep else (item_key, dep)
+
+
+def _propagate(ctx: Ctx) -> None:
+    """Run to a fixed point: completes_when gates, milestones that can open, automatic stage exits."""
+    session, spec, run = ctx.session, ctx.spec, ctx.run
+    for _round in range(50):
+        changed = False
+        facts = facts_for(session, run)
+        stage_status = {s.stage_id: s.status for s in session.exec(select(StageState).where(StageState.run_id == run.id))}
+        items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run.id))}
+        unfinished = session.exec(select(Milestone).where(Milestone.run_id == run.id,
+                                                          Milestone.status.in_(["pending", "open", "submitted", "returned"]))
+                                  .order_by(Milestone.due_date, Milestone.id)).all()
+        for m in unfinished:
+            item = items[m.item_key]
+            if item.status != "active":
+                continue
+            mspec = ms_spec(spec, item.kind, m.item_key, m.ms_id)
+            if mspec.completes_when and evaluate(spec, mspec.completes_when, facts).ok:
+                _set_status(ctx, m, "complete")
+                session.add(Decision(run_id=run.id, milestone_id=m.id, kind="complete", by="system", at=ctx.as_of,
+                                     comments=f"gate {mspec.completes_when} met"))
+                _audit(ctx, "milestone.completed", f"{m.item_key}:{m.ms_id}", why=f"gate {mspec.completes_when} met")
+                ctx.outcome.completed.append(f"{m.item_key}:{m.ms_id}")
+                facts.milestones[(m.item_key, m.ms_id)] = Status.ACCEPTED
+                changed = True
+                continue
+            if m.status != "pending" or stage_status.get(m.stage) not in ("open", "closed"):
+                continue
+            if not all(facts.done(*_dep_key(m.item_key, d)) for d in mspec.deps):
+                continue
+            if mspec.opens_when:
+                res = evaluate(spec, mspec.opens_when, facts)
+                if not res.ok:
+                    continue
+                if not spec.gate(mspec.opens_when).automatic:
+                    _gate_ready(ctx, mspec.opens_when, f"{m.item_key}:{m.ms_id} can be opened")
+                    continue
+            _open(ctx, m, item)
+            facts.milestones[(m.item_key, m.ms_id)] = Status.OPEN
+            changed = True
+        # the current stage's exit gate
+        if run.status == "active":
+            st = spec.stage(run.current_stage)
+            if st.exit_gate and evaluate(spec, st.exit_gate, facts).ok:
+                if spec.gate(st.exit_gate).automatic:
+                    _advance_stage(ctx, reason=None, automatic=True)
+                    changed = True
+                else:
+                    _gate_ready(ctx, st.exit_gate, f"{st.name} can be closed: `plancycle advance`")
+        if not changed:
+            return
+    raise RuntimeError("propagation did not settle in 50 rounds")  # a spec the loader should have refused
+
+
+def _gate_ready(ctx: Ctx, gate_id: str, what: str) -> None:
+    key = f"gate-ready:{gate_id}"
+    exists = ctx.session.exec(select(AuditEvent.id).where(AuditEvent.run_id == ctx.run.id,
+                                                          AuditEvent.idem_key == key)).first()
+    if exists is None:
+        gate = ctx.spec.gate(gate_id)
+        _audit(ctx, "gate.ready", gate_id, why=what, data={"request": {"gate": gate_id}}, key=key)
+        ctx.outcome.gates_ready.append(gate_id)
+        ctx.outcome.notices.append({"kind": "gate_ready", "to": [ctx.spec.coordinator.short],
+                                    "about": f"{gate.name}：{what}"})
+
+
+def _open(ctx: Ctx, m: Milestone, item: Item) -> None:
+    _set_status(ctx, m, "open")
+    _audit(ctx, "milestone.opened", f"{m.item_key}:{m.ms_id}", data={"due": m.due_date.isoformat(), "owner": m.owner})
+    ctx.outcome.opened.append(f"{m.item_key}:{m.ms_id}")
+    mspec = ms_spec(ctx.spec, item.kind, m.item_key, m.ms_id)
+    ctx.outcome.notices.append({"kind": "milestone_opened", "to": [m.owner], "about": f"{m.item_key}:{m.ms_id}",
+                                "due": m.due_date.isoformat()})
+    for kind in mspec.notices:
+        ctx.outcome.notices.append({"kind": kind, "to": [m.owner, *item.cooperating], "about": f"{m.item_key}:{m.ms_id}",
+                                    "due": m.due_date.isoformat()})
+
+
+def _advance_stage(ctx: Ctx, reason: str | None, automatic: bool = False) -> None:
+    spec, run, session = ctx.spec, ctx.run, ctx.session
+    states = {s.stage_id: s for s in session.exec(select(StageState).where(StageState.run_id == run.id))}
+    cur = states[run.current_stage]
+    cur.status, cur.closed_at, cur.override_reason = "closed", ctx.as_of, reason
+    session.add(cur)
+    idx = spec.stage_index(run.current_stage)
+    if idx + 1 < len(spec.stages):
+        nxt = spec.stages[idx + 1]
+        st = states[nxt.id]
+        st.status, st.opened_at = "open", ctx.as_of
+        session.add(st)
+        transition_text = f"{run.current_stage}→{nxt.id}"
+        run.current_stage = nxt.id
+        ctx.outcome.notices.append({"kind": "stage_opened", "to": ["各部门", "各街镇"], "about": nxt.id})
+    else:
+        transition_text = f"{run.current_stage}→complete"
+        run.status = "complete"
+    session.add(run)
+    _audit(ctx, "stage.advanced", transition_text, why=reason,
+           data={"automatic": automatic, "override": reason is not None})
+    ctx.outcome.stages.append(transition_text)
+
+
+# -- init ----------------------------------------------------------------------------------------------------------
+def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: str | None = None) -> Outcome:
+    """Create the run for ``spec``: stages, every static item and milestone; open the first stage.
+
+    Running it again with the same spec changes nothing. A different version of the same cycle is refused: a
+    run's spec does not change under it.
+    """
+    existing = session.exec(select(CycleRun).where(CycleRun.spec_id == spec.id)).first()
+    if existing is not None:
+        if existing.spec_checksum != spec.checksum:
+            raise PlancycleError(f"a run of {spec.id} (version {existing.spec_version}) already exists and "
+                                 f"{spec.path} differs from the file it was created from; nothing changed")
+        out = Outcome("init", spec.id, changed=False, message=f"run {spec.id} already exists; nothing changed")
+        return out
+    when = as_datetime(as_of)
+    run = CycleRun(spec_id=spec.id, spec_version=spec.version, spec_path=str(Path(spec.path).resolve()),
+                   spec_checksum=spec.checksum, title=spec.file.title, current_stage=spec.stages[0].id,
+                   created_at=when)
+    session.add(run)
+    session.flush()
+    ctx = Ctx(session, spec, run, when, _dept(spec, by or spec.coordinator.short), calendar_for(spec), None,
+              Outcome("init", spec.id))
+    for i, st in enumerate(spec.stages):
+        session.add(StageState(run_id=run.id, stage_id=st.id, seq=i, status="open" if i == 0 else "pending",
+                               opened_at=when if i == 0 else None))
+    for spec_item in spec.items:
+        item = Item(run_id=run.id, key=spec_item.key, kind=spec_item.kind, title=spec_item.title, stage=spec_item.stage,
+                    lead=list(spec_item.lead), cooperating=list(spec_item.cooperating), no=spec_item.no,
+                    open_call=spec_item.open_call, created_at=when,
+                    contractor_how=None if spec_item.open_call is None else
+                    ("open_call" if spec_item.open_call else "direct_commission"))
+        session.add(item)
+        session.flush()
+        _add_milestones(ctx, item, spec_item.milestones)
+    _audit(ctx, "cycle.created", spec.id, data={"request": {"spec": spec.id, "version": spec.version},
+                                                "checksum": spec.checksum}, key=f"init:{spec.id}")
+    ctx.outcome.notices.append({"kind": "stage_opened", "to": ["各部门", "各街镇"], "about": spec.stages[0].id})
+    _propagate(ctx)
+    ctx.outcome.message = f"created run {spec.id} v{spec.version}: {len(spec.items)} items"
+    return ctx.outcome
+
+
+def _add_milestones(ctx: Ctx, item: Item, milestones) -> None:
+    for seq, ms in enumerate(milestones):
+        ctx.session.add(Milestone(run_id=ctx.run.id, item_id=item.id, item_key=item.key, ms_id=ms.id, name=ms.name,
+                                  stage=ms.stage, seq=seq, owner=_owner(ctx.spec, ms.owner, item.lead),
+                                  due_date=ms.due_date, original_due=ms.due_date))
+    ctx.session.flush()
+
+
+# -- moves ---------------------------------------------------------------------------------------------------------
+def _files(paths) -> list[dict]:
+    out = []
+    for p in paths or ():
+        path = Path(p)
+        if not path.is_file():
+            raise PlancycleError(f"no such file to attach: {p}")
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        out.append({"path": str(path.resolve()), "sha256": digest.hexdigest(), "size": path.stat().st_size})
+    return out
+
+
+def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, as_of=None, files=(),
+           note: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """A department hands in a milestone's deliverable (first time, or again after a return)."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "submit", f"{item}:{milestone}")
+    m = _milestone(ctx, item, milestone)
+    it = _item(ctx, item)
+    attached = _files(files)
+    request = {"item": item, "milestone": m.ms_id, "files": [f["sha256"] for f in attached], "note": note, "by": ctx.by}
+    fp = _fingerprint(request)
+    key = key or f"submit:{item}:{m.ms_id}:round{m.returns + 1}:{fp}"
+    ctx.outcome.target = f"{item}:{m.ms_id}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    allowed_by = {m.owner, *it.lead, spec.coordinator.short}
+    if ctx.by not in allowed_by:
+        raise TransitionError(f"{ctx.by} cannot submit {_label(m)}: it is owed by {m.owner}")
+    waiting = _waiting_for(ctx, m, it) if m.status == "pending" else None
+    _set_status(ctx, m, "submit", waiting)
+    sub = Submission(run_id=ctx.run.id, milestone_id=m.id, round=m.returns + 1, submitted_by=ctx.by,
+                     submitted_at=ctx.as_of, note=note, files=attached, fingerprint=fp)
+    session.add(sub)
+    late = ctx.cal.workdays_between(m.due_date, ctx.as_of.date()) if ctx.as_of.date() > m.due_date else 0
+    _audit(ctx, "deliverable.submitted", ctx.outcome.target, why=note,
+           data={"request": request, "round": sub.round, "files": attached, "workdays_late": late}, key=key)
+    ctx.outcome.data = {"round": sub.round, "workdays_late": late, "status": m.status}
+    ctx.outcome.message = f"{_label(m)} submitted by {ctx.by}" + (f", {late} working days late" if late else "")
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def _waiting_for(ctx: Ctx, m: Milestone, it: Item) -> str:
+    mspec = ms_spec(ctx.spec, it.kind, m.item_key, m.ms_id)
+    facts = facts_for(ctx.session, ctx.run)
+    missing = [f"{k}:{d}" if k != m.item_key else d for k, d in (_dep_key(m.item_key, d) for d in mspec.deps)
+               if not facts.done(k, d)]
+    stage = ctx.session.exec(select(StageState).where(StageState.run_id == ctx.run.id,
+                                                      StageState.stage_id == m.stage)).one()
+    if stage.status == "pending":
+        missing.append(f"stage {ctx.spec.stage(m.stage).name}")
+    if mspec.opens_when:
+        missing.append(f"gate {mspec.opens_when}")
+    return ", ".join(missing) or "its turn"
+
+
+def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, decision: str, by: str, as_of=None,
+           comments: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Accept a submitted deliverable, or return it (退回) with comments for resubmission."""
+    if decision not in ("accept", "return"):
+        raise PlancycleError(f"decision must be accept or return, not {decision!r}")
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "review", f"{item}:{milestone}")
+    m = _milestone(ctx, item, milestone)
+    it = _item(ctx, item)
+    ctx.outcome.target = f"{item}:{m.ms_id}"
+    rounds = len(session.exec(select(Submission.id).where(Submission.milestone_id == m.id)).all())
+    request = {"item": item, "milestone": m.ms_id, "decision": decision, "comments": comments, "by": ctx.by}
+    key = key or f"review:{item}:{m.ms_id}:round{rounds}:{decision}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    if ctx.by not in (spec.coordinator.short, *it.lead):
+        raise TransitionError(f"{ctx.by} cannot review {_label(m)}: only {spec.coordinator.short} or its lead unit can")
+    if decision == "return" and not (comments and comments.strip()):
+        raise PlancycleError(f"returning {_label(m)} needs comments saying what to change")
+    if decision == "accept":
+        mspec = ms_spec(spec, it.kind, m.item_key, m.ms_id)
+        if m.status == "submitted" and mspec.accept_requires:
+            res = evaluate(spec, mspec.accept_requires, facts_for(session, ctx.run))
+            if not res.ok:
+                raise TransitionError(f"cannot accept {_label(m)}: gate {mspec.accept_requires} "
+                                      f"({spec.gate(mspec.accept_requires).name}) is not met: {res.why()}")
+    _set_status(ctx, m, decision)
+    if decision == "return":
+        m.returns += 1
+    session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind=decision, by=ctx.by, at=ctx.as_of, comments=comments))
+    _audit(ctx, "deliverable.accepted" if decision == "accept" else "deliverable.returned", ctx.outcome.target,
+           why=comments, data={"request": request, "round": rounds}, key=key)
+    if decision == "return":
+        ctx.outcome.notices.append({"kind": "returned", "to": [m.owner], "about": ctx.outcome.target,
+                                    "comments": comments})
+    ctx.outcome.message = f"{_label(m)} {'accepted' if decision == 'accept' else 'returned: ' + comments}"
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, reason: str, as_of=None,
+          key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Excuse a milestone (免除) with a reason; it counts as done for every gate."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "waive", f"{item}:{milestone}")
+    m = _milestone(ctx, item, milestone)
+    ctx.outcome.target = f"{item}:{m.ms_id}"
+    request = {"item": item, "milestone": m.ms_id, "reason": reason}
+    key = key or f"waive:{item}:{m.ms_id}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    _require_coordinator(ctx, f"waive {_label(m)}")
+    if not (reason and reason.strip()):
+        raise PlancycleError(f"waiving {_label(m)} needs a reason")
+    _set_status(ctx, m, "waive")
+    session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="waive", by=ctx.by, at=ctx.as_of, comments=reason))
+    _audit(ctx, "milestone.waived", ctx.outcome.target, why=reason, data={"request": request}, key=key)
+    ctx.outcome.message = f"{_label(m)} waived: {reason}"
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: str, as_of=None,
+            note: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Record an approval (e.g. 领导小组同意 the special-plan list); gates waiting on it may open."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "approve", f"{body}:{subject}")
+    bodies = spec.file.approval_bodies
+    body_id = body if body in bodies else next((k for k, v in bodies.items() if v == body), None)
+    if body_id is None:
+        raise NotFound(f"unknown approval body {body!r} (expected one of {', '.join(bodies)})")
+    wanted = _approval_subjects(spec)
+    if (body_id, subject) not in wanted:
+        options = ", ".join(f"{b} {s}" for b, s in sorted(wanted))
+        raise PlancycleError(f"no gate waits for an approval of {subject!r} by {body_id} (gates wait for: {options})")
+    ctx.outcome.target = f"{body_id}:{subject}"
+    request = {"body": body_id, "subject": subject, "note": note}
+    key = key or f"approve:{body_id}:{subject}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    _require_coordinator(ctx, "record an approval")
+    session.add(Decision(run_id=ctx.run.id, kind="approve", by=ctx.by, at=ctx.as_of, body=body_id, subject=subject,
+                         comments=note))
+    session.flush()
+    _audit(ctx, "approval.recorded", ctx.outcome.target, why=note, data={"request": request}, key=key)
+    ctx.outcome.message = f"{bodies[body_id]} approval of {subject} recorded"
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def _approval_subjects(spec: CycleSpec) -> set[tuple[str, str]]:
+    from .loader import _gate_predicates
+
+    out = set()
+    for g in spec.file.gates:
+        for p in _gate_predicates(g):
+            if p.approval:
+                out.add((p.approval.body, p.approval.subject))
+    return out
+
+
+def advance(session: Session, spec: CycleSpec, *, by: str, as_of=None, override_reason: str | None = None,
+            key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Leave the current stage for the next one: its exit gate must be met, or overridden with a reason."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "advance", "")
+    run = ctx.run
+    ctx.outcome.target = run.current_stage
+    request = {"from": run.current_stage, "override_reason": override_reason}
+    key = key or f"advance:{run.current_stage}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    _require_coordinator(ctx, "advance a stage")
+    if run.status != "active":
+        raise TransitionError(f"cannot advance {spec.id}: the cycle is complete")
+    st = spec.stage(run.current_stage)
+    if st.exit_gate:
+        res = evaluate(spec, st.exit_gate, facts_for(session, run))
+        if not res.ok:
+            if not (override_reason and override_reason.strip()):
+                raise TransitionError(f"cannot leave {st.name}: gate {st.exit_gate} ({spec.gate(st.exit_gate).name}) "
+                                      f"is not met: {res.why()}; give --override-reason to force it")
+            session.add(Decision(run_id=run.id, kind="override", by=ctx.by, at=ctx.as_of, subject=st.exit_gate,
+                                 comments=override_reason))
+            _audit(ctx, "gate.overridden", st.exit_gate, why=override_reason, data={"missing": list(res.missing)})
+        else:
+            override_reason = None
+    _audit(ctx, "stage.advance.requested", st.id, why=override_reason, data={"request": request}, key=key)
+    _advance_stage(ctx, reason=override_reason)
+    ctx.outcome.message = "stage " + ", ".join(ctx.outcome.stages)
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, reason: str,
+                   as_of=None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Open a pending milestone now, ahead of what it waits for (a coordinator's override, with a reason)."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "open", f"{item}:{milestone}")
+    m = _milestone(ctx, item, milestone)
+    it = _item(ctx, item)
+    ctx.outcome.target = f"{item}:{m.ms_id}"
+    request = {"item": item, "milestone": m.ms_id, "reason": reason}
+    key = key or f"open:{item}:{m.ms_id}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    _require_coordinator(ctx, f"open {_label(m)}")
+    if not (reason and reason.strip()):
+        raise PlancycleError(f"opening {_label(m)} ahead of its turn needs a reason")
+    session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="override", by=ctx.by, at=ctx.as_of,
+                         comments=reason, subject="open"))
+    _audit(ctx, "milestone.open.override", ctx.outcome.target, why=reason, data={"request": request}, key=key)
+    _open(ctx, m, it)
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def extend_deadline(session: Session, spec: CycleSpec, *, by: str, reason: str, as_of=None,
+                    items: list[str] | None = None, milestone: str | None = None,
+                    due_from: dt.date | None = None, due_to: dt.date | None = None,
+                    days: int | None = None, workdays: int | None = None, new_due: dt.date | None = None,
+                    key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Move deadlines later, one or in bulk (e.g. every 2020 H1 deadline by 30 days, as the epidemic forced).
+
+    Selects unfinished milestones by item keys, milestone id and a due-date range; moves each by ``days``
+    calendar days, ``workdays`` working days, or to ``new_due``. Every moved milestone gets a new due version,
+    so its reminder ladder starts again. The same request twice (same key) moves nothing the second time.
+    """
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "extend", "")
+    if sum(x is not None for x in (days, workdays, new_due)) != 1:
+        raise PlancycleError("extend needs exactly one of --days, --workdays or --to")
+    if not (reason and reason.strip()):
+        raise PlancycleError("extending deadlines needs a reason")
+    request = {"items": sorted(items or []), "milestone": milestone, "due_from": str(due_from) if due_from else None,
+               "due_to": str(due_to) if due_to else None, "days": days, "workdays": workdays,
+               "new_due": str(new_due) if new_due else None, "reason": reason}
+    key = key or f"extend:{_fingerprint(request)}"
+    ctx.outcome.target = key
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    _require_coordinator(ctx, "extend deadlines")
+    q = select(Milestone).where(Milestone.run_id == ctx.run.id, Milestone.status.in_(["pending", "open", "submitted", "returned"]))
+    if items:
+        for k in items:
+            _item(ctx, k)
+        q = q.where(Milestone.item_key.in_(items))
+    if milestone:
+        q = q.where((Milestone.ms_id == milestone) | (Milestone.name == milestone))
+    if due_from:
+        q = q.where(Milestone.due_date >= due_from)
+    if due_to:
+        q = q.where(Milestone.due_date <= due_to)
+    rows = session.exec(q.order_by(Milestone.due_date, Milestone.id)).all()
+    if not rows:
+        raise NotFound("no unfinished milestone matches that selection; nothing changed")
+    moved = []
+    for m in rows:
+        if new_due is not None:
+            target = new_due
+        elif workdays is not None:
+            target = ctx.cal.add_workdays(m.due_date, workdays)
+        else:
+            target = m.due_date + dt.timedelta(days=days)
+        if target <= m.due_date:
+            raise PlancycleError(f"cannot move {_label(m)} from {m.due_date} to {target}: an extension must be later")
+        moved.append({"milestone": f"{m.item_key}:{m.ms_id}", "from": m.due_date.isoformat(), "to": target.isoformat()})
+        m.due_date = target
+        m.due_version += 1
+        session.add(m)
+        session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="extend", by=ctx.by, at=ctx.as_of,
+                             comments=f"{moved[-1]['from']} → {moved[-1]['to']}: {reason}"))
+    _audit(ctx, "deadline.extended", key, why=reason, data={"request": request, "moved": moved}, key=key)
+    ctx.outcome.data = {"moved": moved}
+    ctx.outcome.message = f"{len(moved)} deadline(s) extended: {reason}"
+    owners = sorted({m.owner for m in rows})
+    ctx.outcome.notices.append({"kind": "deadline_extended", "to": owners, "about": key, "count": len(moved)})
+    return ctx.outcome
+
+
+def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=None, note: str | None = None,
+            by: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """A department proposes a 专项规划 (立项建议): a new item following the special-plan lifecycle."""
+    ctx = _ctx(session, spec, by or dept, as_of, flow_run_id, "propose", "")
+    lead = _dept(spec, dept)
+    title = (title or "").strip()
+    if not title:
+        raise PlancycleError("a 专项规划 proposal needs a title")
+    request = {"dept": lead, "title": title, "note": note}
+    key = key or f"propose:{lead}:{title}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    if ctx.by not in (lead, spec.coordinator.short):
+        raise TransitionError(f"{ctx.by} cannot propose a plan on behalf of {lead}")
+    confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
+                                                   Milestone.item_key == "special-plan-registration",
+                                                   Milestone.ms_id == "confirmation")).first()
+    if confirm is not None and confirm.status in ("accepted", "waived"):
+        raise TransitionError("cannot propose a 专项规划: 立项确认 is complete for this cycle")
+    n = len(session.exec(select(Item.id).where(Item.run_id == ctx.run.id, Item.kind == "special_plan")).all()) + 1
+    lc = spec.lifecycles["special_plan"]
+    item = Item(run_id=ctx.run.id, key=f"sp-{n:02d}", kind="special_plan", title=title, stage=lc.stage, lead=[lead],
+                cooperating=[], created_at=ctx.as_of)
+    session.add(item)
+    session.flush()
+    _add_milestones(ctx, item, lc.milestones)
+    first = session.exec(select(Milestone).where(Milestone.item_id == item.id, Milestone.seq == 0)).one()
+    first.status, first.opened_at, first.submitted_at = "submitted", ctx.as_of, ctx.as_of
+    session.add(first)
+    session.add(Submission(run_id=ctx.run.id, milestone_id=first.id, round=1, submitted_by=lead, submitted_at=ctx.as_of,
+                           note=note or title, files=[], fingerprint=_fingerprint(request)))
+    ctx.outcome.target = item.key
+    _audit(ctx, "special_plan.proposed", item.key, why=note, data={"request": request, "title": title}, key=key)
+    ctx.outcome.message = f"{item.key} proposed by {lead}: {title}"
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: list[str] | None = None, by: str,
+             as_of=None, reason: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """立项确认: confirm the listed proposals (they follow the lifecycle) and reject the others named."""
+    reject = list(reject or [])
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "register", "special_plans")
+    request = {"confirm": sorted(confirm), "reject": sorted(reject), "reason": reason}
+    key = key or f"register:{_fingerprint(request)}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    _require_coordinator(ctx, "confirm special plans")
+    both = set(confirm) & set(reject)
+    if both:
+        raise PlancycleError(f"{sorted(both)[0]} is both confirmed and rejected")
+    if reject and not (reason and reason.strip()):
+        raise PlancycleError("rejecting a proposal needs a reason")
+    reg_spec = next(m for m in spec.lifecycles["special_plan"].milestones if m.id == "registration") \
+        if any(m.id == "registration" for m in spec.lifecycles["special_plan"].milestones) else None
+    if reg_spec is None:
+        raise PlancycleError("the special_plan lifecycle has no 'registration' milestone")
+    if reg_spec.accept_requires:
+        res = evaluate(spec, reg_spec.accept_requires, facts_for(session, ctx.run))
+        if not res.ok:
+            raise TransitionError(f"cannot confirm special plans: gate {reg_spec.accept_requires} "
+                                  f"({spec.gate(reg_spec.accept_requires).name}) is not met: {res.why()}")
+    for key_ in confirm + reject:
+        it = _item(ctx, key_)
+        if it.kind != "special_plan":
+            raise PlancycleError(f"{key_} is a {it.kind}, not a 专项规划")
+        if it.status != "active":
+            raise TransitionError(f"cannot decide {key_}: it was rejected at 立项确认")
+        reg = _milestone(ctx, key_, reg_spec.id)
+        if reg.status in ("accepted", "waived"):
+            raise TransitionError(f"cannot decide {key_} {reg.name}: it is {describe(reg.status)}")
+    for key_ in confirm:
+        it = _item(ctx, key_)
+        for m in session.exec(select(Milestone).where(Milestone.item_id == it.id).order_by(Milestone.seq)):
+            if m.ms_id == reg_spec.id:
+                _set_status(ctx, m, "complete")
+                session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="register", by=ctx.by, at=ctx.as_of,
+                                     comments=reason))
+                break
+            if m.status not in ("accepted", "waived"):  # the proposal is accepted by its confirmation
+                _set_status(ctx, m, "complete")
+        _audit(ctx, "special_plan.registered", key_, why=reason)
+    for key_ in reject:
+        it = _item(ctx, key_)
+        it.status = "rejected"
+        session.add(it)
+        for m in session.exec(select(Milestone).where(Milestone.item_id == it.id)):
+            if m.status not in ("accepted", "waived"):
+                _set_status(ctx, m, "waive")
+        session.add(Decision(run_id=ctx.run.id, kind="reject", by=ctx.by, at=ctx.as_of, subject=key_, comments=reason))
+        _audit(ctx, "special_plan.rejected", key_, why=reason)
+    _audit(ctx, "special_plans.decided", "special_plans", why=reason, data={"request": request}, key=key)
+    ctx.outcome.message = f"{len(confirm)} 专项规划 confirmed, {len(reject)} not"
+    ctx.outcome.notices.append({"kind": "special_plan_registration", "to": sorted({*_leads(ctx, confirm + reject)}),
+                                "about": "special_plans", "confirmed": confirm, "rejected": reject})
+    _propagate(ctx)
+    return ctx.outcome
+
+
+def _leads(ctx: Ctx, keys):
+    for k in keys:
+        yield from _item(ctx, k).lead
+
+
+def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contractor: str, contact: str, by: str,
+                      as_of=None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Record a topic's 承接单位 and its contact; for a tendered topic this completes 确定承接单位."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "assign_contractor", topic)
+    it = _item(ctx, topic)
+    if it.kind != "topic":
+        raise PlancycleError(f"{topic} is a {it.kind}, not a research topic")
+    contractor, contact = (contractor or "").strip(), (contact or "").strip()
+    if not contractor or not contact:
+        raise PlancycleError(f"{topic}: a contractor needs a name and a contact")
+    request = {"topic": topic, "contractor": contractor, "contact": contact}
+    key = key or f"contractor:{topic}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    if ctx.by not in (spec.coordinator.short, *it.lead):
+        raise TransitionError(f"{ctx.by} cannot choose {topic}'s contractor")
+    it.contractor, it.contractor_contact = contractor, contact
+    session.add(it)
+    if it.open_call:
+        m = _milestone(ctx, topic, "contractor")
+        if m.status not in ("open", "submitted", "returned"):
+            raise TransitionError(f"cannot record {topic}'s contractor: {_label(m)} is "
+                                  f"{describe(m.status, _waiting_for(ctx, m, it) if m.status == 'pending' else None)}")
+        _set_status(ctx, m, "complete")
+        session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="accept", by=ctx.by, at=ctx.as_of,
+                             comments=f"承接单位：{contractor}（{contact}）"))
+    _audit(ctx, "contractor.assigned", topic, data={"request": request}, key=key)
+    ctx.outcome.message = f"{topic} 承接单位：{contractor}"
+    _propagate(ctx)
+    return ctx.outcome
+
+
+# -- what a run owes, for gates and funding -----------------------------------------------------------------------
+def funding_due(session: Session, spec: CycleSpec, topic: str) -> list[dict]:
+    """分期拨付: the tranches of a topic's fee that its accepted milestones have made payable."""
+    run = find_run(session, spec.id)
+    done = {m.ms_id for m in session.exec(select(Milestone).where(Milestone.run_id == run.id, Milestone.item_key == topic))
+            if m.status in DONE}
+    return [{"name": f.name, "share": f.share, "milestone": f.milestone, "payable": f.milestone in done}
+            for f in spec.file.funding]

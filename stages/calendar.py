@@ -110,18 +110,21 @@ class WorkCalendar:
         return day
 
     def workdays_between(self, start: dt.date, end: dt.date) -> int:
-        """Working days in (start, end]: how many working days ``end`` is after ``start`` (negative if before)."""
-        if end == start:
-            return 0
-        sign = 1
-        if end < start:
-            start, end, sign = end, start, -1
+        """How many working days ``end`` lies after ``start``: the inverse of ``add_workdays``.
+
+        Forwards it counts the working days in (start, end]; backwards, minus those in [end, start), so that
+        ``workdays_between(d, add_workdays(d, n)) == n`` for every n.
+        """
+        if end >= start:
+            lo, hi, sign = start + ONE_DAY, end, 1
+        else:
+            lo, hi, sign = end, start - ONE_DAY, -1
         count = 0
-        day = start
-        while day < end:
-            day += ONE_DAY
+        day = lo
+        while day <= hi:
             if self.is_workday(day):
                 count += 1
+            day += ONE_DAY
         return sign * count
 
 

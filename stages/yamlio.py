@@ -94,5 +94,7 @@ def load_yaml(path: str | Path) -> YamlDoc:
         raise ConfigError(f"broken YAML: {what}", file=file, line=line) from None
     except YAMLError as exc:  # pragma: no cover - ruamel raises marked errors for syntax problems
         raise ConfigError(f"broken YAML: {str(exc).splitlines()[0]}", file=file) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. an unquoted impossible date 2027-13-01
+        raise ConfigError(f"cannot read a value: {exc}", file=file, expected="a real date as YYYY-MM-DD") from None
     lines: dict[tuple, int] = {(): 1}
     return YamlDoc(file=file, data=_plain(raw, (), lines), lines=lines)

@@ -528,18 +528,25 @@ def _approval_subjects(spec: CycleSpec) -> set[tuple[str, str]]:
 
 
 def advance(session: Session, spec: CycleSpec, *, by: str, as_of=None, override_reason: str | None = None,
-            key: str | None = None, flow_run_id: str | None = None) -> Outcome:
-    """Leave the current stage for the next one: its exit gate must be met, or overridden with a reason."""
+            from_stage: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Leave the current stage for the next one: its exit gate must be met, or overridden with a reason.
+
+    ``from_stage`` names the stage the caller means to leave; a retried request then finds its earlier success
+    and changes nothing, instead of skipping a second stage.
+    """
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "advance", "")
     run = ctx.run
-    ctx.outcome.target = run.current_stage
-    request = {"from": run.current_stage, "override_reason": override_reason}
-    key = key or f"advance:{run.current_stage}"
+    leaving = from_stage or run.current_stage
+    ctx.outcome.target = leaving
+    request = {"from": leaving, "override_reason": override_reason}
+    key = key or f"advance:{leaving}"
     if _replayed(ctx, key, request):
         return ctx.outcome
     _require_coordinator(ctx, "advance a stage")
     if run.status != "active":
         raise TransitionError(f"cannot advance {spec.id}: the cycle is complete")
+    if leaving != run.current_stage:
+        raise TransitionError(f"cannot leave {leaving}: the cycle is in {run.current_stage}")
     st = spec.stage(run.current_stage)
     if st.exit_gate:
         res = evaluate(spec, st.exit_gate, facts_for(session, run))

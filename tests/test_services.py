@@ -1,0 +1,274 @@
+"""Services on a run: moves, refusals (that change nothing), idempotency, gates, stages, audit."""
+
+import datetime as dt
+
+import pytest
+from freezegun import freeze_time
+from sqlalchemy import text
+from sqlmodel import Session, func, select
+
+from stages import services as sv
+from stages.board import board
+from stages.errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
+from stages.models import AuditEvent, AuditLogIsAppendOnly, Decision, Item, Milestone, Submission, create_schema, make_engine
+
+COORD = "区发改委"
+
+
+def ms(session, item, mid):
+    return session.exec(select(Milestone).where(Milestone.item_key == item, Milestone.ms_id == mid)).one()
+
+
+def snapshot(session):
+    """Everything a refused move must leave untouched."""
+    rows = []
+    for model in (Item, Milestone, Submission, Decision, AuditEvent):
+        rows.append([r.model_dump() for r in session.exec(select(model).order_by(model.id))])
+    return rows
+
+
+def done(session, spec, item, mid, when, by=None):
+    sv.submit(session, spec, item=item, milestone=mid, by=by or ms(session, item, mid).owner, as_of=when)
+    sv.review(session, spec, item=item, milestone=mid, decision="accept", by=COORD, as_of=when)
+    session.commit()
+
+
+def test_init_opens_the_first_steps(mini_run, mini):
+    s = mini_run
+    assert ms(s, "topic-01", "contractor").status == "open"
+    assert ms(s, "topic-01", "kickoff").status == "pending"
+    assert ms(s, "topic-03", "kickoff").status == "open"       # not tendered: no contractor step
+    assert ms(s, "outline", "first_draft").status == "pending"  # its stage has not opened
+    assert ms(s, "wrap-up", "seminar").status == "pending"      # waits for two midterms
+    again = sv.init_run(s, mini, as_of="2019-06-02")
+    assert again.changed is False
+    assert s.exec(select(func.count()).select_from(Item)).one() == 5
+
+
+def test_submit_review_return_resubmit(mini_run, mini):
+    s = mini_run
+    out = sv.submit(s, mini, item="topic-03", milestone="开题", by="区教育局", as_of="2019-07-10", note="开题报告")
+    assert out.changed and ms(s, "topic-03", "kickoff").status == "submitted"
+    sv.review(s, mini, item="topic-03", milestone="kickoff", decision="return", by=COORD, as_of="2019-07-12",
+              comments="研究框架需细化")
+    s.commit()
+    m = ms(s, "topic-03", "kickoff")
+    assert m.status == "returned" and m.returns == 1
+    with pytest.raises(TransitionError, match="^cannot accept topic-03 开题: it is returned, waiting for resubmission$"):
+        sv.review(s, mini, item="topic-03", milestone="kickoff", decision="accept", by=COORD, as_of="2019-07-13")
+    s.rollback()
+    out = sv.submit(s, mini, item="topic-03", milestone="kickoff", by="jyj", as_of="2019-07-15", note="开题报告（修改稿）")
+    assert out.data["round"] == 2
+    sv.review(s, mini, item="topic-03", milestone="kickoff", decision="accept", by=COORD, as_of="2019-07-16")
+    s.commit()
+    assert ms(s, "topic-03", "kickoff").status == "accepted"
+    assert ms(s, "topic-03", "midterm").status == "open"  # accepting one step opens the next
+    assert len(s.exec(select(Submission).where(Submission.milestone_id == m.id)).all()) == 2
+
+
+def test_late_submission_counts_working_days(mini_run, mini):
+    out = sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-26")
+    assert out.data["workdays_late"] == 5  # due Sat 07-20; Mon 22 … Fri 26
+
+
+@pytest.mark.parametrize("call,message", [
+    (dict(item="topic-01", milestone="kickoff", by="区发改委"), "cannot submit topic-01 开题: it is not yet open (waiting for contractor)"),
+    (dict(item="topic-02", milestone="contractor", by="区教育局"), "区教育局 cannot submit topic-02 确定承接单位: it is owed by 区商务委"),
+    (dict(item="topic-99", milestone="kickoff", by="区发改委"), "unknown item 'topic-99'"),
+    (dict(item="topic-01", milestone="开会", by="区发改委"), "topic-01 has no milestone '开会'"),
+    (dict(item="topic-01", milestone="contractor", by="区财政局"), "unknown department '区财政局'"),
+    (dict(item="topic-01", milestone="contractor", by="区发改委", files=["/no/such/file.pdf"]), "no such file to attach"),
+])
+def test_refused_submit_changes_nothing(mini_run, mini, call, message):
+    before = snapshot(mini_run)
+    with pytest.raises(PlancycleError) as err:
+        sv.submit(mini_run, mini, as_of="2019-06-10", **call)
+    assert message in str(err.value)
+    mini_run.rollback()
+    assert snapshot(mini_run) == before
+
+
+def test_resubmission_is_idempotent(mini_run, mini, tmp_path):
+    f = tmp_path / "开题报告.docx"
+    f.write_bytes(b"report v1")
+    a = sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10", files=[f])
+    mini_run.commit()
+    n_audit = mini_run.exec(select(func.count()).select_from(AuditEvent)).one()
+    b = sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-11", files=[f])
+    mini_run.commit()
+    assert a.changed and not b.changed
+    assert "nothing changed" in b.message
+    assert mini_run.exec(select(func.count()).select_from(Submission)).one() == 1
+    assert mini_run.exec(select(func.count()).select_from(AuditEvent)).one() == n_audit
+    sub = mini_run.exec(select(Submission)).one()
+    assert sub.files[0]["sha256"] == __import__("hashlib").sha256(b"report v1").hexdigest()
+
+
+def test_same_key_different_request_is_refused(mini_run, mini):
+    sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10", key="upload-1")
+    with pytest.raises(IdempotencyConflict):
+        sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10",
+                  note="other", key="upload-1")
+
+
+def test_automatic_gates_open_and_complete(mini_run, mini):
+    s = mini_run
+    for t, lead in (("topic-01", "区发改委"), ("topic-02", "区商务委")):
+        sv.assign_contractor(s, mini, topic=t, contractor=f"{t} 研究院", contact="张三 021-00000000", by=COORD,
+                             as_of="2019-06-25")
+    assert ms(s, "topic-01", "contractor").status == "accepted"
+    assert s.get(Item, s.exec(select(Item.id).where(Item.key == "topic-01")).one()).contractor == "topic-01 研究院"
+    for t in ("topic-01", "topic-02", "topic-03"):
+        done(s, mini, t, "kickoff", "2019-07-15")
+    done(s, mini, "topic-01", "midterm", "2019-08-20")
+    assert ms(s, "wrap-up", "seminar").status == "pending"
+    done(s, mini, "topic-02", "midterm", "2019-08-21")
+    assert ms(s, "wrap-up", "seminar").status == "open"  # N of M: 2 midterms opened it in that same move
+    assert ms(s, "wrap-up", "report").status == "open"   # after topic-01:midterm
+
+
+def test_advance_needs_the_gate_or_a_reason(mini_run, mini):
+    s = mini_run
+    before = snapshot(s)
+    with pytest.raises(TransitionError, match="cannot leave 前期研究: gate research-complete .* is not met: .*override-reason"):
+        sv.advance(s, mini, by=COORD, as_of="2019-12-20")
+    s.rollback()
+    assert snapshot(s) == before
+    with pytest.raises(TransitionError, match="only the coordinator"):
+        sv.advance(s, mini, by="区商务委", as_of="2019-12-20", override_reason="x")
+    s.rollback()
+    out = sv.advance(s, mini, by=COORD, as_of="2019-12-20", override_reason="市里要求提前启动编制", from_stage="research")
+    s.commit()
+    assert out.stages == ["research→drafting"]
+    assert ms(s, "outline", "first_draft").status == "open"
+    ov = s.exec(select(Decision).where(Decision.kind == "override")).one()
+    assert ov.comments == "市里要求提前启动编制" and ov.subject == "research-complete"
+    again = sv.advance(s, mini, by=COORD, as_of="2019-12-21", override_reason="市里要求提前启动编制", from_stage="research")
+    assert not again.changed  # a retried request: same key, nothing skipped
+    s.commit()
+    assert s.exec(select(Milestone.stage).where(Milestone.status == "open", Milestone.stage == "adoption")).all() == []
+    with pytest.raises(IdempotencyConflict, match="advance:research was already recorded"):
+        sv.advance(s, mini, by=COORD, as_of="2019-12-21", override_reason="另一个理由", from_stage="research")
+    s.rollback()
+    with pytest.raises(TransitionError, match="cannot leave research: the cycle is in drafting"):
+        sv.advance(s, mini, by=COORD, as_of="2019-12-21", override_reason="x", from_stage="research", key="k2")
+
+
+def test_special_plans_appear_and_are_confirmed(mini_run, mini):
+    s = mini_run
+    a = sv.propose(s, mini, dept="区商务委", title="长宁区商务发展“十四五”规划", as_of="2019-08-15")
+    b = sv.propose(s, mini, dept="区教育局", title="长宁区教育改革和发展“十四五”规划", as_of="2019-08-20")
+    c = sv.propose(s, mini, dept="甲街道", title="甲街道社区发展规划", as_of="2019-08-21")
+    s.commit()
+    assert (a.target, b.target, c.target) == ("sp-01", "sp-02", "sp-03")
+    assert ms(s, "sp-01", "proposal").status == "submitted"
+    with pytest.raises(TransitionError, match="gate list-approved .* is not met: no approval by 领导小组"):
+        sv.register(s, mini, confirm=["sp-01", "sp-02"], reject=["sp-03"], by=COORD, as_of="2019-11-01", reason="x")
+    s.rollback()
+    with pytest.raises(PlancycleError, match="no gate waits for an approval of 'special-plans'"):
+        sv.approve(s, mini, body="leading_group", subject="special-plans", by=COORD, as_of="2019-11-01")
+    s.rollback()
+    sv.approve(s, mini, body="领导小组", subject="special-plan-list", by=COORD, as_of="2019-11-05")
+    out = sv.register(s, mini, confirm=["sp-01", "sp-02"], reject=["sp-03"], by=COORD, as_of="2019-11-10",
+                      reason="街道规划纳入区级专项规划统筹")
+    s.commit()
+    assert ms(s, "sp-01", "registration").status == "accepted" and ms(s, "sp-01", "proposal").status == "accepted"
+    assert ms(s, "sp-03", "draft").status == "waived"
+    assert s.exec(select(Item).where(Item.key == "sp-03")).one().status == "rejected"
+    assert ms(s, "sp-01", "draft").status == "pending"  # drafting stage not open yet
+    assert out.notices and out.notices[-1]["kind"] == "special_plan_registration"
+
+
+def test_bulk_extension_moves_deadlines_once(mini_run, mini):
+    s = mini_run
+    sv.advance(s, mini, by=COORD, as_of="2019-12-20", override_reason="test")
+    out = sv.extend_deadline(s, mini, by=COORD, reason="新冠肺炎疫情影响", as_of="2020-02-10",
+                             due_from=dt.date(2020, 1, 1), due_to=dt.date(2020, 6, 30), days=30)
+    s.commit()
+    moved = {m["milestone"]: (m["from"], m["to"]) for m in out.data["moved"]}
+    assert moved["outline:first_draft"] == ("2020-06-30", "2020-07-30")
+    m = ms(s, "outline", "first_draft")
+    assert (m.due_date, m.original_due, m.due_version) == (dt.date(2020, 7, 30), dt.date(2020, 6, 30), 2)
+    again = sv.extend_deadline(s, mini, by=COORD, reason="新冠肺炎疫情影响", as_of="2020-02-11",
+                               due_from=dt.date(2020, 1, 1), due_to=dt.date(2020, 6, 30), days=30)
+    assert not again.changed and ms(s, "outline", "first_draft").due_date == dt.date(2020, 7, 30)
+    with pytest.raises(PlancycleError, match="exactly one of"):
+        sv.extend_deadline(s, mini, by=COORD, reason="x", as_of="2020-02-11", items=["outline"], days=3, workdays=3)
+
+
+def test_waive_needs_a_reason_and_counts_as_done(mini_run, mini):
+    s = mini_run
+    with pytest.raises(PlancycleError, match="needs a reason"):
+        sv.waive(s, mini, item="topic-03", milestone="kickoff", by=COORD, reason=" ", as_of="2019-07-01")
+    s.rollback()
+    sv.waive(s, mini, item="topic-03", milestone="kickoff", by=COORD, reason="并入区委重点调研课题", as_of="2019-07-01")
+    assert ms(s, "topic-03", "midterm").status == "open"
+
+
+def test_audit_log_is_append_only(mini_run):
+    ev = mini_run.exec(select(AuditEvent)).first()
+    ev.why = "rewritten"
+    mini_run.add(ev)
+    with pytest.raises(AuditLogIsAppendOnly):
+        mini_run.flush()
+    mini_run.rollback()
+    with pytest.raises(Exception, match="append-only"):
+        mini_run.connection().execute(text("DELETE FROM audit_event"))
+    mini_run.rollback()
+    assert mini_run.exec(select(func.count()).select_from(AuditEvent)).one() > 0
+
+
+def test_audit_records_who_when_what_why(mini_run, mini):
+    sv.review  # noqa: B018 - documentation of intent
+    sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="jyj", as_of="2019-07-10T15:30",
+              note="开题报告", flow_run_id="flow-123")
+    ev = mini_run.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()
+    assert (ev.actor, ev.at, ev.target, ev.why, ev.flow_run_id) == \
+        ("区教育局", dt.datetime(2019, 7, 10, 15, 30), "topic-03:kickoff", "开题报告", "flow-123")
+
+
+def test_save_reload_round_trip(tmp_path, mini):
+    url = f"sqlite:///{tmp_path / 'run.db'}"
+    eng = make_engine(url)
+    create_schema(eng)
+    with Session(eng) as s:
+        sv.init_run(s, mini, as_of="2019-06-01")
+        sv.submit(s, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10")
+        sv.review(s, mini, item="topic-03", milestone="kickoff", decision="return", by=COORD, as_of="2019-07-11",
+                  comments="补充数据")
+        sv.propose(s, mini, dept="区商务委", title="商务规划", as_of="2019-08-01")
+        s.commit()
+        first = board(s, mini, "2019-08-02")
+    eng.dispose()
+    eng2 = make_engine(url)
+    with Session(eng2) as s:
+        second = board(s, mini, "2019-08-02")
+        sv.submit(s, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-08-03")
+        s.commit()
+        assert ms(s, "topic-03", "kickoff").status == "submitted"
+    eng2.dispose()
+    assert first == second
+
+
+@freeze_time("2019-07-25 10:00:00")
+def test_default_as_of_is_the_one_clock(mini_run, mini):
+    out = sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局")
+    assert out.data["workdays_late"] == 4
+    ev = mini_run.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()
+    assert ev.at == dt.datetime(2019, 7, 25, 18, 0)  # Asia/Shanghai wall clock
+
+
+def test_not_found_run(session, mini):
+    with pytest.raises(NotFound, match="plancycle init"):
+        sv.submit(session, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10")
+
+
+def test_changning_run_opens_the_seed_first_steps(changning_run, changning):
+    s = changning_run
+    assert ms(s, "leading-group", "formed").status == "open"
+    assert ms(s, "work-plan", "issued").status == "open"
+    assert ms(s, "call-for-tender", "publish").status == "pending"
+    assert ms(s, "topic-07", "plan").status == "open" and ms(s, "topic-07", "plan").owner == "区虹桥办"
+    assert ms(s, "topic-10", "plan").owner == "区委组织部"
+    done(s, changning, "work-plan", "issued", "2019-06-06")
+    assert ms(s, "call-for-tender", "publish").status == "open"

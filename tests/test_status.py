@@ -1,0 +1,73 @@
+"""The status machine: every (status, event) pair is either an allowed move or a refusal with a clear message."""
+
+import datetime as dt
+
+import pytest
+
+from stages.errors import TransitionError
+from stages.status import TRANSITIONS, Status, is_overdue, traffic_light, transition
+
+S = Status
+ALLOWED = {
+    ("pending", "open"): "open",
+    ("open", "submit"): "submitted",
+    ("returned", "submit"): "submitted",
+    ("submitted", "accept"): "accepted",
+    ("submitted", "return"): "returned",
+    ("pending", "waive"): "waived", ("open", "waive"): "waived",
+    ("submitted", "waive"): "waived", ("returned", "waive"): "waived",
+    ("pending", "complete"): "accepted", ("open", "complete"): "accepted",
+    ("submitted", "complete"): "accepted", ("returned", "complete"): "accepted",
+}
+ALL = [(s.value, e) for s in Status for e in TRANSITIONS]
+
+
+@pytest.mark.parametrize("status,event", ALL)
+def test_every_move(status, event):
+    if (status, event) in ALLOWED:
+        assert transition(status, event, "topic-07 开题") == S(ALLOWED[(status, event)])
+    else:
+        with pytest.raises(TransitionError) as err:
+            transition(status, event, "topic-07 开题")
+        assert str(err.value).startswith(f"cannot {event} topic-07 开题: it is ")
+
+
+def test_the_issue_message():
+    with pytest.raises(TransitionError, match="^cannot accept topic-07 开题: it is returned, waiting for resubmission$"):
+        transition("returned", "accept", "topic-07 开题")
+    with pytest.raises(TransitionError, match=r"not yet open \(waiting for kickoff\)"):
+        transition("pending", "submit", "topic-07 中期", waiting_for="kickoff")
+
+
+def test_done_states_are_final():
+    for done in ("accepted", "waived"):
+        for event in TRANSITIONS:
+            with pytest.raises(TransitionError):
+                transition(done, event, "x")
+
+
+D = dt.date
+
+
+@pytest.mark.parametrize("status,due,as_of,overdue", [
+    ("open", D(2019, 7, 20), D(2019, 7, 20), False),   # due today is not late
+    ("open", D(2019, 7, 20), D(2019, 7, 21), True),
+    ("returned", D(2019, 7, 20), D(2019, 8, 1), True),
+    ("pending", D(2019, 7, 20), D(2019, 8, 1), True),   # its predecessor is late, so it is too
+    ("submitted", D(2019, 7, 20), D(2019, 8, 1), False),  # delivered: waits on the reviewer
+    ("accepted", D(2019, 7, 20), D(2019, 8, 1), False),
+    ("waived", D(2019, 7, 20), D(2019, 8, 1), False),
+])
+def test_overdue_is_derived(status, due, as_of, overdue):
+    assert is_overdue(status, due, as_of) is overdue
+
+
+@pytest.mark.parametrize("status,as_of,left,light", [
+    ("accepted", D(2019, 9, 1), None, "done"),
+    ("open", D(2019, 9, 1), None, "red"),
+    ("open", D(2019, 8, 26), 4, "yellow"),
+    ("open", D(2019, 8, 1), 22, "green"),
+    ("submitted", D(2019, 9, 5), None, "green"),
+])
+def test_traffic_light(status, as_of, left, light):
+    assert traffic_light(status, D(2019, 8, 31), as_of, left, 5) == light

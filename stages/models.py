@@ -142,6 +142,39 @@ class AuditEvent(SQLModel, table=True):
     idem_key: Optional[str] = None
 
 
+class Notice(SQLModel, table=True):
+    """A 公文 the cycle owes or has issued: recorded in the same transaction as the step that calls for it."""
+
+    __tablename__ = "notice"
+    __table_args__ = (UniqueConstraint("run_id", "idem_key"), Index("ix_notice_kind", "run_id", "kind"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    kind: str  # milestone_opened | stage_opened | reminder | escalation | monthly_report | …
+    status: str = "due"  # due | issued
+    recipients: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    about: str
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: NaiveDatetime  # the as_of of the step
+    flow_run_id: Optional[str] = None
+    idem_key: Optional[str] = None
+
+
+class Reminder(SQLModel, table=True):
+    """One rung of the reminder ladder fired for one milestone and one version of its deadline: at most once."""
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("milestone_id", "due_version", "rung"), Index("ix_reminder_notice", "run_id", "notice_id"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    milestone_id: int = Field(foreign_key="milestone.id")
+    due_version: int
+    rung: str  # advance (提前提醒) | urge (催办) | escalate (报区发改委督办)
+    owner: str
+    due_date: dt.date
+    sweep_day: dt.date
+    notice_id: Optional[int] = Field(default=None, foreign_key="notice.id")
+
+
 # -- append-only guard -------------------------------------------------------------------------------------------
 class AuditLogIsAppendOnly(RuntimeError):
     pass

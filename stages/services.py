@@ -27,7 +27,7 @@ from .calendar import WorkCalendar
 from .clock import as_datetime, now
 from .errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
 from .gates import Facts, evaluate
-from .models import AuditEvent, CycleRun, Decision, Item, Milestone, StageState, Submission
+from .models import AuditEvent, CycleRun, Decision, Item, Milestone, Notice, StageState, Submission
 from .spec import TRACK_OF_KIND, CycleSpec, MilestoneSpec
 from .status import DONE, Status, describe, transition
 
@@ -272,6 +272,18 @@ def _propagate(ctx: Ctx) -> None:
     raise RuntimeError("propagation did not settle in 50 rounds")  # a spec the loader should have refused
 
 
+def _finish(ctx: Ctx) -> Outcome:
+    """Settle what the move set in motion, then record the notices it calls for in the same transaction."""
+    _propagate(ctx)
+    for i, n in enumerate(ctx.outcome.notices):
+        note = Notice(run_id=ctx.run.id, kind=n["kind"], recipients=list(n.get("to", [])), about=str(n.get("about", "")),
+                      data={k: v for k, v in n.items() if k not in ("kind", "to", "about")}, created_at=ctx.as_of,
+                      flow_run_id=ctx.flow_run_id)
+        ctx.session.add(note)
+    ctx.session.flush()
+    return ctx.outcome
+
+
 def _gate_ready(ctx: Ctx, gate_id: str, what: str) -> None:
     key = f"gate-ready:{gate_id}"
     exists = ctx.session.exec(select(AuditEvent.id).where(AuditEvent.run_id == ctx.run.id,
@@ -357,9 +369,8 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: str | None = 
     _audit(ctx, "cycle.created", spec.id, data={"request": {"spec": spec.id, "version": spec.version},
                                                 "checksum": spec.checksum}, key=f"init:{spec.id}")
     ctx.outcome.notices.append({"kind": "stage_opened", "to": ["各部门", "各街镇"], "about": spec.stages[0].id})
-    _propagate(ctx)
     ctx.outcome.message = f"created run {spec.id} v{spec.version}: {len(spec.items)} items"
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def _add_milestones(ctx: Ctx, item: Item, milestones) -> None:
@@ -411,8 +422,7 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
            data={"request": request, "round": sub.round, "files": attached, "workdays_late": late}, key=key)
     ctx.outcome.data = {"round": sub.round, "workdays_late": late, "status": m.status}
     ctx.outcome.message = f"{_label(m)} submitted by {ctx.by}" + (f", {late} working days late" if late else "")
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def _waiting_for(ctx: Ctx, m: Milestone, it: Item) -> str:
@@ -464,8 +474,7 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
         ctx.outcome.notices.append({"kind": "returned", "to": [m.owner], "about": ctx.outcome.target,
                                     "comments": comments})
     ctx.outcome.message = f"{_label(m)} {'accepted' if decision == 'accept' else 'returned: ' + comments}"
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, reason: str, as_of=None,
@@ -485,8 +494,7 @@ def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: s
     session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="waive", by=ctx.by, at=ctx.as_of, comments=reason))
     _audit(ctx, "milestone.waived", ctx.outcome.target, why=reason, data={"request": request}, key=key)
     ctx.outcome.message = f"{_label(m)} waived: {reason}"
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: str, as_of=None,
@@ -512,8 +520,7 @@ def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: s
     session.flush()
     _audit(ctx, "approval.recorded", ctx.outcome.target, why=note, data={"request": request}, key=key)
     ctx.outcome.message = f"{bodies[body_id]} approval of {subject} recorded"
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def _approval_subjects(spec: CycleSpec) -> set[tuple[str, str]]:
@@ -562,8 +569,7 @@ def advance(session: Session, spec: CycleSpec, *, by: str, as_of=None, override_
     _audit(ctx, "stage.advance.requested", st.id, why=override_reason, data={"request": request}, key=key)
     _advance_stage(ctx, reason=override_reason)
     ctx.outcome.message = "stage " + ", ".join(ctx.outcome.stages)
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, reason: str,
@@ -584,8 +590,7 @@ def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: s
                          comments=reason, subject="open"))
     _audit(ctx, "milestone.open.override", ctx.outcome.target, why=reason, data={"request": request}, key=key)
     _open(ctx, m, it)
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def extend_deadline(session: Session, spec: CycleSpec, *, by: str, reason: str, as_of=None,
@@ -647,7 +652,7 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: str, reason: str, 
     ctx.outcome.message = f"{len(moved)} deadline(s) extended: {reason}"
     owners = sorted({m.owner for m in rows})
     ctx.outcome.notices.append({"kind": "deadline_extended", "to": owners, "about": key, "count": len(moved)})
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=None, note: str | None = None,
@@ -684,8 +689,7 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
     ctx.outcome.target = item.key
     _audit(ctx, "special_plan.proposed", item.key, why=note, data={"request": request, "title": title}, key=key)
     ctx.outcome.message = f"{item.key} proposed by {lead}: {title}"
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: list[str] | None = None, by: str,
@@ -745,8 +749,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
     ctx.outcome.message = f"{len(confirm)} 专项规划 confirmed, {len(reject)} not"
     ctx.outcome.notices.append({"kind": "special_plan_registration", "to": sorted({*_leads(ctx, confirm + reject)}),
                                 "about": "special_plans", "confirmed": confirm, "rejected": reject})
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 def _leads(ctx: Ctx, keys):
@@ -782,8 +785,7 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
                              comments=f"承接单位：{contractor}（{contact}）"))
     _audit(ctx, "contractor.assigned", topic, data={"request": request}, key=key)
     ctx.outcome.message = f"{topic} 承接单位：{contractor}"
-    _propagate(ctx)
-    return ctx.outcome
+    return _finish(ctx)
 
 
 # -- what a run owes, for gates and funding -----------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""The daily deadline sweep and the monthly progress report: set-based SQL, idempotent, catching up.
+
+Owns: ``sweep(session, as_of)`` — classify every open milestone of every run (green / yellow / red) and fire
+the reminder ladder — and ``monthly_report(session, spec, month)``. Does not own: scheduling (Prefect
+deployments in ``flows/``) or rendering notices.
+
+The ladder, per milestone and per version of its deadline (an extension starts it again):
+
+* ``advance`` (提前提醒): once, when the deadline is within ``yellow_within_workdays`` working days;
+* ``urge`` (催办): once, on the first sweep after the deadline — the due date's next working day;
+* ``escalate`` (报区发改委督办): once, when ``escalate_after_workdays`` working days overdue.
+
+Each rung is a row in ``reminder`` under a unique key (milestone, due version, rung), written by one
+``INSERT … SELECT … ON CONFLICT DO NOTHING`` per rung over the indexed (run, status, due_date) columns: the
+database does the work, however many rows, and running the sweep twice on one day fires nothing the second
+time. Conditions are cumulative (``due < today``), so a sweep after missed days fires every rung that became due
+meanwhile. The calendar turns the working-day windows into two plain dates before the SQL runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import and_, case, func, literal, select as sa_select
+from sqlmodel import Session, select
+
+from .calendar import WorkCalendar
+from .clock import as_datetime, now
+from .models import AuditEvent, CycleRun, Item, Milestone, Notice, Reminder, Submission
+from .spec import CycleSpec
+
+OPEN_STATES = ("open", "returned")
+RUNGS = ("advance", "urge", "escalate")
+
+
+def yellow_cutoff(cal: WorkCalendar, day: dt.date, n: int) -> dt.date:
+    """The latest due date that is within ``n`` working days of ``day``."""
+    d = day
+    while cal.workdays_between(day, d + dt.timedelta(days=1)) <= n:
+        d += dt.timedelta(days=1)
+    return d
+
+
+def escalation_cutoff(cal: WorkCalendar, day: dt.date, m: int) -> dt.date:
+    """The latest due date that is at least ``m`` working days overdue on ``day``."""
+    d = day
+    while cal.workdays_between(d, day) < m:
+        d -= dt.timedelta(days=1)
+    return d
+
+
+def should_sweep(cal: WorkCalendar, day: dt.date) -> bool:
+    """The schedule fires every day at 09:00; the sweep works on working days only (调休 Saturdays included),
+    which a Mon–Fri cron could not express."""
+    return cal.is_workday(day)
+
+
+def _insert_ignore(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_of=None, *,
+          flow_run_id: str | None = None) -> dict:
+    """Classify and remind across every active run in the database. Returns counts; does not commit."""
+    when = as_datetime(as_of)
+    day = when.date()
+    runs = session.exec(select(CycleRun).where(CycleRun.status == "active")).all()
+    by_rules: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for run in runs:
+        rules = specs[run.spec_id].file.reminders if run.spec_id in specs else None
+        n, m = (rules.yellow_within_workdays, rules.escalate_after_workdays) if rules else (5, 5)
+        by_rules[(n, m)].append(run.id)
+
+    lights: dict[str, int] = {"green": 0, "yellow": 0, "red": 0}
+    fired = {r: 0 for r in RUNGS}
+    insert = _insert_ignore(session)
+    M = Milestone.__table__
+    R = CycleRun.__table__
+    for (n, m), run_ids in by_rules.items():
+        ycut = yellow_cutoff(cal, day, n)
+        ecut = escalation_cutoff(cal, day, m)
+        # one rule set (the usual case): a subquery, not a list of thousands of run ids
+        in_runs = (M.c.run_id.in_(sa_select(R.c.id).where(R.c.status == "active")) if len(by_rules) == 1
+                   else M.c.run_id.in_(run_ids))
+        open_ = and_(in_runs, M.c.status.in_(OPEN_STATES))
+        light = case((M.c.due_date < day, "red"), (M.c.due_date <= ycut, "yellow"), else_="green")
+        for lt, count in session.execute(sa_select(light, func.count()).where(open_).group_by(light)):
+            lights[lt] += count
+        windows = {
+            "advance": and_(M.c.due_date >= day, M.c.due_date <= ycut),
+            "urge": M.c.due_date < day,
+            "escalate": M.c.due_date <= ecut,
+        }
+        for rung, cond in windows.items():
+            src = sa_select(M.c.run_id, M.c.id, M.c.due_version, literal(rung), M.c.owner, M.c.due_date,
+                            literal(day)).where(open_, cond)
+            stmt = insert(Reminder.__table__).from_select(
+                ["run_id", "milestone_id", "due_version", "rung", "owner", "due_date", "sweep_day"], src
+            ).on_conflict_do_nothing(index_elements=["milestone_id", "due_version", "rung"])
+            fired[rung] += session.execute(stmt).rowcount or 0
+    notices = _reminder_notices(session, specs, when, flow_run_id)
+    last = _last_sweep_day(session)
+    caught_up = cal.workdays_between(last, day) - 1 if last and last < day else 0
+    result = {"day": day.isoformat(), "runs": len(runs), "open": sum(lights.values()), "lights": lights,
+              "fired": fired, "notices": notices, "missed_workdays_caught_up": max(caught_up, 0)}
+    for run in runs:
+        session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor="system", action="sweep.ran",
+                               target=day.isoformat(), data=result, flow_run_id=flow_run_id))
+    session.flush()
+    return result
+
+
+def _last_sweep_day(session: Session) -> dt.date | None:
+    row = session.exec(select(func.max(AuditEvent.target)).where(AuditEvent.action == "sweep.ran")).first()
+    return dt.date.fromisoformat(row) if row else None
+
+
+def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.datetime, flow_run_id: str | None) -> int:
+    """One 催办通知 per (run, department) for the rungs just fired; escalations go to the coordinator.
+
+    Only reminders without a notice are picked up, so this too is idempotent. The rows fired in one sweep are
+    few (a day's worth of deadlines), so grouping them in Python is fine.
+    """
+    rows = session.exec(select(Reminder, Milestone).join(Milestone, Milestone.id == Reminder.milestone_id)
+                        .where(Reminder.notice_id.is_(None))).all()
+    if not rows:
+        return 0
+    runs = {r.id: r for r in session.exec(select(CycleRun))}
+    groups: dict[tuple[int, str, str], list] = defaultdict(list)
+    for rem, ms in rows:
+        spec = specs.get(runs[rem.run_id].spec_id)
+        if rem.rung == "escalate":
+            to = spec.coordinator.short if spec else "区发改委"
+            groups[(rem.run_id, "escalation", to)].append((rem, ms))
+        else:
+            groups[(rem.run_id, "reminder", rem.owner)].append((rem, ms))
+    for (run_id, kind, to), pairs in sorted(groups.items()):
+        entries = [{"item": ms.item_key, "milestone": ms.ms_id, "name": ms.name, "owner": ms.owner,
+                    "due": ms.due_date.isoformat(), "rung": rem.rung,
+                    "days_late": max((when.date() - ms.due_date).days, 0)} for rem, ms in pairs]
+        note = Notice(run_id=run_id, kind=kind, recipients=[to], about=to, created_at=when, flow_run_id=flow_run_id,
+                      data={"entries": entries, "sweep_day": when.date().isoformat()})
+        session.add(note)
+        session.flush()
+        for rem, _ms in pairs:
+            rem.notice_id = note.id
+            session.add(rem)
+    session.flush()
+    return len(groups)
+
+
+# -- the monthly progress report (seed 004: 每月25日前报送) ------------------------------------------------------------
+def report_day(cal: WorkCalendar, year: int, month: int) -> dt.date:
+    """The 25th, or the working day before it when the 25th is not a working day."""
+    return cal.previous_workday(dt.date(year, month, 25), include_self=True)
+
+
+def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None) -> dict:
+    """Per department and per item: what was due this month, what arrived, what is late (as of the report day)."""
+    from .services import find_run
+
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        first = dt.date(year, mon, 1)
+    except ValueError:
+        from .errors import PlancycleError
+
+        raise PlancycleError(f"--month must be YYYY-MM, not {month!r}") from None
+    nxt = dt.date(year + (mon == 12), mon % 12 + 1, 1)
+    rday = report_day(cal, year, mon)
+    cut = as_datetime(as_of).date() if as_of else rday
+    run = find_run(session, spec.id)
+    rows = session.exec(select(Milestone, Item.title).join(Item, Item.id == Milestone.item_id)
+                        .where(Milestone.run_id == run.id, Milestone.due_date < nxt)
+                        .order_by(Milestone.owner, Milestone.due_date, Milestone.item_key)).all()
+    arrived = {mid: at for mid, at in session.exec(select(Submission.milestone_id, func.min(Submission.submitted_at))
+                                                   .where(Submission.run_id == run.id)
+                                                   .group_by(Submission.milestone_id))}
+    depts: dict[str, dict] = {}
+    for m, title in rows:
+        due_this_month = first <= m.due_date < nxt
+        late = m.status in ("pending", "open", "returned") and m.due_date < cut
+        if not (due_this_month or late):
+            continue
+        d = depts.setdefault(m.owner, {"dept": m.owner, "due": 0, "arrived": 0, "late": 0, "items": []})
+        got = arrived.get(m.id)
+        entry = {"item": m.item_key, "title": title, "milestone": m.ms_id, "name": m.name,
+                 "due": m.due_date.isoformat(), "status": m.status,
+                 "arrived": got.date().isoformat() if got and got.date() <= cut else None,
+                 "late": late, "workdays_late": cal.workdays_between(m.due_date, cut) if late else 0}
+        d["items"].append(entry)
+        d["due"] += due_this_month
+        d["arrived"] += bool(entry["arrived"]) and due_this_month
+        d["late"] += late
+    out = sorted(depts.values(), key=lambda d: (-d["late"], d["dept"]))
+    return {"cycle": spec.id, "month": f"{year:04d}-{mon:02d}", "report_day": rday.isoformat(), "as_of": cut.isoformat(),
+            "totals": {k: sum(d[k] for d in out) for k in ("due", "arrived", "late")}, "departments": out}
+
+
+def record_monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None,
+                          flow_run_id: str | None = None) -> tuple[dict, bool]:
+    """Compute the report and file it as a notice once per month (idempotent by ``monthly:YYYY-MM``)."""
+    from .services import find_run
+
+    report = monthly_report(session, spec, cal, month, as_of)
+    run = find_run(session, spec.id)
+    key = f"monthly:{report['month']}"
+    existing = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.idem_key == key)).first()
+    if existing is not None:
+        return existing.data, False
+    session.add(Notice(run_id=run.id, kind="monthly_report", recipients=["区政府办公室", "领导小组"],
+                       about=report["month"], data=report, created_at=as_datetime(as_of or report["report_day"]),
+                       flow_run_id=flow_run_id, idem_key=key))
+    session.add(AuditEvent(run_id=run.id, at=as_datetime(as_of or report["report_day"]), recorded_at=now(),
+                           actor="system", action="report.monthly", target=report["month"],
+                           data={"totals": report["totals"]}, flow_run_id=flow_run_id))
+    session.flush()
+    return report, True

@@ -127,8 +127,249 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     print_board(data)
 
 
+# -- actions: each runs its Prefect flow ------------------------------------------------------------------------------
+def _run_flow(flow_fn, *args, **kwargs):
+    """Run a flow in this process (embedded API unless PREFECT_API_URL points at a server) and return its result.
+
+    Heartbeats are switched off for these short runs (they cost ~1 s per sync run here); a refused action's
+    Failed state becomes the one-line error.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        state = flow_fn(*args, return_state=True, **kwargs)
+    if state.is_failed() or state.is_crashed():
+        raise PlancycleError((state.message or "the flow run failed").splitlines()[0])
+    return state.result()
+
+
+def _common(as_of, key) -> dict:
+    return {"as_of": as_of, "key": key, "db": State.db, "cycle": State.cycle}
+
+
+def _report(out: dict, as_json: bool) -> None:
+    if as_json:
+        _print_json(out)
+        return
+    typer.echo(out.get("message") or f"{out['action']} {out['target']}")
+    for label, key in (("opened", "opened"), ("completed", "completed"), ("gate ready", "gates_ready"),
+                       ("stage", "stages")):
+        if out.get(key):
+            typer.echo(f"  {label}: " + ", ".join(out[key]))
+    if out.get("notices"):
+        kinds: dict[str, int] = {}
+        for n in out["notices"]:
+            kinds[n["kind"]] = kinds.get(n["kind"], 0) + 1
+        typer.echo("  notices due: " + ", ".join(f"{k} ×{v}" for k, v in kinds.items()))
+
+
+AS_OF = typer.Option(None, "--as-of", help="when it happened (YYYY-MM-DD or YYYY-MM-DDTHH:MM); default now")
+KEY = typer.Option(None, "--key", help="idempotency key (default: a natural key for the request)")
+JSON = typer.Option(False, "--json")
+
+
+@app.command()
+def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="submitting department"),
+           file: list[Path] = typer.Option([], "--file", "-f", help="attach a file (repeatable)"),
+           note: Optional[str] = typer.Option(None, "--note"), as_of: Optional[str] = AS_OF,
+           key: Optional[str] = KEY, as_json: bool = JSON):
+    """A department submits a milestone's deliverable (again after a return)."""
+    from flows.actions import SubmitRequest, submit_deliverable
+
+    req = SubmitRequest(item=item, milestone=milestone, by=by, files=[str(f) for f in file], note=note,
+                        **_common(as_of, key))
+    _report(_run_flow(submit_deliverable, req), as_json)
+
+
+@app.command()
+def review(item: str, milestone: str,
+           accept: bool = typer.Option(False, "--accept"), return_: bool = typer.Option(False, "--return"),
+           comments: Optional[str] = typer.Option(None, "--comments", help="required with --return"),
+           by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+           as_json: bool = JSON):
+    """Accept a submitted deliverable, or return it (退回) with comments."""
+    if accept == return_:
+        raise PlancycleError("review needs exactly one of --accept or --return")
+    from flows.actions import ReviewRequest, review_deliverable
+
+    req = ReviewRequest(item=item, milestone=milestone, decision="accept" if accept else "return", by=by,
+                        comments=comments, **_common(as_of, key))
+    _report(_run_flow(review_deliverable, req), as_json)
+
+
+@app.command()
+def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason"),
+          by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+          as_json: bool = JSON):
+    """Excuse a milestone (免除), with a reason."""
+    from flows.actions import WaiveRequest, waive_milestone
+
+    _report(_run_flow(waive_milestone, WaiveRequest(item=item, milestone=milestone, reason=reason, by=by,
+                                                    **_common(as_of, key))), as_json)
+
+
+@app.command()
+def approve(body: str = typer.Argument(..., help="leading_group, district_government, district_congress …"),
+            subject: str = typer.Argument(..., help="e.g. special-plan-list, basic-approach, outline"),
+            note: Optional[str] = typer.Option(None, "--note"), by: str = typer.Option("区发改委", "--by"),
+            as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """Record an approval (e.g. 领导小组同意专项规划立项清单)."""
+    from flows.actions import ApproveRequest, record_approval
+
+    _report(_run_flow(record_approval, ApproveRequest(body=body, subject=subject, note=note, by=by,
+                                                      **_common(as_of, key))), as_json)
+
+
+@app.command()
+def advance(override_reason: Optional[str] = typer.Option(None, "--override-reason",
+                                                          help="force a closed gate; the reason is recorded"),
+            from_stage: Optional[str] = typer.Option(None, "--from", help="the stage to leave (guards a retry)"),
+            by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+            as_json: bool = JSON):
+    """Close the current stage and open the next (its gate checked)."""
+    from flows.actions import AdvanceRequest, advance_stage
+
+    _report(_run_flow(advance_stage, AdvanceRequest(override_reason=override_reason, from_stage=from_stage, by=by,
+                                                    **_common(as_of, key))), as_json)
+
+
+@app.command()
+def extend(reason: str = typer.Option(..., "--reason"),
+           item: list[str] = typer.Option([], "--item", help="item key (repeatable); default all"),
+           milestone: Optional[str] = typer.Option(None, "--milestone"),
+           due_from: Optional[str] = typer.Option(None, "--due-from", help="YYYY-MM-DD"),
+           due_to: Optional[str] = typer.Option(None, "--due-to", help="YYYY-MM-DD"),
+           days: Optional[int] = typer.Option(None, "--days"), workdays: Optional[int] = typer.Option(None, "--workdays"),
+           to: Optional[str] = typer.Option(None, "--to", help="new due date YYYY-MM-DD"),
+           by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+           as_json: bool = JSON):
+    """Move deadlines later, one or in bulk (e.g. every 2020 H1 deadline by 30 days)."""
+    from flows.actions import ExtendRequest, extend_deadlines
+
+    req = ExtendRequest(reason=reason, items=item, milestone=milestone, due_from=_date(due_from, "--due-from"),
+                        due_to=_date(due_to, "--due-to"), days=days, workdays=workdays, new_due=_date(to, "--to"),
+                        by=by, **_common(as_of, key))
+    _report(_run_flow(extend_deadlines, req), as_json)
+
+
+def _date(value: Optional[str], flag: str):
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise PlancycleError(f"{flag} must be a date YYYY-MM-DD, not {value!r}") from None
+
+
+@app.command()
+def propose(dept: str, title: str, note: Optional[str] = typer.Option(None, "--note"),
+            as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """A department proposes a 专项规划 (立项建议)."""
+    from flows.actions import ProposeRequest, propose_special_plan
+
+    _report(_run_flow(propose_special_plan, ProposeRequest(dept=dept, title=title, note=note, **_common(as_of, key))),
+            as_json)
+
+
+@app.command()
+def register(confirm: list[str] = typer.Option([], "--confirm", help="special plan key to confirm (repeatable)"),
+             reject: list[str] = typer.Option([], "--reject", help="special plan key not confirmed (repeatable)"),
+             reason: Optional[str] = typer.Option(None, "--reason"), by: str = typer.Option("区发改委", "--by"),
+             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """立项确认: confirm the special plans the leading group approved."""
+    from flows.actions import RegisterRequest, register_special_plans
+
+    _report(_run_flow(register_special_plans, RegisterRequest(confirm=confirm, reject=reject, reason=reason, by=by,
+                                                              **_common(as_of, key))), as_json)
+
+
+@app.command()
+def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contact"),
+               by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+               as_json: bool = JSON):
+    """Record a topic's 承接单位 and contact."""
+    from flows.actions import ContractorRequest, assign_contractor
+
+    _report(_run_flow(assign_contractor, ContractorRequest(topic=topic, contractor=name, contact=contact, by=by,
+                                                           **_common(as_of, key))), as_json)
+
+
+@app.command()
+def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to sweep (default today)"),
+          force: bool = typer.Option(False, "--force", help="sweep even on a non-working day"), as_json: bool = JSON):
+    """Run the daily deadline sweep now (the schedule runs it at 09:00 on working days)."""
+    from flows.schedules import sweep_deadlines
+    from stages.clock import as_datetime
+
+    out = _run_flow(sweep_deadlines, as_of=as_datetime(as_of), db=State.db, force=force)
+    if as_json:
+        _print_json(out)
+    elif out.get("skipped"):
+        typer.echo(f"{out['day']}: skipped ({out['skipped']}); --force to sweep anyway")
+    else:
+        f = out["fired"]
+        typer.echo(f"{out['day']}: {out['open']} open milestones — green {out['lights']['green']}, yellow "
+                   f"{out['lights']['yellow']}, red {out['lights']['red']}; reminders: advance {f['advance']}, "
+                   f"催办 {f['urge']}, escalated {f['escalate']}; {out['notices']} notices"
+                   + (f"; caught up {out['missed_workdays_caught_up']} missed working days"
+                      if out["missed_workdays_caught_up"] else ""))
+
+
+report_app = typer.Typer(help="Reports.")
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("monthly")
+def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YYYY-MM (default: this month, on or after its report day)"),
+                   as_of: Optional[str] = AS_OF, as_json: bool = JSON):
+    """The monthly progress report (by the 25th), per department and per item."""
+    import re
+
+    from flows.schedules import monthly_progress_report
+    from stages.clock import as_datetime
+
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise PlancycleError(f"--month must be YYYY-MM, not {month!r}")
+    out = _run_flow(monthly_progress_report, month=month, as_of=as_datetime(as_of) if as_of else None, db=State.db)
+    if as_json:
+        _print_json(out)
+        return
+    for cycle_id, r in out.items():
+        if r.get("skipped"):
+            typer.echo(f"{cycle_id} {r['month']}: not yet ({r['skipped']})")
+            continue
+        rep = r["report"]
+        t = rep["totals"]
+        typer.echo(f"{cycle_id} {rep['month']} (as of {rep['as_of']}): due {t['due']}, arrived {t['arrived']}, late {t['late']}")
+        for d in rep["departments"]:
+            typer.echo(f"  {d['dept']}: due {d['due']}, arrived {d['arrived']}, late {d['late']}")
+
+
+@app.command()
+def serve(limit: Optional[int] = typer.Option(None, "--limit", help="at most this many concurrent runs")):
+    """Serve every deployment in prefect.yaml with its schedule (daily sweep 09:00, monthly report) until Ctrl-C."""
+    import os
+
+    from prefect import serve as prefect_serve
+
+    from flows.deployments import runner_deployments
+
+    if State.db:
+        os.environ["PLANCYCLE_DATABASE_URL"] = State.db
+    prefect_serve(*runner_deployments(db=State.db), limit=limit)
+
+
 def main() -> None:
+    import os
+
     from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+    # Before anything imports Prefect: its INFO logs and telemetry (which cannot reach out from here anyway)
+    # are noise on a command line. Users who want them set these variables themselves.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
     command = typer.main.get_command(app)
     try:

@@ -108,7 +108,7 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
     last = _last_sweep_day(session)
     caught_up = cal.workdays_between(last, day) - 1 if last and last < day else 0
     result = {"day": day.isoformat(), "runs": len(runs), "open": sum(lights.values()), "lights": lights,
-              "fired": fired, "notices": notices, "missed_workdays_caught_up": max(caught_up, 0)}
+              "fired": fired, "notices": len(notices), "notice_ids": notices, "missed_workdays_caught_up": max(caught_up, 0)}
     for run in runs:
         session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor="system", action="sweep.ran",
                                target=day.isoformat(), data=result, flow_run_id=flow_run_id))
@@ -121,7 +121,8 @@ def _last_sweep_day(session: Session) -> dt.date | None:
     return dt.date.fromisoformat(row) if row else None
 
 
-def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.datetime, flow_run_id: str | None) -> int:
+def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.datetime,
+                      flow_run_id: str | None) -> list[int]:
     """One 催办通知 per (run, department) for the rungs just fired; escalations go to the coordinator.
 
     Only reminders without a notice are picked up, so this too is idempotent. The rows fired in one sweep are
@@ -130,7 +131,7 @@ def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.da
     rows = session.exec(select(Reminder, Milestone).join(Milestone, Milestone.id == Reminder.milestone_id)
                         .where(Reminder.notice_id.is_(None))).all()
     if not rows:
-        return 0
+        return []
     runs = {r.id: r for r in session.exec(select(CycleRun))}
     groups: dict[tuple[int, str, str], list] = defaultdict(list)
     for rem, ms in rows:
@@ -140,6 +141,7 @@ def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.da
             groups[(rem.run_id, "escalation", to)].append((rem, ms))
         else:
             groups[(rem.run_id, "reminder", rem.owner)].append((rem, ms))
+    ids = []
     for (run_id, kind, to), pairs in sorted(groups.items()):
         entries = [{"item": ms.item_key, "milestone": ms.ms_id, "name": ms.name, "owner": ms.owner,
                     "due": ms.due_date.isoformat(), "rung": rem.rung,
@@ -148,11 +150,12 @@ def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.da
                       data={"entries": entries, "sweep_day": when.date().isoformat()})
         session.add(note)
         session.flush()
+        ids.append(note.id)
         for rem, _ms in pairs:
             rem.notice_id = note.id
             session.add(rem)
     session.flush()
-    return len(groups)
+    return ids
 
 
 # -- the monthly progress report (seed 004: 每月25日前报送) ------------------------------------------------------------

@@ -1,0 +1,117 @@
+"""Plumbing shared by the flows: a database session, the run's spec, and events emitted after each commit.
+
+Owns: ``perform`` (load → call a ``stages`` service → commit → emit events), engine and spec caches, the
+event names. Does not own any rule: a flow that needs a decision asks ``stages``.
+
+A refused action (bad input, illegal move) ends its flow run in a Failed state carrying the one-line message,
+not a traceback: nothing was written, and the run's page in the Prefect UI says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from stages import services
+from stages.errors import PlancycleError
+from stages.loader import load_cycle
+from stages.models import AuditEvent, CycleRun, create_schema, make_engine
+
+log = logging.getLogger("plancycle.flows")
+
+_ENGINES: dict[str, Any] = {}
+_SPECS: dict[tuple[str, float], Any] = {}
+
+
+class ActionBase(BaseModel):
+    """Fields every action flow takes. In the Prefect UI these become the run form."""
+
+    as_of: Optional[dt.datetime] = Field(None, description="when the action happened (Asia/Shanghai); default now")
+    key: Optional[str] = Field(None, description="idempotency key; default a natural key for the request")
+    db: Optional[str] = Field(None, description="SQLAlchemy URL; default $PLANCYCLE_DATABASE_URL or sqlite:///plancycle.db")
+    cycle: Optional[str] = Field(None, description="cycle id, when the database holds several runs")
+
+
+def engine_for(db: str | None):
+    from stages.models import database_url
+
+    url = database_url(db)
+    if url not in _ENGINES:
+        eng = make_engine(url)
+        create_schema(eng)
+        _ENGINES[url] = eng
+    return _ENGINES[url]
+
+
+def spec_for(path: str):
+    p = Path(path)
+    key = (str(p), p.stat().st_mtime if p.exists() else 0.0)
+    if key not in _SPECS:
+        _SPECS[key] = load_cycle(p)
+    return _SPECS[key]
+
+
+def current_flow_run_id() -> str | None:
+    try:
+        from prefect.runtime import flow_run
+
+        return str(flow_run.id) if flow_run.id else None
+    except Exception:  # outside a flow run
+        return None
+
+
+def perform(action: Callable, request: ActionBase, **kwargs) -> dict:
+    """Call a ``stages`` service in one transaction, commit, then emit one event per audit entry it wrote."""
+    eng = engine_for(request.db)
+    with Session(eng) as session:
+        run = services.find_run(session, request.cycle)
+        spec = spec_for(run.spec_path)
+        outcome = action(session, spec, as_of=request.as_of, key=request.key, flow_run_id=current_flow_run_id(),
+                         **kwargs)
+        session.commit()
+        events = session.exec(select(AuditEvent).where(AuditEvent.id.in_(outcome.audit_ids))
+                              .order_by(AuditEvent.id)).all() if outcome.changed else []
+        spec_id = run.spec_id
+    emit_events(spec_id, events)
+    return outcome.as_dict()
+
+
+def emit_events(spec_id: str, events: list[AuditEvent]) -> int:
+    """``plancycle.<action>`` for each audit entry (plancycle.deliverable.submitted, plancycle.stage.advanced …).
+
+    Emitted after the commit, so an event never announces something the database does not hold. A failure to
+    emit is logged, not raised: the action has happened.
+    """
+    try:
+        from prefect.events import emit_event
+    except Exception:  # pragma: no cover
+        return 0
+    sent = 0
+    for ev in events:
+        try:
+            emit_event(event=f"plancycle.{ev.action}",
+                       resource={"prefect.resource.id": f"plancycle.{spec_id}.{ev.target}",
+                                 "prefect.resource.name": ev.target, "plancycle.cycle": spec_id},
+                       payload={"actor": ev.actor, "at": ev.at.isoformat(), "why": ev.why, "audit_id": ev.id,
+                                "data": {k: v for k, v in ev.data.items() if k != "request"}})
+            sent += 1
+        except Exception as exc:  # pragma: no cover - depends on the API being reachable
+            log.warning("could not emit plancycle.%s: %s", ev.action, exc)
+    return sent
+
+
+def refused(exc: PlancycleError):
+    """The Failed state a refused action ends in: the one-line reason, no traceback."""
+    from prefect.states import Failed
+
+    return Failed(message=str(exc))
+
+
+def all_runs(session: Session):
+    runs = session.exec(select(CycleRun)).all()
+    return runs, {r.spec_id: spec_for(r.spec_path) for r in runs}

@@ -1,0 +1,81 @@
+"""Scheduled flows: the daily deadline sweep and the monthly progress report.
+
+Both are deployed with a cron schedule in Asia/Shanghai (``prefect.yaml``) and run by ``plancycle serve`` or a
+Prefect worker. Both are idempotent and catch up: the sweep's rungs are cumulative, and the report is filed
+once per month on or after its report day. Whether today is a sweep day or a report day is the domain's call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from prefect import flow
+from sqlmodel import Session, select
+
+from stages.clock import as_datetime
+from stages.errors import PlancycleError
+from stages.models import AuditEvent
+from stages.services import calendar_for
+from stages.sweep import record_monthly_report, report_day, should_sweep, sweep
+
+from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
+
+
+@flow(name="sweep-deadlines")
+def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = None, force: bool = False) -> dict:
+    """Classify every open milestone and fire the reminder ladder (daily, 09:00 Asia/Shanghai, working days)."""
+    try:
+        when = as_datetime(as_of)
+        eng = engine_for(db)
+        with Session(eng) as session:
+            runs, specs = all_runs(session)
+            if not runs:
+                raise PlancycleError("no cycle run in this database; create one with `plancycle init CONFIG`")
+            cal = calendar_for(next(iter(specs.values())))
+            if not force and not should_sweep(cal, when.date()):
+                return {"day": when.date().isoformat(), "skipped": "not a working day"}
+            before = session.exec(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() or 0
+            result = sweep(session, specs, cal, when, flow_run_id=current_flow_run_id())
+            session.commit()
+            ran = session.exec(select(AuditEvent).where(AuditEvent.id > before, AuditEvent.action == "sweep.ran")).all()
+            spec_of_run = {r.id: r.spec_id for r in runs}
+        for spec_id in specs:
+            emit_events(spec_id, [a for a in ran if spec_of_run[a.run_id] == spec_id])
+        return result
+    except PlancycleError as exc:
+        return refused(exc)
+
+
+@flow(name="monthly-report")
+def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.datetime] = None,
+                            db: Optional[str] = None, force: bool = False) -> dict:
+    """File the month's progress report (by the 25th; the working day before when the 25th is not one)."""
+    try:
+        when = as_datetime(as_of)
+        eng = engine_for(db)
+        out = {}
+        with Session(eng) as session:
+            runs, specs = all_runs(session)
+            if not runs:
+                raise PlancycleError("no cycle run in this database; create one with `plancycle init CONFIG`")
+            for run in runs:
+                spec = specs[run.spec_id]
+                cal = calendar_for(spec)
+                m = month or f"{when.year:04d}-{when.month:02d}"
+                y, mo = (int(x) for x in m.split("-")) if "-" in m else (0, 0)
+                if not force and month is None and when.date() < report_day(cal, y, mo):
+                    out[run.spec_id] = {"month": m, "skipped": f"report day is {report_day(cal, y, mo)}"}
+                    continue
+                report, new = record_monthly_report(session, spec, cal, m, as_of=when if month is None else None,
+                                                    flow_run_id=current_flow_run_id())
+                out[run.spec_id] = {"month": report["month"], "new": new, "totals": report["totals"],
+                                    "report": report}
+            session.commit()
+            audit = session.exec(select(AuditEvent).where(AuditEvent.action == "report.monthly",
+                                                          AuditEvent.flow_run_id == current_flow_run_id())).all()
+        for spec_id in specs:
+            emit_events(spec_id, audit)
+        return out
+    except PlancycleError as exc:
+        return refused(exc)

@@ -128,7 +128,8 @@ class AuditEvent(SQLModel, table=True):
     """Append-only: rows are inserted, never updated or deleted (enforced below, in the ORM and the database)."""
 
     __tablename__ = "audit_event"
-    __table_args__ = (UniqueConstraint("run_id", "idem_key"), Index("ix_audit_at", "run_id", "at"))
+    __table_args__ = (UniqueConstraint("run_id", "idem_key"), Index("ix_audit_at", "run_id", "at"),
+                      Index("ix_audit_action", "action", "target"))
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="cycle_run.id")
     at: NaiveDatetime  # the as_of of the action
@@ -163,7 +164,7 @@ class Reminder(SQLModel, table=True):
     """One rung of the reminder ladder fired for one milestone and one version of its deadline: at most once."""
 
     __tablename__ = "reminder"
-    __table_args__ = (UniqueConstraint("milestone_id", "due_version", "rung"), Index("ix_reminder_notice", "run_id", "notice_id"))
+    __table_args__ = (UniqueConstraint("milestone_id", "due_version", "rung"), Index("ix_reminder_notice", "notice_id"))
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="cycle_run.id")
     milestone_id: int = Field(foreign_key="milestone.id")

@@ -20,9 +20,10 @@ meanwhile. The calendar turns the working-day windows into two plain dates befor
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections import defaultdict
 
-from sqlalchemy import and_, case, func, literal, select as sa_select
+from sqlalchemy import JSON, and_, case, func, literal, select as sa_select
 from sqlmodel import Session, select
 
 from .calendar import WorkCalendar
@@ -104,14 +105,19 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
                 ["run_id", "milestone_id", "due_version", "rung", "owner", "due_date", "sweep_day"], src
             ).on_conflict_do_nothing(index_elements=["milestone_id", "due_version", "rung"])
             fired[rung] += session.execute(stmt).rowcount or 0
-    notices = _reminder_notices(session, specs, when, flow_run_id)
+    token = f"sweep:{when.isoformat()}:{uuid.uuid4().hex[:8]}:"
+    notices = _reminder_notices(session, specs, runs, when, flow_run_id, token)
     last = _last_sweep_day(session)
     caught_up = cal.workdays_between(last, day) - 1 if last and last < day else 0
     result = {"day": day.isoformat(), "runs": len(runs), "open": sum(lights.values()), "lights": lights,
-              "fired": fired, "notices": len(notices), "notice_ids": notices, "missed_workdays_caught_up": max(caught_up, 0)}
-    for run in runs:
-        session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor="system", action="sweep.ran",
-                               target=day.isoformat(), data=result, flow_run_id=flow_run_id))
+              "fired": fired, "notices": notices, "notice_token": token,
+              "missed_workdays_caught_up": max(caught_up, 0)}
+    A = AuditEvent.__table__
+    session.execute(A.insert().from_select(
+        ["run_id", "at", "recorded_at", "actor", "action", "target", "data", "flow_run_id"],
+        sa_select(R.c.id, literal(when), literal(now()), literal("system"), literal("sweep.ran"),
+                  literal(day.isoformat()), literal(result, type_=JSON),
+                  literal(flow_run_id)).where(R.c.status == "active")))
     session.flush()
     return result
 
@@ -121,41 +127,63 @@ def _last_sweep_day(session: Session) -> dt.date | None:
     return dt.date.fromisoformat(row) if row else None
 
 
-def _reminder_notices(session: Session, specs: dict[str, CycleSpec], when: dt.datetime,
-                      flow_run_id: str | None) -> list[int]:
-    """One 催办通知 per (run, department) for the rungs just fired; escalations go to the coordinator.
+def _json_array(session: Session, expr):
+    if session.get_bind().dialect.name == "postgresql":
+        return func.json_build_array(expr)
+    return func.json_array(expr)
 
-    Only reminders without a notice are picked up, so this too is idempotent. The rows fired in one sweep are
-    few (a day's worth of deadlines), so grouping them in Python is fine.
+
+def _reminder_notices(session: Session, specs: dict[str, CycleSpec], runs, when: dt.datetime,
+                      flow_run_id: str | None, token: str) -> int:
+    """One 催办通知 per (run, department) for the rungs just fired; escalations, one per run, to the coordinator.
+
+    Set-based like the rest: notices are created by INSERT … SELECT DISTINCT over the reminders that have no
+    notice yet, and the reminders are then linked to them by one UPDATE. A notice's entries are read back by
+    joining its reminders (``notice_entries``), not copied into it.
     """
-    rows = session.exec(select(Reminder, Milestone).join(Milestone, Milestone.id == Reminder.milestone_id)
-                        .where(Reminder.notice_id.is_(None))).all()
-    if not rows:
-        return []
-    runs = {r.id: r for r in session.exec(select(CycleRun))}
-    groups: dict[tuple[int, str, str], list] = defaultdict(list)
-    for rem, ms in rows:
-        spec = specs.get(runs[rem.run_id].spec_id)
-        if rem.rung == "escalate":
-            to = spec.coordinator.short if spec else "区发改委"
-            groups[(rem.run_id, "escalation", to)].append((rem, ms))
-        else:
-            groups[(rem.run_id, "reminder", rem.owner)].append((rem, ms))
-    ids = []
-    for (run_id, kind, to), pairs in sorted(groups.items()):
-        entries = [{"item": ms.item_key, "milestone": ms.ms_id, "name": ms.name, "owner": ms.owner,
-                    "due": ms.due_date.isoformat(), "rung": rem.rung,
-                    "days_late": max((when.date() - ms.due_date).days, 0)} for rem, ms in pairs]
-        note = Notice(run_id=run_id, kind=kind, recipients=[to], about=to, created_at=when, flow_run_id=flow_run_id,
-                      data={"entries": entries, "sweep_day": when.date().isoformat()})
-        session.add(note)
-        session.flush()
-        ids.append(note.id)
-        for rem, _ms in pairs:
-            rem.notice_id = note.id
-            session.add(rem)
+    N, Rm = Notice.__table__, Reminder.__table__
+    data = literal({"sweep_day": when.date().isoformat()}, type_=JSON)
+    pending = Rm.c.notice_id.is_(None)
+    before = session.execute(sa_select(func.count()).select_from(N).where(N.c.idem_key.like(token + "%"))).scalar()
+    # to the owners
+    session.execute(N.insert().from_select(
+        ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
+        sa_select(Rm.c.run_id, literal("reminder"), literal("due"), _json_array(session, Rm.c.owner), Rm.c.owner,
+                  data, literal(when), literal(flow_run_id), literal(token) + Rm.c.owner)
+        .where(pending, Rm.c.rung != "escalate").distinct()))
+    session.execute(Rm.update().where(pending, Rm.c.rung != "escalate").values(
+        notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == literal(token) + Rm.c.owner)
+        .scalar_subquery()))
+    # escalations, to each run's coordinator
+    by_coord: dict[str, list[int]] = defaultdict(list)
+    for run in runs:
+        spec = specs.get(run.spec_id)
+        by_coord[spec.coordinator.short if spec else "区发改委"].append(run.id)
+    for coord, run_ids in by_coord.items():
+        scope = Rm.c.run_id.in_(run_ids) if len(by_coord) > 1 else literal(True)
+        key = literal(token + "escalation")
+        session.execute(N.insert().from_select(
+            ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
+            sa_select(Rm.c.run_id, literal("escalation"), literal("due"), _json_array(session, literal(coord)),
+                      literal(coord), data, literal(when), literal(flow_run_id), key)
+            .where(pending, Rm.c.rung == "escalate", scope).distinct()))
+        session.execute(Rm.update().where(pending, Rm.c.rung == "escalate", scope).values(
+            notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == key).scalar_subquery()))
     session.flush()
-    return ids
+    after = session.execute(sa_select(func.count()).select_from(N).where(N.c.idem_key.like(token + "%"))).scalar()
+    return after - before
+
+
+def notice_entries(session: Session, notice_id: int, as_of: dt.date | None = None) -> list[dict]:
+    """What a reminder or escalation notice lists: its milestones, due dates and days late."""
+    rows = session.exec(select(Reminder, Milestone).join(Milestone, Milestone.id == Reminder.milestone_id)
+                        .where(Reminder.notice_id == notice_id).order_by(Milestone.due_date, Milestone.item_key)).all()
+    out = []
+    for rem, ms in rows:
+        day = as_of or rem.sweep_day
+        out.append({"item": ms.item_key, "milestone": ms.ms_id, "name": ms.name, "owner": ms.owner,
+                    "due": rem.due_date.isoformat(), "rung": rem.rung, "days_late": max((day - rem.due_date).days, 0)})
+    return out
 
 
 # -- the monthly progress report (seed 004: 每月25日前报送) ------------------------------------------------------------

@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from stages import services as sv
 from stages.models import Milestone, Notice, Reminder
 from stages.services import calendar_for
-from stages.sweep import escalation_cutoff, monthly_report, record_monthly_report, report_day, sweep, yellow_cutoff
+from stages.sweep import escalation_cutoff, notice_entries, monthly_report, record_monthly_report, report_day, sweep, yellow_cutoff
 
 D = dt.date
 COORD = "区发改委"
@@ -51,7 +51,10 @@ def test_each_rung_fires_once(mini_run, mini):
     assert rungs(s, "topic-03", "kickoff") == [("advance", 1), ("escalate", 1), ("urge", 1)]
     esc = s.exec(select(Notice).where(Notice.kind == "escalation")).all()
     assert esc and esc[0].recipients == [COORD]
-    assert any(e["item"] == "topic-03" and e["days_late"] == 6 for n in esc for e in n.data["entries"])
+    assert any(e["item"] == "topic-03" and e["days_late"] == 6 for n in esc for e in notice_entries(s, n.id))
+    reminders = s.exec(select(Notice).where(Notice.kind == "reminder", Notice.about == "区教育局")).all()
+    assert [e["rung"] for n in reminders for e in notice_entries(s, n.id) if e["item"] == "topic-03"] == \
+        ["advance", "urge"]
 
 
 def test_a_sweep_after_a_gap_catches_up(mini_run, mini):

@@ -77,6 +77,7 @@ class Milestone(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("run_id", "item_key", "ms_id"),
         Index("ix_milestone_sweep", "run_id", "status", "due_date"),
+        Index("ix_milestone_ladder", "status", "ladder", "due_date"),
         Index("ix_milestone_owner", "run_id", "owner"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -92,6 +93,7 @@ class Milestone(SQLModel, table=True):
     due_date: dt.date
     original_due: dt.date
     due_version: int = 1  # bumped by every extension: reminders fire once per milestone and due version
+    ladder: int = 0  # highest reminder rung fired for this due version (0 none, 1 advance, 2 urge, 3 escalate)
     opened_at: Optional[NaiveDatetime] = None
     submitted_at: Optional[NaiveDatetime] = None
     decided_at: Optional[NaiveDatetime] = None

@@ -644,6 +644,7 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: str, reason: str, 
         moved.append({"milestone": f"{m.item_key}:{m.ms_id}", "from": m.due_date.isoformat(), "to": target.isoformat()})
         m.due_date = target
         m.due_version += 1
+        m.ladder = 0  # a new deadline: its reminder ladder starts again
         session.add(m)
         session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="extend", by=ctx.by, at=ctx.as_of,
                              comments=f"{moved[-1]['from']} → {moved[-1]['to']}: {reason}"))

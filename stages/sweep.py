@@ -71,12 +71,12 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
     """Classify and remind across every active run in the database. Returns counts; does not commit."""
     when = as_datetime(as_of)
     day = when.date()
-    runs = session.exec(select(CycleRun).where(CycleRun.status == "active")).all()
+    runs = session.exec(select(CycleRun.id, CycleRun.spec_id).where(CycleRun.status == "active")).all()
     by_rules: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for run in runs:
-        rules = specs[run.spec_id].file.reminders if run.spec_id in specs else None
+    for run_id, spec_id in runs:
+        rules = specs[spec_id].file.reminders if spec_id in specs else None
         n, m = (rules.yellow_within_workdays, rules.escalate_after_workdays) if rules else (5, 5)
-        by_rules[(n, m)].append(run.id)
+        by_rules[(n, m)].append(run_id)
 
     lights: dict[str, int] = {"green": 0, "yellow": 0, "red": 0}
     fired = {r: 0 for r in RUNGS}
@@ -93,18 +93,23 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
         light = case((M.c.due_date < day, "red"), (M.c.due_date <= ycut, "yellow"), else_="green")
         for lt, count in session.execute(sa_select(light, func.count()).where(open_).group_by(light)):
             lights[lt] += count
+        # Each rung visits only the rows that have not had it: ``ladder IN (…)`` is equality on the index
+        # (status, ladder, due_date), so a daily sweep reads what crossed a threshold, not every overdue row.
         windows = {
-            "advance": and_(M.c.due_date >= day, M.c.due_date <= ycut),
-            "urge": M.c.due_date < day,
-            "escalate": M.c.due_date <= ecut,
+            "advance": (1, (0,), and_(M.c.due_date >= day, M.c.due_date <= ycut)),
+            "urge": (2, (0, 1), M.c.due_date < day),
+            "escalate": (3, (0, 1, 2), M.c.due_date <= ecut),
         }
-        for rung, cond in windows.items():
+        for rung, (level, below, cond) in windows.items():
+            todo = and_(open_, M.c.ladder.in_(below), cond)
             src = sa_select(M.c.run_id, M.c.id, M.c.due_version, literal(rung), M.c.owner, M.c.due_date,
-                            literal(day)).where(open_, cond)
+                            literal(day)).where(todo)
             stmt = insert(Reminder.__table__).from_select(
                 ["run_id", "milestone_id", "due_version", "rung", "owner", "due_date", "sweep_day"], src
             ).on_conflict_do_nothing(index_elements=["milestone_id", "due_version", "rung"])
             fired[rung] += session.execute(stmt).rowcount or 0
+        for rung, (level, below, cond) in reversed(list(windows.items())):  # highest rung first
+            session.execute(M.update().where(open_, M.c.ladder.in_(below), cond).values(ladder=level))
     token = f"sweep:{when.isoformat()}:{uuid.uuid4().hex[:8]}:"
     notices = _reminder_notices(session, specs, runs, when, flow_run_id, token)
     last = _last_sweep_day(session)
@@ -144,34 +149,33 @@ def _reminder_notices(session: Session, specs: dict[str, CycleSpec], runs, when:
     N, Rm = Notice.__table__, Reminder.__table__
     data = literal({"sweep_day": when.date().isoformat()}, type_=JSON)
     pending = Rm.c.notice_id.is_(None)
-    before = session.execute(sa_select(func.count()).select_from(N).where(N.c.idem_key.like(token + "%"))).scalar()
+    made = 0
     # to the owners
-    session.execute(N.insert().from_select(
+    made += session.execute(N.insert().from_select(
         ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
         sa_select(Rm.c.run_id, literal("reminder"), literal("due"), _json_array(session, Rm.c.owner), Rm.c.owner,
                   data, literal(when), literal(flow_run_id), literal(token) + Rm.c.owner)
-        .where(pending, Rm.c.rung != "escalate").distinct()))
+        .where(pending, Rm.c.rung != "escalate").distinct())).rowcount or 0
     session.execute(Rm.update().where(pending, Rm.c.rung != "escalate").values(
         notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == literal(token) + Rm.c.owner)
         .scalar_subquery()))
     # escalations, to each run's coordinator
     by_coord: dict[str, list[int]] = defaultdict(list)
-    for run in runs:
-        spec = specs.get(run.spec_id)
-        by_coord[spec.coordinator.short if spec else "区发改委"].append(run.id)
+    for run_id, spec_id in runs:
+        spec = specs.get(spec_id)
+        by_coord[spec.coordinator.short if spec else "区发改委"].append(run_id)
     for coord, run_ids in by_coord.items():
         scope = Rm.c.run_id.in_(run_ids) if len(by_coord) > 1 else literal(True)
         key = literal(token + "escalation")
-        session.execute(N.insert().from_select(
+        made += session.execute(N.insert().from_select(
             ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
             sa_select(Rm.c.run_id, literal("escalation"), literal("due"), _json_array(session, literal(coord)),
                       literal(coord), data, literal(when), literal(flow_run_id), key)
-            .where(pending, Rm.c.rung == "escalate", scope).distinct()))
+            .where(pending, Rm.c.rung == "escalate", scope).distinct())).rowcount or 0
         session.execute(Rm.update().where(pending, Rm.c.rung == "escalate", scope).values(
             notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == key).scalar_subquery()))
     session.flush()
-    after = session.execute(sa_select(func.count()).select_from(N).where(N.c.idem_key.like(token + "%"))).scalar()
-    return after - before
+    return made
 
 
 def notice_entries(session: Session, notice_id: int, as_of: dt.date | None = None) -> list[dict]:

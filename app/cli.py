@@ -134,7 +134,12 @@ def _run_flow(flow_fn, *args, **kwargs):
     Heartbeats are switched off for these short runs (they cost ~1 s per sync run here); a refused action's
     Failed state becomes the one-line error.
     """
+    import logging
+
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    # Prefect's event queue announces at exit that it is still flushing: progress chatter, not a warning.
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         state = flow_fn(*args, return_state=True, **kwargs)

@@ -39,7 +39,7 @@ def main() -> None:
     from flows.actions import SubmitRequest, submit_deliverable
     from stages.loader import load_cycle
     from stages.models import Milestone, create_schema, make_engine
-    from stages.services import init_run
+    from stages.services import init_run, review
 
     @flow(name="empty")
     def empty() -> dict:
@@ -72,6 +72,10 @@ def main() -> None:
                                                    as_of=dt.datetime(2019, 6, 5), key=f"bench-{i}"))
             action.append(time.perf_counter() - t)
             assert isinstance(out, dict), out
+            with Session(eng) as s:  # untimed: return it, so that the next round can submit it again
+                review(s, spec, item=item, milestone=ms, decision="return", by="区发改委", comments="bench",
+                       as_of="2019-06-05")
+                s.commit()
 
     def p90(xs):
         return sorted(xs)[int(0.9 * (len(xs) - 1))]

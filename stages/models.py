@@ -233,7 +233,24 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
+    """Create missing tables, then refuse a database whose existing tables lack columns this version needs.
+
+    ``create_all`` never alters an existing table, so an older file would otherwise fail later, mid-action,
+    with a raw SQL error.
+    """
+    from sqlalchemy import inspect
+
+    from .errors import PlancycleError
+
     SQLModel.metadata.create_all(engine)
+    insp = inspect(engine)
+    for table in SQLModel.metadata.sorted_tables:
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in have]
+        if missing:
+            raise PlancycleError(f"database {engine.url.render_as_string(hide_password=True)} was made by an older "
+                                 f"plancycle: table {table.name} lacks {', '.join(missing)}; migrate it or start a "
+                                 f"new database (nothing was changed)")
     with engine.begin() as conn:
         for stmt in _TRIGGERS.get(engine.dialect.name, []):
             conn.execute(text(stmt))

@@ -88,3 +88,18 @@ def test_read_only_commands_do_not_import_prefect(tmp_path):
     env = dict(os.environ, PLANCYCLE_DATABASE_URL=db)
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert "PREFECT=False" in p.stderr
+
+
+def test_an_older_database_is_refused_in_one_line(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "old.db"
+    run("init", CHANGNING, db=f"sqlite:///{db}", check=0)
+    con = sqlite3.connect(db)
+    con.execute("DROP INDEX ix_milestone_ladder")
+    con.execute("ALTER TABLE milestone DROP COLUMN ladder")
+    con.commit()
+    con.close()
+    p = run("status", db=f"sqlite:///{db}")
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "made by an older plancycle: table milestone lacks ladder" in p.stderr

@@ -152,14 +152,36 @@ class Notice(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("run_id", "idem_key"), Index("ix_notice_kind", "run_id", "kind"))
     id: Optional[int] = Field(default=None, primary_key=True)
     run_id: int = Field(foreign_key="cycle_run.id")
-    kind: str  # milestone_opened | stage_opened | reminder | escalation | monthly_report | …
-    status: str = "due"  # due | issued
+    kind: str  # stage_notice | call_for_tender | reminder | escalation | monthly_report | … | gate_ready (record)
+    status: str = "due"  # record (nothing to send) | due (a document to issue) | issued
     recipients: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     about: str
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: NaiveDatetime  # the as_of of the step
     flow_run_id: Optional[str] = None
     idem_key: Optional[str] = None
+    # an issued document:
+    title: Optional[str] = None
+    doc_number: Optional[str] = None  # 长发改〔2019〕25号; None for a 公告
+    organ: Optional[str] = None
+    year: Optional[int] = None
+    seq: Optional[int] = None
+    template: Optional[str] = None
+    template_sha: Optional[str] = None
+    checksum: Optional[str] = None  # SHA-256 of the .docx
+    issued_at: Optional[NaiveDatetime] = None
+    corrects_id: Optional[int] = Field(default=None, foreign_key="notice.id")
+
+
+class DocSequence(SQLModel, table=True):
+    """发文字号 per issuing organ and year: the last number used."""
+
+    __tablename__ = "doc_sequence"
+    __table_args__ = (UniqueConstraint("organ", "year"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    organ: str
+    year: int
+    last: int
 
 
 class Reminder(SQLModel, table=True):

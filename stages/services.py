@@ -273,15 +273,54 @@ def _propagate(ctx: Ctx) -> None:
 
 
 def _finish(ctx: Ctx) -> Outcome:
-    """Settle what the move set in motion, then record the notices it calls for in the same transaction."""
+    """Settle what the move set in motion, then issue the notices it calls for, in the same transaction."""
     _propagate(ctx)
-    for i, n in enumerate(ctx.outcome.notices):
-        note = Notice(run_id=ctx.run.id, kind=n["kind"], recipients=list(n.get("to", [])), about=str(n.get("about", "")),
-                      data={k: v for k, v in n.items() if k not in ("kind", "to", "about")}, created_at=ctx.as_of,
-                      flow_run_id=ctx.flow_run_id)
-        ctx.session.add(note)
-    ctx.session.flush()
+    _issue_notices(ctx)
     return ctx.outcome
+
+
+# notice kinds an action produces that are documents (公文); the rest are records for the coordinator's list
+def _issue_notices(ctx: Ctx) -> None:
+    """Turn the step's notices into filed documents: one 阶段工作通知 for everything that opened (grouped by the
+    department that owes it), the 遴选公告 when the call opens, the 立项确认通知; other notices are records."""
+    from . import notices as nt
+
+    wanted = ctx.outcome.notices
+    if not wanted:
+        return
+    cfg = nt.load_config(notices_config_path(ctx.spec))
+    opened = [n["about"] for n in wanted if n["kind"] == "milestone_opened"]
+    stage = next((n["about"] for n in reversed(wanted) if n["kind"] == "stage_opened"), None)
+    issued = []
+    if opened or stage:
+        c = nt.stage_notice_context(ctx.session, ctx.spec, ctx.run.id, opened, stage)
+        to = ["各部门", "各街镇"] if stage else sorted({g["owner"] for g in c["groups"]})
+        issued.append(nt.issue(ctx.session, ctx.run.id, "stage_notice", c, recipients=to, about=stage or "milestones",
+                               as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
+    for n in wanted:
+        if n["kind"] == "call_for_tender":
+            c = nt.call_for_tender_context(ctx.session, ctx.spec, ctx.run.id, ctx.as_of, cfg, ctx.cal)
+            issued.append(nt.issue(ctx.session, ctx.run.id, "call_for_tender", c, recipients=["社会各有关单位"],
+                                   about=n["about"], as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
+        elif n["kind"] == "special_plan_registration":
+            c = nt.registration_context(ctx.session, ctx.spec, ctx.run.id, n["confirmed"], n["rejected"], n.get("reason"))
+            issued.append(nt.issue(ctx.session, ctx.run.id, "special_plan_registration", c, recipients=n["to"],
+                                   about=n["about"], as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
+        elif n["kind"] not in ("milestone_opened", "stage_opened"):
+            ctx.session.add(Notice(run_id=ctx.run.id, kind=n["kind"], status="record", recipients=list(n.get("to", [])),
+                                   about=str(n.get("about", "")), created_at=ctx.as_of, flow_run_id=ctx.flow_run_id,
+                                   data={k: v for k, v in n.items() if k not in ("kind", "to", "about")}))
+    ctx.session.flush()
+    ctx.outcome.data["notices_issued"] = [{"id": x.id, "kind": x.kind, "number": x.doc_number, "title": x.title}
+                                          for x in issued]
+
+
+def notices_config_path(spec: CycleSpec) -> str:
+    from .notices import CONFIG
+
+    if spec.file.notices:
+        return str((Path(spec.path).parent / spec.file.notices).resolve())
+    return str(CONFIG)
 
 
 def _gate_ready(ctx: Ctx, gate_id: str, what: str) -> None:
@@ -749,7 +788,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
     _audit(ctx, "special_plans.decided", "special_plans", why=reason, data={"request": request}, key=key)
     ctx.outcome.message = f"{len(confirm)} 专项规划 confirmed, {len(reject)} not"
     ctx.outcome.notices.append({"kind": "special_plan_registration", "to": sorted({*_leads(ctx, confirm + reject)}),
-                                "about": "special_plans", "confirmed": confirm, "rejected": reject})
+                                "about": "special_plans", "confirmed": confirm, "rejected": reject, "reason": reason})
     return _finish(ctx)
 
 
@@ -797,3 +836,50 @@ def funding_due(session: Session, spec: CycleSpec, topic: str) -> list[dict]:
             if m.status in DONE}
     return [{"name": f.name, "share": f.share, "milestone": f.milestone, "payable": f.milestone in done}
             for f in spec.file.funding]
+
+
+def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, by: str, as_of=None,
+                     topics: list[str] | None = None, dept: str | None = None, place: str | None = None,
+                     attendees: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知: for the named topics, or batched for every
+    topic a lead department leads whose milestone is still open."""
+    from . import notices as nt
+
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "meeting", milestone)
+    _require_coordinator(ctx, "schedule a meeting") if ctx.by != (spec.department(dept).short if dept else None) else None
+    when = as_datetime(at)
+    if topics:
+        keys = list(topics)
+    elif dept:
+        lead = _dept(spec, dept)
+        keys = [i.key for i in session.exec(select(Item).where(Item.run_id == ctx.run.id, Item.kind == "topic")
+                                                .order_by(Item.no)) if lead in i.lead]
+        open_ = {m.item_key for m in session.exec(select(Milestone).where(
+            Milestone.run_id == ctx.run.id, Milestone.ms_id == milestone, Milestone.item_key.in_(keys),
+            Milestone.status.in_(["pending", "open", "submitted", "returned"])))}
+        keys = [k for k in keys if k in open_]
+        if not keys:
+            raise NotFound(f"{lead} leads no topic whose {milestone} is still to come")
+    else:
+        raise PlancycleError("name the topics (--topic) or a lead department (--dept)")
+    for k in keys:
+        it = _item(ctx, k)
+        if it.kind != "topic":
+            raise PlancycleError(f"{k} is a {it.kind}, not a research topic")
+    if when <= ctx.as_of:
+        raise PlancycleError(f"the meeting time {when:%Y-%m-%d %H:%M} is not after now ({ctx.as_of:%Y-%m-%d %H:%M})")
+    request = {"milestone": milestone, "topics": keys, "at": when.isoformat(), "place": place}
+    key = key or f"meeting:{milestone}:{_fingerprint(request)}"
+    ctx.outcome.target = f"{milestone}:{','.join(keys)}"
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    cfg = nt.load_config(notices_config_path(spec))
+    c = nt.meeting_context(session, spec, ctx.run.id, milestone, keys, when, place or cfg["meetings"]["place"],
+                           attendees, cfg, ctx.cal)
+    leads = sorted({d for k in keys for d in _item(ctx, k).lead})
+    n = nt.issue(session, ctx.run.id, "meeting", c, recipients=["各课题承担单位", *leads], about=ctx.outcome.target,
+                 as_of=ctx.as_of, flow_run_id=flow_run_id, cfg=cfg)
+    _audit(ctx, "meeting.scheduled", ctx.outcome.target, data={"request": request, "notice": n.id}, key=key)
+    ctx.outcome.data["notices_issued"] = [{"id": n.id, "kind": n.kind, "number": n.doc_number, "title": n.title}]
+    ctx.outcome.message = f"{c['meeting_name']} {when:%Y-%m-%d %H:%M} for {len(keys)} topic(s): {n.doc_number}"
+    return ctx.outcome

@@ -182,6 +182,7 @@ class CycleFile(Frozen):
     source: str | None = None
     departments: str = "../departments.yaml"
     calendar: str | None = None
+    notices: str | None = None  # the notice config (organ, contacts, 抄送 …); default config/notices.yaml
     coordinator: str
     approval_bodies: dict[str, str]
     reminders: Reminders = Reminders()

@@ -240,20 +240,45 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
 
 def record_monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None,
                           flow_run_id: str | None = None) -> tuple[dict, bool]:
-    """Compute the report and file it as a notice once per month (idempotent by ``monthly:YYYY-MM``)."""
-    from .services import find_run
+    """Compute the report and issue it as a numbered 报告, once per month (idempotent by ``monthly:YYYY-MM``)."""
+    from . import notices as nt
+    from .services import find_run, notices_config_path
 
     report = monthly_report(session, spec, cal, month, as_of)
     run = find_run(session, spec.id)
     key = f"monthly:{report['month']}"
     existing = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.idem_key == key)).first()
     if existing is not None:
-        return existing.data, False
-    session.add(Notice(run_id=run.id, kind="monthly_report", recipients=["区政府办公室", "领导小组"],
-                       about=report["month"], data=report, created_at=as_datetime(as_of or report["report_day"]),
-                       flow_run_id=flow_run_id, idem_key=key))
-    session.add(AuditEvent(run_id=run.id, at=as_datetime(as_of or report["report_day"]), recorded_at=now(),
-                           actor="system", action="report.monthly", target=report["month"],
-                           data={"totals": report["totals"]}, flow_run_id=flow_run_id))
+        return existing.data.get("report", report), False
+    when = as_datetime(as_of or report["report_day"])
+    cfg = nt.load_config(notices_config_path(spec))
+    context = nt.monthly_report_context(spec, report)
+    context["report"] = report
+    nt.issue(session, run.id, "monthly_report", context, recipients=["区政府办公室", "区发展规划工作领导小组"],
+             about=report["month"], as_of=when, flow_run_id=flow_run_id, key=key, cfg=cfg)
+    session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor="system", action="report.monthly",
+                           target=report["month"], data={"totals": report["totals"]}, flow_run_id=flow_run_id))
     session.flush()
     return report, True
+
+
+def issue_due_notices(session: Session, specs: dict[str, CycleSpec], limit: int | None = None) -> list[int]:
+    """Render and number the reminder and escalation notices a sweep created (status ``due``)."""
+    from . import notices as nt
+    from .services import notices_config_path
+
+    runs = {r.id: r.spec_id for r in session.exec(select(CycleRun))}
+    q = select(Notice).where(Notice.status == "due", Notice.kind.in_(["reminder", "escalation"])).order_by(Notice.id)
+    if limit:
+        q = q.limit(limit)
+    done = []
+    for n in session.exec(q).all():
+        spec = specs.get(runs[n.run_id])
+        if spec is None:
+            continue
+        cfg = nt.load_config(notices_config_path(spec))
+        c = nt.reminder_context(session, spec, n, spec.file.reminders.escalate_after_workdays)
+        nt.issue(session, n.run_id, n.kind, c, recipients=n.recipients, about=n.about, as_of=n.created_at,
+                 flow_run_id=n.flow_run_id, notice=n, cfg=cfg)
+        done.append(n.id)
+    return done

@@ -81,7 +81,8 @@ def test_a_submission_that_completes_a_gate_opens_the_next_step(harness, db):
         ev = s.exec(select(AuditEvent).where(AuditEvent.action == "milestone.opened",
                                               AuditEvent.target == "wrap-up:seminar")).one()
         assert ev.flow_run_id  # the flow run that did it is on record
-        assert s.exec(select(Notice).where(Notice.about == "wrap-up:seminar")).first() is not None
+        n = s.exec(select(Notice).where(Notice.kind == "stage_notice", Notice.flow_run_id == ev.flow_run_id)).one()
+        assert n.doc_number and any(r["name"] == "研讨会" for g in n.data["groups"] for r in g["rows"])
 
 
 def test_the_sweep_twice_on_one_day_reminds_once(harness, db):

@@ -161,11 +161,8 @@ def _report(out: dict, as_json: bool) -> None:
                        ("stage", "stages")):
         if out.get(key):
             typer.echo(f"  {label}: " + ", ".join(out[key]))
-    if out.get("notices"):
-        kinds: dict[str, int] = {}
-        for n in out["notices"]:
-            kinds[n["kind"]] = kinds.get(n["kind"], 0) + 1
-        typer.echo("  notices due: " + ", ".join(f"{k} ×{v}" for k, v in kinds.items()))
+    for n in (out.get("data") or {}).get("notices_issued", []):
+        typer.echo(f"  issued: #{n['id']} {n['number'] or ''} {n['title']}")
 
 
 AS_OF = typer.Option(None, "--as-of", help="when it happened (YYYY-MM-DD or YYYY-MM-DDTHH:MM); default now")
@@ -320,6 +317,80 @@ def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to 
                    f"催办 {f['urge']}, escalated {f['escalate']}; {out['notices']} notices"
                    + (f"; caught up {out['missed_workdays_caught_up']} missed working days"
                       if out["missed_workdays_caught_up"] else ""))
+
+
+@app.command()
+def meeting(milestone: str = typer.Argument(..., help="kickoff / midterm / final_review"),
+            at: str = typer.Option(..., "--at", help="meeting time YYYY-MM-DDTHH:MM"),
+            topic: list[str] = typer.Option([], "--topic", help="topic key (repeatable)"),
+            dept: Optional[str] = typer.Option(None, "--dept", help="batch the open topics this department leads"),
+            place: Optional[str] = typer.Option(None, "--place"), attendees: Optional[str] = typer.Option(None, "--attendees"),
+            by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+            as_json: bool = JSON):
+    """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知."""
+    from flows.actions import MeetingRequest, schedule_meeting
+    from stages.clock import as_datetime
+
+    req = MeetingRequest(milestone=milestone, at=as_datetime(at), topics=topic, dept=dept, place=place,
+                         attendees=attendees, by=by, **_common(as_of, key))
+    _report(_run_flow(schedule_meeting, req), as_json)
+
+
+@app.command("notices")
+def notices_list(kind: Optional[str] = typer.Option(None, "--kind"), issued: bool = typer.Option(False, "--issued",
+                 help="only issued documents"), as_json: bool = JSON):
+    """The notices this cycle has issued or recorded."""
+    from sqlmodel import Session, select
+
+    from stages.models import Notice
+
+    engine = _engine()
+    with Session(engine) as session:
+        run, _spec = _open_run(session)
+        q = select(Notice).where(Notice.run_id == run.id).order_by(Notice.id)
+        if kind:
+            q = q.where(Notice.kind == kind)
+        if issued:
+            q = q.where(Notice.status == "issued")
+        rows = session.exec(q).all()
+        data = [{"id": n.id, "kind": n.kind, "status": n.status, "number": n.doc_number, "title": n.title,
+                 "recipients": n.recipients, "about": n.about, "date": n.created_at.date().isoformat(),
+                 "checksum": n.checksum, "corrects": n.corrects_id} for n in rows]
+    if as_json:
+        _print_json(data)
+        return
+    for n in data:
+        typer.echo(f"{n['id']:>5}  {n['date']}  {n['status']:<6}  {n['number'] or '':<16}  "
+                   f"{n['title'] or n['kind'] + ' — ' + n['about']}")
+
+
+notice_app = typer.Typer(help="One notice: render it.")
+app.add_typer(notice_app, name="notice")
+
+
+@notice_app.command("render")
+def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", help="docx or md"),
+                  out: Path = typer.Option(Path("."), "--out", help="directory to write into")):
+    """Render a filed notice again (the same bytes as when it was issued) into DIR."""
+    import hashlib
+
+    from sqlmodel import Session
+
+    from stages.notices import render_notice
+
+    if fmt not in ("docx", "md"):
+        raise PlancycleError(f"--format must be docx or md, not {fmt!r}")
+    engine = _engine()
+    with Session(engine) as session:
+        _open_run(session)
+        n, data = render_notice(session, notice_id, fmt)
+        name = f"{n.id:05d}-{n.kind}-{(n.doc_number or 'no-number').replace('〔', '(').replace('〕', ')')}.{fmt}"
+        stored = n.checksum
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / name
+    path.write_bytes(data)
+    same = fmt != "docx" or hashlib.sha256(data).hexdigest() == stored
+    typer.echo(f"{path}" + ("" if same else "  (differs from the filed checksum: the template changed since)"))
 
 
 report_app = typer.Typer(help="Reports.")

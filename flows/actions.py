@@ -79,6 +79,16 @@ class RegisterRequest(ActionBase):
     by: str = "区发改委"
 
 
+class MeetingRequest(ActionBase):
+    milestone: Literal["kickoff", "midterm", "final_review"] | str = Field(description="kickoff / midterm / final_review")
+    at: dt.datetime = Field(description="meeting time (Asia/Shanghai)")
+    topics: list[str] = Field(default_factory=list, description="topic keys; or give dept")
+    dept: Optional[str] = Field(None, description="batch every open topic this lead department leads")
+    place: Optional[str] = None
+    attendees: Optional[str] = None
+    by: str = "区发改委"
+
+
 class ContractorRequest(ActionBase):
     topic: str
     contractor: str
@@ -144,3 +154,10 @@ def register_special_plans(request: RegisterRequest) -> dict:
 def assign_contractor(request: ContractorRequest) -> dict:
     return _run(services.assign_contractor, request, topic=request.topic, contractor=request.contractor,
                 contact=request.contact, by=request.by)
+
+
+@flow(name="schedule-meeting")
+def schedule_meeting(request: MeetingRequest) -> dict:
+    return _run(services.schedule_meeting, request, milestone=request.milestone, at=request.at,
+                topics=request.topics or None, dept=request.dept, place=request.place, attendees=request.attendees,
+                by=request.by)

@@ -17,7 +17,7 @@ from stages.clock import as_datetime
 from stages.errors import PlancycleError
 from stages.models import AuditEvent
 from stages.services import calendar_for
-from stages.sweep import record_monthly_report, report_day, should_sweep, sweep
+from stages.sweep import issue_due_notices, record_monthly_report, report_day, should_sweep, sweep
 
 from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
 
@@ -37,6 +37,7 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
                 return {"day": when.date().isoformat(), "skipped": "not a working day"}
             before = session.exec(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() or 0
             result = sweep(session, specs, cal, when, flow_run_id=current_flow_run_id())
+            result["notice_ids"] = issue_due_notices(session, specs)  # the 催办 / 督办 documents, same transaction
             session.commit()
             ran = session.exec(select(AuditEvent).where(AuditEvent.id > before, AuditEvent.action == "sweep.ran")).all()
             spec_of_run = {r.id: r.spec_id for r in runs}

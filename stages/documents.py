@@ -428,30 +428,25 @@ class _Writer:
         self._blank()
 
     def _imprint(self):
-        """版记: 四号仿宋, thick line, 抄送, thin line, 印发机关 and 印发日期, thick line; kept at the page foot."""
+        """版记: 四号仿宋 between a thick rule, a thin one under 抄送, and a thick one under 印发机关 and 印发日期.
+
+        It follows the body, kept together, rather than sitting at the foot of the last even page as GB/T 9704
+        places it: a frame anchored to the bottom margin lost its rules in LibreOffice (seen in a PDF preview).
+        """
         from docx.enum.text import WD_TAB_ALIGNMENT
-        from docx.oxml.ns import qn
         from docx.shared import Twips
 
         doc = self.doc
         width = CHARS_PER_LINE * CHAR_TW
-        paras = []
+        self._blank()
         if doc.cc:
-            paras.append(self._para(f"抄送：{doc.cc}。", size=FOOT_PT, left_tw=280, right_tw=280,
-                                    border={"top": (8, "000000"), "bottom": (4, "000000")}, spacing=0))
+            self._para(f"抄送：{doc.cc}。", size=FOOT_PT, left_tw=280, right_tw=280, keep_next=True,
+                       border={"top": (8, "000000"), "bottom": (4, "000000")}, spacing=0)
         if doc.issued:
-            p = self._para(doc.issued[0], size=FOOT_PT, left_tw=280, right_tw=280,
-                           border={"bottom": (8, "000000")} | ({} if doc.cc else {"top": (8, "000000")}), spacing=0)
+            p = self._para(doc.issued[0], size=FOOT_PT, left_tw=280, right_tw=280, spacing=0,
+                           border={"bottom": (8, "000000")} | ({} if doc.cc else {"top": (8, "000000")}))
             p.paragraph_format.tab_stops.add_tab_stop(Twips(width - 560), WD_TAB_ALIGNMENT.RIGHT)
             self._run(p, f"\t{doc.issued[1]}印发", BODY_FONT, FOOT_PT)
-            paras.append(p)
-        for p in paras:  # a frame anchored to the bottom margin keeps 版记 at the foot of the last page
-            ppr = p._p.get_or_add_pPr()
-            fr = ppr.makeelement(qn("w:framePr"), {})
-            for k, v in (("w:w", width), ("w:hSpace", 0), ("w:wrap", "notBeside"), ("w:vAnchor", "margin"),
-                         ("w:hAnchor", "margin"), ("w:yAlign", "bottom"), ("w:xAlign", "center")):
-                fr.set(qn(k), str(v))
-            ppr.insert(0, fr)
 
     def _core(self):
         cp = self.d.core_properties

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import io
 import re
 import zipfile
@@ -200,15 +201,27 @@ def _child(parent, tag: str, **attrs):
     return el
 
 
+@functools.lru_cache(maxsize=1)
+def _base_document() -> bytes:
+    """The styled empty document (page, grid, fonts in every style, footers), built once per process."""
+    w = _Writer.__new__(_Writer)
+    from docx import Document
+
+    w.d = Document()
+    w._setup()
+    buf = io.BytesIO()
+    w.d.save(buf)
+    return buf.getvalue()
+
+
 class _Writer:
     def __init__(self, doc: Doc, *, author: str, created: dt.datetime):
         from docx import Document
 
         self.doc = doc
-        self.d = Document()
+        self.d = Document(io.BytesIO(_base_document()))
         self.author = author
         self.created = created
-        self._setup()
 
     # document-wide settings ---------------------------------------------------------------------------------------
     def _setup(self):
@@ -407,9 +420,7 @@ class _Writer:
         if doc.cc or doc.issued:
             self._imprint()
         self._core()
-        buf = io.BytesIO()
-        self.d.save(buf)
-        return _deterministic_zip(buf.getvalue())
+        return _save_deterministic(self.d)
 
     def _table(self, header, rows):
         from docx.enum.text import WD_ALIGN_PARAGRAPH
@@ -465,16 +476,37 @@ def _width(text: str) -> float:
     return sum(0.5 if ord(c) < 0x2E80 else 1 for c in text)
 
 
-def _deterministic_zip(data: bytes) -> bytes:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            dst.writestr(zi, src.read(info.filename))
-    return out.getvalue()
+class _FixedZip:
+    """python-docx's zip writer with fixed timestamps (so the same notice is the same bytes) and fast deflate."""
+
+    def __init__(self, f):
+        self._z = zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+
+    def write(self, pack_uri, blob):
+        zi = zipfile.ZipInfo(pack_uri.membername, date_time=(1980, 1, 1, 0, 0, 0))
+        zi.compress_type = zipfile.ZIP_DEFLATED
+        zi.external_attr = 0o644 << 16
+        self._z.writestr(zi, blob, compresslevel=1)
+
+    def close(self):
+        self._z.close()
+
+
+def _save_deterministic(d) -> bytes:
+    """What ``Document.save`` does (python-docx 1.x ``OpcPackage.save`` → ``PackageWriter.write``), writing once
+    through :class:`_FixedZip` instead of saving and re-zipping."""
+    from docx.opc.pkgwriter import PackageWriter
+
+    pkg = d.part.package
+    for part in pkg.parts:
+        part.before_marshal()
+    buf = io.BytesIO()
+    w = _FixedZip(buf)
+    PackageWriter._write_content_types_stream(w, pkg.parts)
+    PackageWriter._write_pkg_rels(w, pkg.rels)
+    PackageWriter._write_parts(w, pkg.parts)
+    w.close()
+    return buf.getvalue()
 
 
 def to_docx(doc: Doc, *, author: str, created: dt.datetime) -> bytes:

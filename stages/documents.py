@@ -423,19 +423,40 @@ class _Writer:
         return _save_deterministic(self.d)
 
     def _table(self, header, rows):
+        """An annex table: 小四, single-spaced (not on the body's 22-line grid), columns sized to their content."""
         from docx.enum.text import WD_ALIGN_PARAGRAPH
-        from docx.shared import Pt
+        from docx.oxml.ns import qn
+        from docx.shared import Pt, Twips
 
+        total = CHARS_PER_LINE * CHAR_TW
+        # every column fits up to 8 characters on one line (序号, 牵头单位 stay readable); what is left of the
+        # text block goes to the long columns in proportion to how much longer they are
+        char = SMALL4_PT * 20
+        longest = [max([_width(h)] + [_width(r[i]) if i < len(r) else 0 for r in rows]) for i, h in enumerate(header)]
+        need = [int(min(x, 8) * char + 220) for x in longest]
+        extra = [max(x - 8, 0) for x in longest]
+        spare = max(total - sum(need), 0)
+        widths = [n + (int(spare * e / sum(extra)) if sum(extra) else spare // len(need)) for n, e in zip(need, extra)]
         t = self.d.add_table(rows=1 + len(rows), cols=len(header))
         t.style = "Table Grid"
+        t.autofit = False
         for r_i, values in enumerate([header] + rows):
+            row = t.rows[r_i]
+            if r_i == 0:
+                trpr = row._tr.get_or_add_trPr()
+                trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))  # repeat the header on every page
             for c_i, value in enumerate(values[: len(header)]):
                 cell = t.cell(r_i, c_i)
+                cell.width = Twips(widths[c_i])
                 p = cell.paragraphs[0]
                 if r_i == 0 or c_i == 0:
                     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+                ppr = p._p.get_or_add_pPr()
+                _child(ppr, "w:snapToGrid", **{"w:val": 0})
+                _child(ppr, "w:spacing", **{"w:before": 0, "w:after": 0, "w:line": 320, "w:lineRule": "exact"})
                 self._run(p, value, HEI_FONT if r_i == 0 else BODY_FONT, SMALL4_PT)
-                p.paragraph_format.space_after = Pt(0)
+        for c_i, w in enumerate(widths):
+            t.columns[c_i].width = Twips(w)
         self._blank()
 
     def _imprint(self):

@@ -127,6 +127,134 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     print_board(data)
 
 
+@app.command()
+def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
+    """Seed 000's 主要工作节点 table from the config and the live state: planned / done / late per quarter."""
+    from sqlmodel import Session
+
+    from stages.views import timeline as build
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        data = build(session, spec, as_of)
+    if as_json:
+        _print_json(data)
+        return
+    from app.render import print_timeline
+
+    print_timeline(data)
+
+
+@app.command()
+def inbox(dept: str, as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
+    """What a department owes, by when, and what was returned and why."""
+    from sqlmodel import Session
+
+    from stages.views import inbox as build
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        data = build(session, spec, dept, as_of)
+    if as_json:
+        _print_json(data)
+        return
+    typer.echo(f"{data['name']}（{data['dept']}） as of {data['as_of'][:10]}: {len(data['owes'])} open")
+    for o in data["owes"]:
+        late = f", {o['workdays_late']} working days late" if o["workdays_late"] else ""
+        typer.echo(f"  {o['due']}  {o['item']:<12} {o['name']:<14} {o['status']}{late}")
+        if o["returned"]:
+            typer.echo(f"      退回 {o['returned']['at'][:10]} by {o['returned']['by']}: {o['returned']['comments']}")
+
+
+@app.command()
+def show(item: str, as_json: bool = typer.Option(False, "--json")):
+    """One item's history: milestones, submissions, decisions, notices, audit."""
+    from sqlmodel import Session
+
+    from stages.views import item_history
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        data = item_history(session, spec, item)
+    if as_json:
+        _print_json(data)
+        return
+    it = data["item"]
+    typer.echo(f"{it['key']} {it['title']}  [{it['kind']}, {it['status']}]  牵头：{'、'.join(it['lead'])}"
+               + (f"  承接单位：{it['contractor']}（{it['contractor_contact']}）" if it["contractor"] else ""))
+    for m in data["milestones"]:
+        moved = f" (was {m['original_due']})" if m["original_due"] != m["due"] else ""
+        typer.echo(f"  {m['due']}{moved}  {m['name']:<12} {m['status']:<10} {m['owner']}")
+    for e in data["audit"]:
+        typer.echo(f"  {e['at'][:16]}  {e['actor']:<8} {e['action']:<24} {e['target']}" + (f" — {e['why']}" if e["why"] else ""))
+    for n in data["notices"]:
+        typer.echo(f"  notice #{n['id']} {n['number'] or ''} {n['title']}")
+
+
+@app.command("audit")
+def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+              limit: Optional[int] = typer.Option(None, "--limit"), as_json: bool = typer.Option(False, "--json")):
+    """Every submission, decision, notice and override: who, when, what, why."""
+    from sqlmodel import Session
+
+    from stages.views import audit
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        rows = audit(session, spec, since, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    for e in rows:
+        typer.echo(f"{e['at'][:16]}  {e['actor']:<8} {e['action']:<26} {e['target']}" + (f" — {e['why']}" if e["why"] else ""))
+
+
+export_app = typer.Typer(help="Exports: the 台账 ledger (.xlsx) and the deadlines calendar (.ics).")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("ledger")
+def export_ledger(out: Path = typer.Option(Path("台账.xlsx"), "--out"), dept: Optional[str] = typer.Option(None, "--dept"),
+                  as_of: Optional[str] = typer.Option(None, "--as-of")):
+    """The 台账 as .xlsx: one row per item and milestone."""
+    from sqlmodel import Session
+
+    from app.exports import write_ledger
+    from stages.views import ledger_rows
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        if dept:
+            _check_dept(spec, dept)
+        rows = ledger_rows(session, spec, as_of, dept)
+        typer.echo(str(write_ledger(rows, out, spec.file.title + "台账")))
+
+
+@export_app.command("ics")
+def export_ics(out: Path = typer.Option(Path("deadlines.ics"), "--out"), dept: Optional[str] = typer.Option(None, "--dept"),
+               as_of: Optional[str] = typer.Option(None, "--as-of")):
+    """Every milestone's deadline as an .ics calendar (optionally one department's)."""
+    from sqlmodel import Session
+
+    from app.exports import write_calendar
+    from stages.board import board
+    from stages.clock import as_datetime
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        if dept:
+            _check_dept(spec, dept)
+        data = board(session, spec, as_of, dept=dept)
+        typer.echo(str(write_calendar(data, out, as_datetime(as_of))))
+
+
+def _check_dept(spec, dept: str) -> None:
+    try:
+        spec.department(dept)
+    except KeyError:
+        raise PlancycleError(f"unknown department {dept!r}") from None
+
+
 # -- actions: each runs its Prefect flow ------------------------------------------------------------------------------
 def _run_flow(flow_fn, *args, **kwargs):
     """Run a flow in this process (embedded API unless PREFECT_API_URL points at a server) and return its result.

@@ -40,3 +40,26 @@ def print_board(data: dict, console: Console | None = None) -> None:
     c = data["counts"]
     console.print("legend: " + "  ".join(f"[{LIGHT_STYLE[k]}]{LIGHT_ZH[k]}[/]" for k in LIGHT_STYLE)
                   + "   milestones: " + ", ".join(f"{k} {v}" for k, v in c["by_light"].items()))
+
+
+CELL = {"planned": ("计", "cyan"), "done": ("完", "green"), "late": ("滞", "bold red"), "": ("", "")}
+CELL_LEGEND = {"planned": "计 = 计划", "done": "完 = 完成", "late": "滞 = 滞后"}
+
+
+def print_timeline(data: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    table = Table(title=f"主要工作节点  as of {data['as_of']}", title_justify="left", show_lines=True)
+    table.add_column("阶段", no_wrap=True)
+    table.add_column("工作", max_width=34, overflow="fold")
+    for q in data["quarters"]:
+        table.add_column(q.replace("Q", "\nQ"), justify="center", no_wrap=True)
+    last = None
+    for row in data["rows"]:
+        cells = []
+        for q in data["quarters"]:
+            text, style = CELL[row["cells"][q]]
+            cells.append(f"[{style}]{text}[/]" if style else "")
+        table.add_row(row["stage_name"] if row["stage"] != last else "", row["text"], *cells)
+        last = row["stage"]
+    console.print(table)
+    console.print("legend: " + "  ".join(f"[{CELL[k][1]}]{v}[/]" for k, v in CELL_LEGEND.items()))

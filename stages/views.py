@@ -1,0 +1,194 @@
+"""Read-only views for the coordinator's console: the 主要工作节点 timeline, a department's inbox, an item's
+history, the audit trail and the 台账 ledger rows. Pure reads over a Session; no Prefect, no writes.
+
+Owns: what each view contains. Does not own: how it is printed or exported (``app/``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlmodel import Session, select
+
+from .board import board
+from .clock import as_datetime
+from .errors import NotFound
+from .models import AuditEvent, Decision, Item, Milestone, Notice, Submission
+from .services import find_run
+from .spec import KIND_OF_TRACK, CycleSpec
+from .status import DONE, Status, is_overdue
+
+
+def quarter_of(day: dt.date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def quarter_end(q: tuple[int, int]) -> dt.date:
+    y, n = q
+    return (dt.date(y + (n == 4), 1 if n == 4 else 3 * n + 1, 1) - dt.timedelta(days=1))
+
+
+def _quarters(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, int]]:
+    out, q = [], first
+    while q <= last:
+        out.append(q)
+        q = (q[0] + (q[1] == 4), q[1] % 4 + 1)
+    return out
+
+
+def _covered(spec: CycleSpec, rows: list[Milestone], items: dict[str, Item], cover: str):
+    """(planned start, planned due) pairs and live milestone rows a timeline cover names."""
+    key, _, ms = cover.partition(":")
+    plan: list[tuple[dt.date, dt.date]] = []
+    if key in KIND_OF_TRACK:  # a track, optionally one milestone of it
+        kind = KIND_OF_TRACK[key]
+        if kind == "special_plan":
+            plan = [(m.start_date, m.due_date) for m in spec.lifecycles["special_plan"].milestones if not ms or m.id == ms]
+        else:
+            plan = [(m.start_date, m.due_date) for it in spec.items if it.kind == kind for m in it.milestones
+                    if not ms or m.id == ms]
+        live = [r for r in rows if items[r.item_key].kind == kind and items[r.item_key].status == "active"
+                and (not ms or r.ms_id == ms)]
+    else:
+        it = spec.item(key)
+        plan = [(m.start_date, m.due_date) for m in it.milestones if not ms or m.id == ms]
+        live = [r for r in rows if r.item_key == key and (not ms or r.ms_id == ms)]
+    return plan, live
+
+
+def timeline(session: Session, spec: CycleSpec, as_of=None) -> dict:
+    """Seed 000's 主要工作节点 table rebuilt: stages × quarters, each cell planned / done / late (or empty)."""
+    day = as_datetime(as_of).date()
+    run = find_run(session, spec.id)
+    items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run.id))}
+    rows = session.exec(select(Milestone).where(Milestone.run_id == run.id)).all()
+    built = []
+    for row in spec.file.timeline:
+        plan, live = [], []
+        for cover in row.covers:
+            p, lv = _covered(spec, rows, items, cover)
+            plan += p
+            live += lv
+        first = quarter_of(min(s for s, _ in plan))
+        last = quarter_of(max(d for _, d in plan))
+        built.append((row, first, last, live))
+    quarters = _quarters(min(b[1] for b in built), max(b[2] for b in built))
+    out_rows = []
+    for row, first, last, live in built:
+        cells = {}
+        for q in quarters:
+            if not first <= q <= last:
+                cells[f"{q[0]}Q{q[1]}"] = ""
+                continue
+            relevant = [m for m in live if m.original_due <= quarter_end(q)]
+            if any(m.status not in DONE and is_overdue(m.status, m.due_date, day) for m in relevant):
+                state = "late"
+            elif relevant and all(m.status in DONE for m in relevant) and (
+                    quarter_end(q) <= day or all(m.status in DONE for m in live)):
+                state = "done"
+            else:
+                state = "planned"
+            cells[f"{q[0]}Q{q[1]}"] = state
+        out_rows.append({"stage": row.stage, "stage_name": spec.stage(row.stage).name, "text": row.text,
+                         "span": [f"{first[0]}Q{first[1]}", f"{last[0]}Q{last[1]}"], "cells": cells})
+    return {"cycle": spec.id, "as_of": day.isoformat(), "quarters": [f"{y}Q{n}" for y, n in quarters], "rows": out_rows}
+
+
+def inbox(session: Session, spec: CycleSpec, dept: str, as_of=None) -> dict:
+    """What a department owes, by when, and what was returned to it and why."""
+    try:
+        d = spec.department(dept)
+    except KeyError:
+        raise NotFound(f"unknown department {dept!r} (use a short name such as 区虹桥办, or an id such as hqb)") from None
+    data = board(session, spec, as_of, dept=d.short)
+    run = find_run(session, spec.id)
+    returns = {}
+    for dec, m in session.exec(select(Decision, Milestone).join(Milestone, Milestone.id == Decision.milestone_id)
+                               .where(Decision.run_id == run.id, Decision.kind == "return", Milestone.owner == d.short)
+                               .order_by(Decision.at)):
+        returns[(m.item_key, m.ms_id)] = {"at": dec.at.isoformat(), "by": dec.by, "comments": dec.comments}
+    owes = []
+    for it in data["items"]:
+        for m in it["milestones"]:
+            if m["owner"] == d.short and m["status"] in ("pending", "open", "returned", "submitted"):
+                owes.append({"item": it["key"], "title": it["title"], "milestone": m["id"], "name": m["name"],
+                             "status": m["status"], "due": m["due"], "light": m["light"],
+                             "workdays_late": m["workdays_late"], "returned": returns.get((it["key"], m["id"]))
+                             if m["status"] == "returned" else None})
+    owes.sort(key=lambda x: (x["status"] == "pending", x["due"], x["item"]))
+    return {"dept": d.short, "name": d.name, "as_of": data["as_of"], "owes": owes,
+            "returned_ever": [{"item": k, "milestone": m, **v} for (k, m), v in returns.items()]}
+
+
+def item_history(session: Session, spec: CycleSpec, key: str) -> dict:
+    run = find_run(session, spec.id)
+    it = session.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
+    if it is None:
+        raise NotFound(f"unknown item {key!r} (see `plancycle status`)")
+    ms = session.exec(select(Milestone).where(Milestone.item_id == it.id).order_by(Milestone.seq)).all()
+    ids = [m.id for m in ms]
+    by_id = {m.id: m for m in ms}
+    subs = session.exec(select(Submission).where(Submission.milestone_id.in_(ids)).order_by(Submission.submitted_at)).all()
+    decs = session.exec(select(Decision).where(Decision.milestone_id.in_(ids)).order_by(Decision.at)).all()
+    events = session.exec(select(AuditEvent).where(AuditEvent.run_id == run.id,
+                                                   (AuditEvent.target == key) | AuditEvent.target.like(f"{key}:%"))
+                          .order_by(AuditEvent.id)).all()
+    notes = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.status == "issued")).all()
+    mine = [n for n in notes if key in str(n.about).split(",") or str(n.about).startswith(key)
+            or any(key == t.get("key") for t in n.data.get("topics", []) if isinstance(t, dict))]
+    return {
+        "item": {"key": it.key, "kind": it.kind, "title": it.title, "lead": it.lead, "cooperating": it.cooperating,
+                 "status": it.status, "contractor": it.contractor, "contractor_contact": it.contractor_contact},
+        "milestones": [{"id": m.ms_id, "name": m.name, "owner": m.owner, "status": m.status, "due": str(m.due_date),
+                        "original_due": str(m.original_due), "due_version": m.due_version} for m in ms],
+        "submissions": [{"milestone": by_id[x.milestone_id].ms_id, "round": x.round, "by": x.submitted_by,
+                         "at": x.submitted_at.isoformat(), "note": x.note, "files": x.files} for x in subs],
+        "decisions": [{"milestone": by_id[x.milestone_id].ms_id, "kind": x.kind, "by": x.by, "at": x.at.isoformat(),
+                       "comments": x.comments} for x in decs],
+        "notices": [{"id": n.id, "number": n.doc_number, "title": n.title, "date": n.created_at.date().isoformat()}
+                    for n in mine],
+        "audit": [_event(e) for e in events],
+    }
+
+
+def _event(e: AuditEvent) -> dict:
+    return {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
+            "why": e.why, "flow_run_id": e.flow_run_id}
+
+
+def audit(session: Session, spec: CycleSpec, since=None, limit: int | None = None) -> list[dict]:
+    run = find_run(session, spec.id)
+    q = select(AuditEvent).where(AuditEvent.run_id == run.id)
+    if since:
+        q = q.where(AuditEvent.at >= as_datetime(since))
+    q = q.order_by(AuditEvent.at, AuditEvent.id)
+    if limit:
+        q = q.limit(limit)
+    return [_event(e) for e in session.exec(q)]
+
+
+LEDGER_COLUMNS = ["事项", "类别", "名称", "牵头单位", "配合单位", "节点", "阶段", "责任单位", "计划完成", "调整后完成",
+                  "报送日期", "审核结果", "逾期工作日", "状态灯"]
+
+
+def ledger_rows(session: Session, spec: CycleSpec, as_of=None, dept: str | None = None) -> list[list]:
+    """台账: one row per item and milestone, in the board's order."""
+    from .status import LABEL_ZH
+
+    kind_zh = {"topic": "前期重大课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
+    light_zh = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成"}
+    from .services import calendar_for
+
+    cal = calendar_for(spec)
+    data = board(session, spec, as_of, dept=dept)
+    out = []
+    for it in data["items"]:
+        for m in it["milestones"]:
+            late = m["workdays_late"]
+            if m["submitted_at"] and m["submitted_at"][:10] > m["due"]:  # delivered late: how late it was
+                late = cal.workdays_between(dt.date.fromisoformat(m["due"]), dt.date.fromisoformat(m["submitted_at"][:10]))
+            out.append([it["key"], kind_zh[it["kind"]], it["title"], "、".join(it["lead"]), "、".join(it["cooperating"]),
+                        m["name"], spec.stage(m["stage"]).name, m["owner"], m["original_due"], m["due"],
+                        (m["submitted_at"] or "")[:10], LABEL_ZH[Status(m["status"])], late,
+                        light_zh[m["light"]]])
+    return out

@@ -50,9 +50,9 @@ def print_timeline(data: dict, console: Console | None = None) -> None:
     console = console or Console()
     table = Table(title=f"主要工作节点  as of {data['as_of']}", title_justify="left", show_lines=True)
     table.add_column("阶段", no_wrap=True)
-    table.add_column("工作", max_width=34, overflow="fold")
+    table.add_column("工作", min_width=16, max_width=40, overflow="fold", ratio=1)
     for q in data["quarters"]:
-        table.add_column(q.replace("Q", "\nQ"), justify="center", no_wrap=True)
+        table.add_column(q[2:], justify="center", no_wrap=True)
     last = None
     for row in data["rows"]:
         cells = []

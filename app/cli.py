@@ -552,6 +552,37 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
 
 
 @app.command()
+def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices, ledger and calendar go"),
+         seed: int = typer.Option(2019, "--seed", help="same seed, same result"),
+         db: Optional[str] = typer.Option(None, "--db", help="database URL (default DIR/plancycle-demo.db, made fresh)"),
+         until: Optional[str] = typer.Option(None, "--until", help="stop the simulated clock early (YYYY-MM-DD)")):
+    """Run the whole 14th-FYP cycle (2019-06 … 2021-06) on a simulated clock through the real flows."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from app.demo import run_demo
+
+    console = Console()
+    from app.demo import END
+
+    stop = _date(until, "--until") if until else END
+    s = run_demo(out, seed, db or State.db, console, stop)
+    t = Table(title=f"plancycle demo — seed {seed}", show_header=False, title_justify="left")
+    t.add_row("cycle complete on", str(s["complete_on"] or "not complete by 2021-06-30"))
+    t.add_row("items", ", ".join(f"{k} {v}" for k, v in sorted(s["items"].items()))
+              + f" ({s['special_plans_rejected']} special plans not confirmed)")
+    t.add_row("notices issued", f"{s['notices']}: " + ", ".join(f"{k} {v}" for k, v in sorted(s["notices_by_kind"].items())))
+    t.add_row("reminders", ", ".join(f"{k} {v}" for k, v in sorted(s["reminders"].items())))
+    t.add_row("late / returned", f"{s['items_with_late_submissions']} items delivered something late; "
+                                 f"{s['milestones_returned']} milestones returned and resubmitted")
+    t.add_row("unfinished milestones", str(s["milestones_unfinished"]))
+    t.add_row("time", f"simulation {s['sim_seconds']} s ({s['flow_runs']} flow runs, {s['flow_seconds']} s in them), "
+                      f"export {s['export_seconds']} s")
+    t.add_row("outputs", f"{s['notices_dir']} (.docx + .md), {s['ledger']}, {s['calendar']}")
+    console.print(t)
+
+
+@app.command()
 def serve(limit: Optional[int] = typer.Option(None, "--limit", help="at most this many concurrent runs")):
     """Serve every deployment in prefect.yaml with its schedule (daily sweep 09:00, monthly report) until Ctrl-C."""
     import os

@@ -302,7 +302,7 @@ def _issue_notices(ctx: Ctx) -> None:
             c = nt.call_for_tender_context(ctx.session, ctx.spec, ctx.run.id, ctx.as_of, cfg, ctx.cal)
             issued.append(nt.issue(ctx.session, ctx.run.id, "call_for_tender", c, recipients=["社会各有关单位"],
                                    about=n["about"], as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
-        elif n["kind"] == "special_plan_registration":
+        elif n["kind"] == "special_plan_registration" and "confirmed" in n:  # the decision, not the step opening
             c = nt.registration_context(ctx.session, ctx.spec, ctx.run.id, n["confirmed"], n["rejected"], n.get("reason"))
             issued.append(nt.issue(ctx.session, ctx.run.id, "special_plan_registration", c, recipients=n["to"],
                                    about=n["about"], as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))

@@ -47,7 +47,8 @@ def test_changning_has_the_seed_content(changning):
     assert outline["first_draft"] == "2020-06-30" and outline["draft_bill"] == "2021-01-31"
     sp = {m.id: (m.stage, str(m.due_date)) for m in changning.lifecycles["special_plan"].milestones}
     assert sp["proposal"] == ("research", "2019-09-30") and sp["registration"] == ("research", "2019-12-31")
-    assert sp["alignment_draft"] == ("drafting", "2020-06-30") and sp["publication"] == ("adoption", "2021-06-30")
+    assert sp["alignment_draft"] == ("drafting", "2020-06-30") and sp["publication"] == ("adoption", "2021-06-10")
+    assert sp["revision"][1] < sp["government_approval"][1] < sp["publication"][1]
     assert {d.short for d in changning.departments} >= {"区发改委", "区商务委", "区临空办", "程桥街道", "区虹桥办"}
     assert changning.groups["各街镇"] and "新泾镇" in changning.groups["各街镇"]
 

@@ -259,3 +259,13 @@ def test_user_text_cannot_inject_markup():
 def test_strict_undefined_refuses_a_missing_value():
     with pytest.raises(Exception, match="undefined|has no attribute"):
         nt.markup("meeting", {"organ": {}})
+
+
+def test_accepting_a_proposal_opens_registration_without_issuing_its_decision(run_):
+    s, spec, run = run_
+    sv.propose(s, spec, dept="区商务委", title="长宁区商务发展“十四五”规划", as_of="2019-08-20")
+    out = sv.review(s, spec, item="sp-01", milestone="proposal", decision="accept", by=COORD, as_of="2019-08-22")
+    s.commit()
+    assert "sp-01:registration" in out.opened
+    kinds = [n["kind"] for n in out.data["notices_issued"]]
+    assert kinds == ["stage_notice"]  # the 立项确认通知 comes with the decision (register), not now

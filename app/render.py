@@ -28,7 +28,7 @@ def print_board(data: dict, console: Console | None = None) -> None:
         table = Table(title=TRACK_ZH[track], title_justify="left", show_lines=False, pad_edge=False)
         for col in ("item", "title", "current milestone", "due", "owner", "light"):
             table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=24 if col == "title" else None,
-                             ratio=1 if col == "title" else None)
+                             min_width=14 if col == "light" else None, ratio=1 if col == "title" else None)
         for i in rows:
             cur = i["current"]
             light = i["light"]

@@ -535,4 +535,22 @@ def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[st
     if pending:
         (r, idx, m, *_rest) = next(iter(pending.values()))
         ck.fail(f"offset deadlines refer to each other in a circle ({m.id}: {m.due})", *r["ms_path"], idx, "due")
+    # A milestone cannot start before what it waits for is due ("年底前" alone would start on 1 January), and a
+    # milestone due before its own predecessor can never be on time: that is an error in the definition.
+    changed = True
+    while changed:
+        changed = False
+        for r in raw:
+            for idx, m, _stage, deps in r["kept"]:
+                start, due, time = dates[(r["key"], m.id)]
+                for d in deps:
+                    dkey = tuple(d.split(":", 1)) if ":" in d else (r["key"], d)
+                    dep_due = dates[dkey][1]
+                    if dep_due > due:
+                        ck.fail(f"due {due} before {':'.join(dkey)}, which it waits for, is due ({dep_due})",
+                                *r["ms_path"], idx, "due", expected="a deadline on or after its predecessors'")
+                    if m.start is None and dep_due > start:
+                        start = dep_due
+                        changed = True
+                dates[(r["key"], m.id)] = (start, due, time)
     return dates

@@ -165,3 +165,27 @@ def test_every_deployment_in_prefect_yaml_loads_and_registers(harness):
     with get_client(sync_client=True) as client:
         stored = {client.read_deployment(i).name for i in ids}
     assert stored == set(names)
+
+
+def test_the_demo_is_deterministic(harness, tmp_path):
+    """Two short demo runs with one seed give the same ledger, cell for cell (the full run is `plancycle demo`)."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+    from rich.console import Console
+
+    from app.demo import run_demo
+
+    quiet = Console(file=open("/dev/null", "w"))
+    a = run_demo(tmp_path / "a", 7, console=quiet, until=dt.date(2019, 7, 31))
+    b = run_demo(tmp_path / "b", 7, console=quiet, until=dt.date(2019, 7, 31))
+
+    def cells(p):
+        return [[c for c in row] for row in load_workbook(p)["台账"].iter_rows(values_only=True)]
+
+    assert cells(a["ledger"]) == cells(b["ledger"])
+    assert a["notices_by_kind"] == b["notices_by_kind"] and a["notices"] > 20
+    assert a["reminders"] == b["reminders"]
+    docs = sorted(p.name for p in (tmp_path / "a" / "notices").iterdir())
+    assert any(n.endswith(".docx") for n in docs) and any(n.endswith(".md") for n in docs)
+    assert sorted(p.name for p in (tmp_path / "b" / "notices").iterdir()) == docs

@@ -124,6 +124,8 @@ CASES = [
      "no lifecycle 'special_plan'"),
     ("funding-not-one", BASE + "funding:\n  - {milestone: kickoff, share: 0.5, name: a}\n", "funding shares add up to 0.5"),
     ("timeline-unknown", BASE.replace("covers: [topics]", "covers: [topicz]"), "timeline row covers unknown item"),
+    ("due-before-predecessor", BASE.replace("{id: midterm, name: 中期, due: 8月底前}", "{id: midterm, name: 中期, due: 7月上旬}"),
+     "due 2019-07-10 before topic-01:kickoff, which it waits for, is due (2019-07-20)"),
     ("missing-departments-file", BASE.replace("departments: mini-departments.yaml", "departments: nowhere.yaml"),
      "nowhere.yaml: no such file"),
 ]

@@ -131,7 +131,7 @@ class Demo:
 
     def review(self, day, item, ms):
         from flows.actions import ApproveRequest, ReviewRequest, record_approval, review_deliverable
-        from stages.loader import _gate_predicates
+        from stages.gates import predicates
         from stages.models import Item, Milestone
         from stages.services import ms_spec
 
@@ -148,7 +148,7 @@ class Demo:
             return
         gate = ms_spec(self.spec, kind, item, ms).accept_requires
         if gate:  # the approvals this acceptance waits on are recorded first (领导小组, 区委, 区政府, 区人大)
-            for p in _gate_predicates(self.spec.gate(gate)):
+            for p in predicates(self.spec.gate(gate)):
                 if p.approval:
                     self.approve(day, p.approval.body, p.approval.subject, "会议审议通过")
         self.call(review_deliverable, self.req(ReviewRequest, day, 15, item=item, milestone=ms, decision="accept"))

@@ -42,6 +42,14 @@ class GateResult:
         return "; ".join(shown)
 
 
+def predicates(pred: GatePredicate):
+    """A predicate and every inline predicate nested in it (named sub-gates are not followed)."""
+    yield pred
+    for sub in (pred.all_of or ()) + (pred.any_of or ()):
+        if isinstance(sub, GatePredicate):
+            yield from predicates(sub)
+
+
 def evaluate(spec: CycleSpec, gate_id: str, facts: Facts) -> GateResult:
     return _eval(spec, spec.gate(gate_id), facts, ())
 

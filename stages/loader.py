@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from .calendar import WorkCalendar
+from .gates import predicates as _gate_predicates
 from .errors import CalendarError, ConfigError, DeadlinePhraseError
 from .phrases import Offset, Period, parse_offset, parse_period
 from .spec import (
@@ -358,13 +359,6 @@ def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
     if ref in names:
         return names[ref]
     ck.fail(f"unknown milestone {ref!r}", *path, expected="one of " + ", ".join(ids))
-
-
-def _gate_predicates(pred: GatePredicate):
-    yield pred
-    for sub in (pred.all_of or ()) + (pred.any_of or ()):
-        if isinstance(sub, GatePredicate):
-            yield from _gate_predicates(sub)
 
 
 def gate_milestone_refs(spec_gates, gid: str, _seen=()) -> list[tuple[str, str]]:

@@ -563,11 +563,11 @@ def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: s
 
 
 def _approval_subjects(spec: CycleSpec) -> set[tuple[str, str]]:
-    from .loader import _gate_predicates
+    from .gates import predicates
 
     out = set()
     for g in spec.file.gates:
-        for p in _gate_predicates(g):
+        for p in predicates(g):
             if p.approval:
                 out.add((p.approval.body, p.approval.subject))
     return out
@@ -846,7 +846,8 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
     from . import notices as nt
 
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "meeting", milestone)
-    _require_coordinator(ctx, "schedule a meeting") if ctx.by != (spec.department(dept).short if dept else None) else None
+    if not (dept and ctx.by == _dept(spec, dept)):  # a lead department may call its own topics' meeting
+        _require_coordinator(ctx, "schedule a meeting")
     when = as_datetime(at)
     if topics:
         keys = list(topics)

@@ -404,6 +404,7 @@ def run_demo(out: Path, seed: int, db_url: str | None = None, console=None, unti
     console = console or Console()
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     demo = Demo(out, seed, db_url, console, until)
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         result = demo.run()

@@ -32,6 +32,7 @@ from .models import AuditEvent, CycleRun, Item, Milestone, Notice, Reminder, Sub
 from .spec import CycleSpec
 
 OPEN_STATES = ("open", "returned")
+COUNT = {"preserve_rowcount": True}  # SQLAlchemy 2 keeps an INSERT's rowcount only when asked (psycopg gave -1)
 RUNGS = ("advance", "urge", "escalate")
 
 
@@ -107,7 +108,7 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
             stmt = insert(Reminder.__table__).from_select(
                 ["run_id", "milestone_id", "due_version", "rung", "owner", "due_date", "sweep_day"], src
             ).on_conflict_do_nothing(index_elements=["milestone_id", "due_version", "rung"])
-            fired[rung] += session.execute(stmt).rowcount or 0
+            fired[rung] += session.execute(stmt, execution_options=COUNT).rowcount or 0
         for rung, (level, below, cond) in reversed(list(windows.items())):  # highest rung first
             session.execute(M.update().where(open_, M.c.ladder.in_(below), cond).values(ladder=level))
     token = f"sweep:{when.isoformat()}:{uuid.uuid4().hex[:8]}:"
@@ -151,11 +152,13 @@ def _reminder_notices(session: Session, specs: dict[str, CycleSpec], runs, when:
     pending = Rm.c.notice_id.is_(None)
     made = 0
     # to the owners
+    # DISTINCT over the plain key columns only: PostgreSQL has no equality for json, so the JSON is built outside
+    owners = sa_select(Rm.c.run_id, Rm.c.owner).where(pending, Rm.c.rung != "escalate").distinct().subquery()
     made += session.execute(N.insert().from_select(
         ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
-        sa_select(Rm.c.run_id, literal("reminder"), literal("due"), _json_array(session, Rm.c.owner), Rm.c.owner,
-                  data, literal(when), literal(flow_run_id), literal(token) + Rm.c.owner)
-        .where(pending, Rm.c.rung != "escalate").distinct())).rowcount or 0
+        sa_select(owners.c.run_id, literal("reminder"), literal("due"), _json_array(session, owners.c.owner),
+                  owners.c.owner, data, literal(when), literal(flow_run_id), literal(token) + owners.c.owner)
+    ), execution_options=COUNT).rowcount or 0
     session.execute(Rm.update().where(pending, Rm.c.rung != "escalate").values(
         notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == literal(token) + Rm.c.owner)
         .scalar_subquery()))
@@ -167,11 +170,12 @@ def _reminder_notices(session: Session, specs: dict[str, CycleSpec], runs, when:
     for coord, run_ids in by_coord.items():
         scope = Rm.c.run_id.in_(run_ids) if len(by_coord) > 1 else literal(True)
         key = literal(token + "escalation")
+        esc_runs = sa_select(Rm.c.run_id).where(pending, Rm.c.rung == "escalate", scope).distinct().subquery()
         made += session.execute(N.insert().from_select(
             ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
-            sa_select(Rm.c.run_id, literal("escalation"), literal("due"), _json_array(session, literal(coord)),
-                      literal(coord), data, literal(when), literal(flow_run_id), key)
-            .where(pending, Rm.c.rung == "escalate", scope).distinct())).rowcount or 0
+            sa_select(esc_runs.c.run_id, literal("escalation"), literal("due"), _json_array(session, literal(coord)),
+                      literal(coord), data, literal(when), literal(flow_run_id), key)),
+            execution_options=COUNT).rowcount or 0
         session.execute(Rm.update().where(pending, Rm.c.rung == "escalate", scope).values(
             notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == key).scalar_subquery()))
     session.flush()

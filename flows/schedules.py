@@ -17,7 +17,7 @@ from stages.clock import as_datetime
 from stages.errors import PlancycleError
 from stages.models import AuditEvent
 from stages.services import calendar_for
-from stages.sweep import issue_due_notices, record_monthly_report, report_day, should_sweep, sweep
+from stages.sweep import issue_due_notices, parse_month, record_monthly_report, report_day, should_sweep, sweep
 
 from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
 
@@ -69,7 +69,7 @@ def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.date
                 spec = specs[run.spec_id]
                 cal = calendar_for(spec)
                 m = month or f"{when.year:04d}-{when.month:02d}"
-                y, mo = (int(x) for x in m.split("-")) if "-" in m else (0, 0)
+                y, mo = parse_month(m)
                 if not force and month is None and when.date() < report_day(cal, y, mo):
                     out[run.spec_id] = {"month": m, "skipped": f"report day is {report_day(cal, y, mo)}"}
                     continue

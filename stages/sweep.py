@@ -195,6 +195,19 @@ def notice_entries(session: Session, notice_id: int, as_of: dt.date | None = Non
 
 
 # -- the monthly progress report (seed 004: 每月25日前报送) ------------------------------------------------------------
+def parse_month(text: str) -> tuple[int, int]:
+    """``2019-07`` → (2019, 7); anything else is a one-line error."""
+    from .errors import PlancycleError
+
+    parts = str(text).split("-")
+    try:
+        year, mon = (int(x) for x in parts)
+        dt.date(year, mon, 1)
+    except ValueError:
+        raise PlancycleError(f"month must be YYYY-MM, not {text!r}") from None
+    return year, mon
+
+
 def report_day(cal: WorkCalendar, year: int, month: int) -> dt.date:
     """The 25th, or the working day before it when the 25th is not a working day."""
     return cal.previous_workday(dt.date(year, month, 25), include_self=True)
@@ -204,13 +217,8 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
     """Per department and per item: what was due this month, what arrived, what is late (as of the report day)."""
     from .services import find_run
 
-    try:
-        year, mon = (int(x) for x in month.split("-"))
-        first = dt.date(year, mon, 1)
-    except ValueError:
-        from .errors import PlancycleError
-
-        raise PlancycleError(f"--month must be YYYY-MM, not {month!r}") from None
+    year, mon = parse_month(month)
+    first = dt.date(year, mon, 1)
     nxt = dt.date(year + (mon == 12), mon % 12 + 1, 1)
     rday = report_day(cal, year, mon)
     cut = as_datetime(as_of).date() if as_of else rday

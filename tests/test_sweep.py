@@ -6,6 +6,7 @@ import pytest
 from sqlmodel import func, select
 
 from stages import services as sv
+from stages.errors import PlancycleError
 from stages.models import Milestone, Notice, Reminder
 from stages.services import calendar_for
 from stages.sweep import escalation_cutoff, notice_entries, monthly_report, record_monthly_report, report_day, sweep, yellow_cutoff
@@ -106,5 +107,6 @@ def test_monthly_report(mini_run, mini):
     a, new = record_monthly_report(s, mini, calendar_for(mini), "2019-07")
     b, again = record_monthly_report(s, mini, calendar_for(mini), "2019-07")
     assert new and not again and a == b
-    with pytest.raises(Exception, match="YYYY-MM"):
-        monthly_report(s, mini, calendar_for(mini), "July")
+    for bad in ("July", "2019-13", "20-19-07", "2019"):
+        with pytest.raises(PlancycleError, match="month must be YYYY-MM"):
+            monthly_report(s, mini, calendar_for(mini), bad)

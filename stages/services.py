@@ -747,8 +747,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
         raise PlancycleError(f"{sorted(both)[0]} is both confirmed and rejected")
     if reject and not (reason and reason.strip()):
         raise PlancycleError("rejecting a proposal needs a reason")
-    reg_spec = next(m for m in spec.lifecycles["special_plan"].milestones if m.id == "registration") \
-        if any(m.id == "registration" for m in spec.lifecycles["special_plan"].milestones) else None
+    reg_spec = next((m for m in spec.lifecycles["special_plan"].milestones if m.id == "registration"), None)
     if reg_spec is None:
         raise PlancycleError("the special_plan lifecycle has no 'registration' milestone")
     if reg_spec.accept_requires:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from .clock import as_datetime
-from .gates import Facts, evaluate
+from .gates import evaluate
 from .models import Decision, Item, Milestone, StageState
-from .services import calendar_for, find_run
+from .services import calendar_for, facts_from, find_run
 from .spec import TRACK_OF_KIND, CycleSpec
 from .status import LABEL_ZH, Status, is_overdue, traffic_light
 
@@ -37,12 +37,8 @@ def board(session: Session, spec: CycleSpec, as_of=None, *, dept: str | None = N
     by_item: dict[int, list[Milestone]] = {}
     for m in rows:
         by_item.setdefault(m.item_id, []).append(m)
-    tracks: dict[str, list[str]] = {t: [] for t in TRACK_ORDER}
-    for it in items:
-        if it.status == "active":
-            tracks[TRACK_OF_KIND[it.kind]].append(it.key)
-    facts = Facts(milestones={(m.item_key, m.ms_id): Status(m.status) for m in rows}, tracks=tracks,
-                  approvals=set(approvals))
+    facts = facts_from([(i.key, i.kind, i.status) for i in items], [(m.item_key, m.ms_id, m.status) for m in rows],
+                       approvals)
 
     def light(m: Milestone) -> str:
         left = None

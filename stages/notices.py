@@ -89,7 +89,10 @@ def markup(kind: str, context: dict) -> str:
 
 
 def render(kind: str, context: dict, fmt: str = "docx") -> bytes:
-    doc = documents.parse(markup(kind, context))
+    return _render_doc(documents.parse(markup(kind, context)), context, fmt)
+
+
+def _render_doc(doc: documents.Doc, context: dict, fmt: str) -> bytes:
     if fmt == "md":
         return documents.to_markdown(doc).encode("utf-8")
     if fmt == "docx":
@@ -135,8 +138,9 @@ def issue(session: Session, run_id: int, kind: str, context: dict, *, recipients
     if kind not in (cfg.get("numbering", {}).get("unnumbered") or []):
         seq, number = allocate_number(session, organ, when.year, cfg)
     context["doc_number"] = number
-    data = render(kind, context, "docx")  # raises before anything is filed if the template or data is wrong
-    title = documents.parse(markup(kind, context)).title
+    doc = documents.parse(markup(kind, context))
+    data = _render_doc(doc, context, "docx")  # raises before anything is filed if the template or data is wrong
+    title = doc.title
     row = notice or Notice(run_id=run_id, kind=kind, about=about, created_at=when, flow_run_id=flow_run_id,
                            idem_key=key)
     row.kind = kind

@@ -207,11 +207,17 @@ def facts_for(session: Session, run: CycleRun) -> Facts:
                         .where(Milestone.run_id == run.id)).all()
     approvals = session.exec(select(Decision.body, Decision.subject)
                              .where(Decision.run_id == run.id, Decision.kind == "approve")).all()
+    return facts_from(items, rows, approvals)
+
+
+def facts_from(items, milestones, approvals) -> Facts:
+    """Facts from rows already read: (key, kind, status) items, (item_key, ms_id, status) milestones and
+    (body, subject) approvals. Rejected special plans are in no track."""
     tracks: dict[str, list[str]] = {t: [] for t in TRACK_OF_KIND.values()}
     for key, kind, status in items:
         if status == "active":
             tracks[TRACK_OF_KIND[kind]].append(key)
-    return Facts(milestones={(k, m): Status(s) for k, m, s in rows}, tracks=tracks,
+    return Facts(milestones={(k, m): Status(s) for k, m, s in milestones}, tracks=tracks,
                  approvals={(b, s) for b, s in approvals})
 
 

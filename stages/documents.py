@@ -20,7 +20,6 @@ Output is deterministic: fixed core properties and zip timestamps, so the same n
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import functools
 import io
@@ -531,4 +530,4 @@ def _save_deterministic(d) -> bytes:
 
 
 def to_docx(doc: Doc, *, author: str, created: dt.datetime) -> bytes:
-    return _Writer(copy.deepcopy(doc), author=author, created=created).write()
+    return _Writer(doc, author=author, created=created).write()

@@ -21,8 +21,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: users, settings, audit_event.actor_user, schema_info
 DEFAULT_URL = "sqlite:///plancycle.db"
+
+
+class SchemaInfo(SQLModel, table=True):
+    """One row: the schema version of this database. Read by every process; written only by ``ensure_schema``."""
+
+    __tablename__ = "schema_info"
+    id: int = Field(default=1, primary_key=True)
+    version: int
+    upgraded_at: NaiveDatetime
 
 
 class CycleRun(SQLModel, table=True):
@@ -143,6 +152,7 @@ class AuditEvent(SQLModel, table=True):
     data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     flow_run_id: Optional[str] = None
     idem_key: Optional[str] = None
+    actor_user: Optional[str] = Field(default=None, index=True)  # the signed-in user or CLI operator
 
 
 class Notice(SQLModel, table=True):
@@ -200,6 +210,32 @@ class Reminder(SQLModel, table=True):
     notice_id: Optional[int] = Field(default=None, foreign_key="notice.id")
 
 
+class UserAccount(SQLModel, table=True):
+    """A person who signs in to the web console: a department's liaison, the planning office, a leader, an admin."""
+
+    __tablename__ = "user_account"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    display_name: str
+    role: str  # department | coordinator | leader | admin
+    dept: Optional[str] = None  # a department's short name (department users; optional for others)
+    password_hash: str
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: Optional[NaiveDatetime] = None
+    created_at: NaiveDatetime
+    password_changed_at: Optional[NaiveDatetime] = None
+    last_login_at: Optional[NaiveDatetime] = None
+
+
+class AppSetting(SQLModel, table=True):
+    """Small per-database settings, e.g. the web console's session-signing secret."""
+
+    __tablename__ = "app_setting"
+    key: str = Field(primary_key=True)
+    value: str
+
+
 # -- append-only guard -------------------------------------------------------------------------------------------
 class AuditLogIsAppendOnly(RuntimeError):
     pass
@@ -234,45 +270,127 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get("PLANCYCLE_DATABASE_URL") or DEFAULT_URL
 
 
-def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+def make_engine(url: str | None = None, *, echo: bool = False, write: bool = True) -> Engine:
+    """An engine for ``url``.
+
+    On SQLite every transaction starts with an explicit ``BEGIN IMMEDIATE`` (``write=True``, the default) or
+    ``BEGIN`` (``write=False``, for pages that only read): a move reads, decides, then writes, and under WAL a
+    deferred transaction that read before another writer committed cannot upgrade to a write (SQLITE_BUSY at once,
+    no busy wait). Taking the write lock at BEGIN makes moves queue behind each other for up to the busy timeout.
+    """
     url = database_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
+    memory = url in ("sqlite://", "sqlite:///:memory:")
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False}
-        if url in ("sqlite://", "sqlite:///:memory:"):
+        if memory:
             kwargs["poolclass"] = StaticPool
+    elif url.startswith("postgresql"):
+        kwargs["pool_pre_ping"] = True
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
+        begin = "BEGIN IMMEDIATE" if write and not memory else "BEGIN"
+
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _rec):  # foreign keys on; WAL so the board reads while a flow writes
+            dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below), before the first read
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            if url not in ("sqlite://", "sqlite:///:memory:"):
+            if not memory:
                 cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA busy_timeout=10000")
+                cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            conn.exec_driver_sql(begin)
     return engine
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables, then refuse a database whose existing tables lack columns this version needs.
+BUSY_TIMEOUT_MS = 10_000
 
-    ``create_all`` never alters an existing table, so an older file would otherwise fail later, mid-action,
-    with a raw SQL error.
+
+def schema_version(engine: Engine) -> int | None:
+    """The version recorded in the database: None for an empty database, 1 for one made before versions were kept."""
+    from sqlalchemy import inspect
+
+    insp = inspect(engine)
+    names = set(insp.get_table_names())
+    if "schema_info" in names:
+        with engine.connect() as conn:
+            v = conn.execute(text("SELECT version FROM schema_info WHERE id = 1")).scalar()
+        if v is not None:
+            return int(v)
+    return 1 if "cycle_run" in names else None
+
+
+def check_schema(engine: Engine) -> int:
+    """Every process: one read, no DDL. Refuses a database from a newer plancycle; migrates an older one once."""
+    from .errors import PlancycleError
+
+    where = engine.url.render_as_string(hide_password=True)
+    v = schema_version(engine)
+    if v == SCHEMA_VERSION:
+        return v
+    if v is not None and v > SCHEMA_VERSION:
+        raise PlancycleError(f"database {where} was made by a newer plancycle (schema {v}, this one knows "
+                             f"{SCHEMA_VERSION}); upgrade plancycle (nothing was changed)")
+    ensure_schema(engine)
+    return SCHEMA_VERSION
+
+
+def create_schema(engine: Engine) -> None:
+    """Make the database current: create it when empty, migrate it when older, refuse it when newer.
+
+    The DDL runs only when the recorded version differs from this release's (at ``init``, or the first command
+    after an upgrade); a current database costs one SELECT, so processes starting together never race on DDL.
+    """
+    check_schema(engine)
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Create missing tables, apply the named migrations, install the append-only triggers, record the version.
+
+    Runs in one transaction on PostgreSQL under an advisory lock, so two first processes cannot interleave DDL.
     """
     from sqlalchemy import inspect
 
     from .errors import PlancycleError
 
-    SQLModel.metadata.create_all(engine)
-    insp = inspect(engine)
-    for table in SQLModel.metadata.sorted_tables:
-        have = {c["name"] for c in insp.get_columns(table.name)}
-        missing = [c.name for c in table.columns if c.name not in have]
-        if missing:
-            raise PlancycleError(f"database {engine.url.render_as_string(hide_password=True)} was made by an older "
-                                 f"plancycle: table {table.name} lacks {', '.join(missing)}; migrate it or start a "
-                                 f"new database (nothing was changed)")
     with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7262011)"))
+        insp = inspect(conn)
+        names = set(insp.get_table_names())
+        old = None
+        if "schema_info" in names:
+            old = conn.execute(text("SELECT version FROM schema_info WHERE id = 1")).scalar()
+        elif "cycle_run" in names:
+            old = 1
+        if old == SCHEMA_VERSION:
+            return
+        if old is not None and old > SCHEMA_VERSION:
+            raise PlancycleError(f"database was made by a newer plancycle (schema {old}); nothing was changed")
+        SQLModel.metadata.create_all(conn)
+        if old == 1:  # 1 → 2: who acted, as a column the audit search can use
+            have = {c["name"] for c in inspect(conn).get_columns("audit_event")}
+            if "actor_user" not in have:
+                conn.execute(text("ALTER TABLE audit_event ADD COLUMN actor_user VARCHAR"))
+        insp = inspect(conn)
+        for table in SQLModel.metadata.sorted_tables:
+            have = {c["name"] for c in insp.get_columns(table.name)}
+            missing = [c.name for c in table.columns if c.name not in have]
+            if missing:
+                raise PlancycleError(f"database {engine.url.render_as_string(hide_password=True)} was made by an "
+                                     f"older plancycle: table {table.name} lacks {', '.join(missing)}; migrate it or "
+                                     f"start a new database (nothing was changed)")
         for stmt in _TRIGGERS.get(engine.dialect.name, []):
             conn.execute(text(stmt))
+        import datetime as _dt
+
+        stamp = _dt.datetime.now().replace(microsecond=0)
+        if old is None or "schema_info" not in names:
+            conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION, upgraded_at=stamp))
+        else:
+            conn.execute(SchemaInfo.__table__.update().where(SchemaInfo.__table__.c.id == 1)
+                         .values(version=SCHEMA_VERSION, upgraded_at=stamp))

@@ -27,6 +27,7 @@ from .calendar import WorkCalendar
 from .clock import as_datetime, now
 from .errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
 from .gates import Facts, evaluate
+from .identity import SYSTEM, Actor, Forbidden, resolve_actor
 from .models import AuditEvent, CycleRun, Decision, Item, Milestone, Notice, StageState, Submission
 from .spec import TRACK_OF_KIND, CycleSpec, MilestoneSpec
 from .status import DONE, Status, describe, transition
@@ -63,6 +64,7 @@ class Ctx:
     cal: WorkCalendar
     flow_run_id: str | None
     outcome: Outcome
+    actor: Actor = SYSTEM
 
 
 _CAL: dict[str, WorkCalendar] = {}
@@ -93,14 +95,30 @@ def find_run(session: Session, cycle_id: str | None = None) -> CycleRun:
     return runs[0]
 
 
-def _ctx(session: Session, spec: CycleSpec, by: str, as_of, flow_run_id: str | None, action: str,
+def _ctx(session: Session, spec: CycleSpec, by, as_of, flow_run_id: str | None, action: str,
          target: str) -> Ctx:
+    """Everything a move needs, after three checks that hold for every move: the acting identity is known and may
+    change things, the spec is the run's, and ``as_of`` is not before the run began.
+
+    Takes the run's row lock first (``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write transaction began
+    with ``BEGIN IMMEDIATE``): moves on one run are serialised, so a gate that two concurrent moves complete is
+    seen complete by exactly one of them, and its consequences happen exactly once.
+    """
     run = find_run(session, spec.id)
+    run = session.exec(select(CycleRun).where(CycleRun.id == run.id).with_for_update()
+                       .execution_options(populate_existing=True)).one()
     if run.spec_checksum != spec.checksum and run.spec_version == spec.version:
         raise PlancycleError(f"{spec.path} changed since this run was created from version {run.spec_version}; "
                              "bump its version (and migrate the run) or restore the file")
-    who = _dept(spec, by)
-    return Ctx(session, spec, run, as_datetime(as_of), who, calendar_for(spec), flow_run_id, Outcome(action, target))
+    actor = resolve_actor(spec, by)
+    if actor.role == "leader":
+        raise Forbidden(f"{actor.label} 为领导账号，只能查看，不能办理（{action}）")
+    when = as_datetime(as_of)
+    if when < run.created_at.replace(hour=0, minute=0, second=0):
+        raise PlancycleError(f"as_of {when:%Y-%m-%d %H:%M} is before this run began ({run.created_at:%Y-%m-%d}); "
+                             "nothing changed")
+    return Ctx(session, spec, run, when, actor.dept or "system", calendar_for(spec), flow_run_id,
+               Outcome(action, target), actor)
 
 
 def _dept(spec: CycleSpec, name: str) -> str:
@@ -109,20 +127,25 @@ def _dept(spec: CycleSpec, name: str) -> str:
     try:
         return spec.department(name).short
     except KeyError:
-        raise NotFound(f"unknown department {name!r} (use a short name such as 区发改委, or an id such as fgw)") from None
+        raise NotFound(f"unknown department {name!r} (use a short name such as {spec.coordinator.short}, "
+                       f"or an id such as {spec.coordinator.id})") from None
 
 
 def _require_coordinator(ctx: Ctx, what: str):
-    coord = ctx.spec.coordinator.short
-    if ctx.by not in (coord, "system"):
-        raise TransitionError(f"{ctx.by} cannot {what}: only the coordinator ({coord}) can")
+    if not ctx.actor.can_coordinate:
+        coord = ctx.spec.coordinator.short
+        raise Forbidden(f"{ctx.actor.label} cannot {what}: only the coordinator ({coord}) can")
 
 
 # -- audit and idempotency ----------------------------------------------------------------------------------------
 def _audit(ctx: Ctx, action: str, target: str, why: str | None = None, data: dict | None = None,
            key: str | None = None) -> AuditEvent:
-    ev = AuditEvent(run_id=ctx.run.id, at=ctx.as_of, recorded_at=now(), actor=ctx.by, action=action, target=target,
-                    why=why, data=data or {}, flow_run_id=ctx.flow_run_id, idem_key=key)
+    data = dict(data or {})
+    if ctx.actor.role != "system":
+        data.setdefault("actor", ctx.actor.as_record())
+    ev = AuditEvent(run_id=ctx.run.id, at=ctx.as_of, recorded_at=now(), actor=ctx.actor.label, action=action,
+                    target=target, why=why, data=data, flow_run_id=ctx.flow_run_id, idem_key=key,
+                    actor_user=None if ctx.actor.role == "system" else ctx.actor.user)
     ctx.session.add(ev)
     ctx.session.flush()
     ctx.outcome.audit_ids.append(ev.id)
@@ -378,7 +401,7 @@ def _advance_stage(ctx: Ctx, reason: str | None, automatic: bool = False) -> Non
 
 
 # -- init ----------------------------------------------------------------------------------------------------------
-def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: str | None = None) -> Outcome:
+def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str | None = None) -> Outcome:
     """Create the run for ``spec``: stages, every static item and milestone; open the first stage.
 
     Running it again with the same spec changes nothing. A different version of the same cycle is refused: a
@@ -397,8 +420,11 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: str | None = 
                    created_at=when)
     session.add(run)
     session.flush()
-    ctx = Ctx(session, spec, run, when, _dept(spec, by or spec.coordinator.short), calendar_for(spec), None,
-              Outcome("init", spec.id))
+    actor = resolve_actor(spec, by)
+    if not actor.can_coordinate:
+        raise Forbidden(f"{actor.label} cannot create a run: only the coordinator ({spec.coordinator.short}) can")
+    ctx = Ctx(session, spec, run, when, actor.dept or spec.coordinator.short, calendar_for(spec), None,
+              Outcome("init", spec.id), actor)
     for i, st in enumerate(spec.stages):
         session.add(StageState(run_id=run.id, stage_id=st.id, seq=i, status="open" if i == 0 else "pending",
                                opened_at=when if i == 0 else None))
@@ -427,36 +453,42 @@ def _add_milestones(ctx: Ctx, item: Item, milestones) -> None:
 
 
 # -- moves ---------------------------------------------------------------------------------------------------------
-def _files(paths) -> list[dict]:
+def _files(session: Session, entries) -> list[dict]:
+    """Attachments as ``{name, sha256, size, type}``, every one in the attachment store.
+
+    An entry already stored by the adapter (a dict with its digest: the web's upload, the CLI's ``--file``) is
+    checked to be there; a path (a direct call from Python) is copied into the store first.
+    """
+    from .files import FileStore
+
+    store = FileStore.for_url(str(session.get_bind().url))
     out = []
-    for p in paths or ():
-        path = Path(p)
-        if not path.is_file():
-            raise PlancycleError(f"no such file to attach: {p}")
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        out.append({"path": str(path.resolve()), "sha256": digest.hexdigest(), "size": path.stat().st_size})
+    for e in entries or ():
+        if isinstance(e, dict):
+            if not store.has(e.get("sha256", "")):
+                raise PlancycleError(f"attachment {e.get('name')!r} is not in the store at {store.root}; upload it again")
+            out.append({"name": str(e.get("name")), "sha256": e["sha256"], "size": int(e.get("size") or 0),
+                        "type": str(e.get("type") or "")})
+        else:
+            out.append(store.put_path(e))
     return out
 
 
-def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, as_of=None, files=(),
+def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: Actor | str, as_of=None, files=(),
            note: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """A department hands in a milestone's deliverable (first time, or again after a return)."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "submit", f"{item}:{milestone}")
     m = _milestone(ctx, item, milestone)
     it = _item(ctx, item)
-    attached = _files(files)
+    attached = _files(session, files)
     request = {"item": item, "milestone": m.ms_id, "files": [f["sha256"] for f in attached], "note": note, "by": ctx.by}
     fp = _fingerprint(request)
     key = key or f"submit:{item}:{m.ms_id}:round{m.returns + 1}:{fp}"
     ctx.outcome.target = f"{item}:{m.ms_id}"
     if _replayed(ctx, key, request):
         return ctx.outcome
-    allowed_by = {m.owner, *it.lead, spec.coordinator.short}
-    if ctx.by not in allowed_by:
-        raise TransitionError(f"{ctx.by} cannot submit {_label(m)}: it is owed by {m.owner}")
+    if not ctx.actor.can_coordinate and ctx.by not in {m.owner, *it.lead}:
+        raise Forbidden(f"{ctx.by} cannot submit {_label(m)}: it is owed by {m.owner}")
     waiting = _waiting_for(ctx, m, it) if m.status == "pending" else None
     _set_status(ctx, m, "submit", waiting)
     sub = Submission(run_id=ctx.run.id, milestone_id=m.id, round=m.returns + 1, submitted_by=ctx.by,
@@ -484,7 +516,7 @@ def _waiting_for(ctx: Ctx, m: Milestone, it: Item) -> str:
     return ", ".join(missing) or "its turn"
 
 
-def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, decision: str, by: str, as_of=None,
+def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, decision: str, by: Actor | str | None = None, as_of=None,
            comments: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Accept a submitted deliverable, or return it (退回) with comments for resubmission."""
     if decision not in ("accept", "return"):
@@ -498,8 +530,10 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
     key = key or f"review:{item}:{m.ms_id}:round{rounds}:{decision}"
     if _replayed(ctx, key, request):
         return ctx.outcome
-    if ctx.by not in (spec.coordinator.short, *it.lead):
-        raise TransitionError(f"{ctx.by} cannot review {_label(m)}: only {spec.coordinator.short} or its lead unit can")
+    if not ctx.actor.can_coordinate:
+        if not (spec.file.lead_may_review and ctx.by in it.lead):
+            raise Forbidden(f"{ctx.by} cannot review {_label(m)}: only the coordinator ({spec.coordinator.short}) "
+                            "reviews deliverables")
     if decision == "return" and not (comments and comments.strip()):
         raise PlancycleError(f"returning {_label(m)} needs comments saying what to change")
     if decision == "accept":
@@ -522,7 +556,7 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
     return _finish(ctx)
 
 
-def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, reason: str, as_of=None,
+def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: Actor | str | None = None, reason: str, as_of=None,
           key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Excuse a milestone (免除) with a reason; it counts as done for every gate."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "waive", f"{item}:{milestone}")
@@ -542,7 +576,7 @@ def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: s
     return _finish(ctx)
 
 
-def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: str, as_of=None,
+def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: Actor | str | None = None, as_of=None,
             note: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Record an approval (e.g. 领导小组同意 the special-plan list); gates waiting on it may open."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "approve", f"{body}:{subject}")
@@ -579,7 +613,7 @@ def _approval_subjects(spec: CycleSpec) -> set[tuple[str, str]]:
     return out
 
 
-def advance(session: Session, spec: CycleSpec, *, by: str, as_of=None, override_reason: str | None = None,
+def advance(session: Session, spec: CycleSpec, *, by: Actor | str | None = None, as_of=None, override_reason: str | None = None,
             from_stage: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Leave the current stage for the next one: its exit gate must be met, or overridden with a reason.
 
@@ -617,7 +651,7 @@ def advance(session: Session, spec: CycleSpec, *, by: str, as_of=None, override_
     return _finish(ctx)
 
 
-def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: str, reason: str,
+def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: Actor | str | None = None, reason: str,
                    as_of=None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Open a pending milestone now, ahead of what it waits for (a coordinator's override, with a reason)."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "open", f"{item}:{milestone}")
@@ -638,7 +672,7 @@ def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: s
     return _finish(ctx)
 
 
-def extend_deadline(session: Session, spec: CycleSpec, *, by: str, reason: str, as_of=None,
+def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None = None, reason: str, as_of=None,
                     items: list[str] | None = None, milestone: str | None = None,
                     due_from: dt.date | None = None, due_to: dt.date | None = None,
                     days: int | None = None, workdays: int | None = None, new_due: dt.date | None = None,
@@ -713,8 +747,8 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
     key = key or f"propose:{lead}:{title}"
     if _replayed(ctx, key, request):
         return ctx.outcome
-    if ctx.by not in (lead, spec.coordinator.short):
-        raise TransitionError(f"{ctx.by} cannot propose a plan on behalf of {lead}")
+    if not ctx.actor.can_coordinate and ctx.by != lead:
+        raise Forbidden(f"{ctx.by} cannot propose a plan on behalf of {lead}")
     confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
                                                    Milestone.item_key == "special-plan-registration",
                                                    Milestone.ms_id == "confirmation")).first()
@@ -738,7 +772,7 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
     return _finish(ctx)
 
 
-def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: list[str] | None = None, by: str,
+def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: list[str] | None = None, by: Actor | str | None = None,
              as_of=None, reason: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """立项确认: confirm the listed proposals (they follow the lifecycle) and reject the others named."""
     reject = list(reject or [])
@@ -802,7 +836,7 @@ def _leads(ctx: Ctx, keys):
         yield from _item(ctx, k).lead
 
 
-def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contractor: str, contact: str, by: str,
+def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contractor: str, contact: str, by: Actor | str | None = None,
                       as_of=None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Record a topic's 承接单位 and its contact; for a tendered topic this completes 确定承接单位."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "assign_contractor", topic)
@@ -816,8 +850,7 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
     key = key or f"contractor:{topic}"
     if _replayed(ctx, key, request):
         return ctx.outcome
-    if ctx.by not in (spec.coordinator.short, *it.lead):
-        raise TransitionError(f"{ctx.by} cannot choose {topic}'s contractor")
+    _require_coordinator(ctx, f"record {topic}'s contractor")
     it.contractor, it.contractor_contact = contractor, contact
     session.add(it)
     if it.open_call:
@@ -843,7 +876,7 @@ def funding_due(session: Session, spec: CycleSpec, topic: str) -> list[dict]:
             for f in spec.file.funding]
 
 
-def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, by: str, as_of=None,
+def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, by: Actor | str | None = None, as_of=None,
                      topics: list[str] | None = None, dept: str | None = None, place: str | None = None,
                      attendees: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知: for the named topics, or batched for every
@@ -851,8 +884,7 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
     from . import notices as nt
 
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "meeting", milestone)
-    if not (dept and ctx.by == _dept(spec, dept)):  # a lead department may call its own topics' meeting
-        _require_coordinator(ctx, "schedule a meeting")
+    _require_coordinator(ctx, "schedule a meeting")
     when = as_datetime(at)
     if topics:
         keys = list(topics)

@@ -184,6 +184,7 @@ class CycleFile(Frozen):
     calendar: str | None = None
     notices: str | None = None  # the notice config (organ, contacts, 抄送 …); default config/notices.yaml
     coordinator: str
+    lead_may_review: bool = False  # True: a topic's lead unit may accept or return its own deliverables
     approval_bodies: dict[str, str]
     reminders: Reminders = Reminders()
     stages: tuple[StageSpec, ...] = Field(min_length=1)

@@ -16,6 +16,12 @@ CHANGNING = ROOT / "config" / "cycles" / "changning-14th.yaml"
 MINI = FIXTURES / "mini.yaml"
 
 
+@pytest.fixture(autouse=True)
+def _attachment_store(tmp_path_factory, monkeypatch):
+    """Every test's attachments go to a store of its own, never into the working directory."""
+    monkeypatch.setenv("PLANCYCLE_FILES", str(tmp_path_factory.mktemp("files")))
+
+
 @pytest.fixture(scope="session")
 def changning():
     return load_cycle(CHANGNING)

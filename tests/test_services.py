@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 
 from stages import services as sv
+from stages.identity import Actor, Forbidden
 from stages.board import board
 from stages.errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
 from stages.models import AuditEvent, AuditLogIsAppendOnly, Decision, Item, Milestone, Submission, create_schema, make_engine
@@ -90,7 +91,7 @@ def test_refused_submit_changes_nothing(mini_run, mini, call, message):
 
 def test_resubmission_is_idempotent(mini_run, mini, tmp_path):
     f = tmp_path / "开题报告.docx"
-    f.write_bytes(b"report v1")
+    f.write_bytes(b"PK\x03\x04report v1")
     a = sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10", files=[f])
     mini_run.commit()
     n_audit = mini_run.exec(select(func.count()).select_from(AuditEvent)).one()
@@ -101,7 +102,11 @@ def test_resubmission_is_idempotent(mini_run, mini, tmp_path):
     assert mini_run.exec(select(func.count()).select_from(Submission)).one() == 1
     assert mini_run.exec(select(func.count()).select_from(AuditEvent)).one() == n_audit
     sub = mini_run.exec(select(Submission)).one()
-    assert sub.files[0]["sha256"] == __import__("hashlib").sha256(b"report v1").hexdigest()
+    assert sub.files[0]["sha256"] == __import__("hashlib").sha256(b"PK\x03\x04report v1").hexdigest()
+    assert sub.files[0]["name"] == "开题报告.docx" and "path" not in sub.files[0]  # the name is data, never a path
+    from stages.files import FileStore
+
+    assert FileStore.for_url("sqlite://").read(sub.files[0]["sha256"]) == b"PK\x03\x04report v1"  # archived
 
 
 def test_same_key_different_request_is_refused(mini_run, mini):
@@ -134,7 +139,7 @@ def test_advance_needs_the_gate_or_a_reason(mini_run, mini):
         sv.advance(s, mini, by=COORD, as_of="2019-12-20")
     s.rollback()
     assert snapshot(s) == before
-    with pytest.raises(TransitionError, match="only the coordinator"):
+    with pytest.raises(Forbidden, match="only the coordinator"):
         sv.advance(s, mini, by="区商务委", as_of="2019-12-20", override_reason="x")
     s.rollback()
     out = sv.advance(s, mini, by=COORD, as_of="2019-12-20", override_reason="市里要求提前启动编制", from_stage="research")
@@ -224,7 +229,43 @@ def test_audit_records_who_when_what_why(mini_run, mini):
               note="开题报告", flow_run_id="flow-123")
     ev = mini_run.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()
     assert (ev.actor, ev.at, ev.target, ev.why, ev.flow_run_id) == \
-        ("区教育局", dt.datetime(2019, 7, 10, 15, 30), "topic-03:kickoff", "开题报告", "flow-123")
+        ("cli 代 区教育局", dt.datetime(2019, 7, 10, 15, 30), "topic-03:kickoff", "开题报告", "flow-123")
+    assert ev.actor_user == "cli" and ev.data["actor"]["dept"] == "区教育局" and ev.data["actor"]["role"] == "department"
+
+
+def test_a_signed_in_liaison_is_recorded_by_name_and_department(mini_run, mini):
+    who = Actor(user="li", name="李四", role="department", dept="jyj")
+    sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by=who, as_of="2019-07-10T15:30")
+    ev = mini_run.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()
+    assert (ev.actor, ev.actor_user) == ("李四（区教育局）", "li")
+
+
+def test_roles_are_enforced_in_the_service(mini_run, mini):
+    """A lead unit no longer accepts its own deliverable; a leader changes nothing; a department acts only on its own."""
+    lead = Actor(user="li", name="李四", role="department", dept="区教育局")
+    sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by=lead, as_of="2019-07-10")
+    mini_run.commit()
+    before = snapshot(mini_run)
+    with pytest.raises(Forbidden, match="only the coordinator"):
+        sv.review(mini_run, mini, item="topic-03", milestone="kickoff", decision="accept", by=lead, as_of="2019-07-11")
+    mini_run.rollback()
+    with pytest.raises(Forbidden, match="只能查看"):
+        sv.review(mini_run, mini, item="topic-03", milestone="kickoff", decision="accept",
+                  by=Actor(user="boss", name="王", role="leader"), as_of="2019-07-11")
+    mini_run.rollback()
+    other = Actor(user="x", name="赵", role="department", dept="区商务委")
+    with pytest.raises(Forbidden, match="cannot submit"):
+        sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by=other, as_of="2019-07-11")
+    mini_run.rollback()
+    assert snapshot(mini_run) == before
+    out = sv.review(mini_run, mini, item="topic-03", milestone="kickoff", decision="accept",
+                    by=Actor(user="coord", name="规划科", role="coordinator"), as_of="2019-07-11")
+    assert out.changed
+
+
+def test_an_action_dated_before_the_run_began_is_refused(mini_run, mini):
+    with pytest.raises(PlancycleError, match="before this run began"):
+        sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by="jyj", as_of="2018-01-01")
 
 
 def test_save_reload_round_trip(tmp_path, mini):

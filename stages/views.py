@@ -192,3 +192,23 @@ def ledger_rows(session: Session, spec: CycleSpec, as_of=None, dept: str | None 
                         (m["submitted_at"] or "")[:10], LABEL_ZH[Status(m["status"])], late,
                         light_zh[m["light"]]])
     return out
+
+
+def check_visible(session: Session, spec: CycleSpec, actor, key: str) -> Item:
+    """The item, if ``actor`` may see it: everyone reading all, or a department that leads, cooperates on or owes
+    one of its milestones. Anything else is refused (``Forbidden``), the same whether or not the item exists
+    elsewhere, so a URL cannot be used to read another department's work."""
+    from .identity import Forbidden
+
+    run = find_run(session, spec.id)
+    it = session.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
+    if it is None:
+        if actor.reads_all:
+            raise NotFound(f"unknown item {key!r}")
+        raise Forbidden(f"{key} 不属于{actor.dept}的事项")
+    if actor.reads_all or actor.dept in it.lead or actor.dept in it.cooperating:
+        return it
+    owes = session.exec(select(Milestone.id).where(Milestone.item_id == it.id, Milestone.owner == actor.dept)).first()
+    if owes is None:
+        raise Forbidden(f"{key} 不属于{actor.dept}的事项")
+    return it

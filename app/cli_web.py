@@ -1,0 +1,153 @@
+"""The ``plancycle user …`` and ``plancycle web`` commands: accounts for the web console, and serving it.
+
+Kept apart from ``app.cli`` so the console's commands read as one piece; ``app.cli`` registers them.
+Passwords are read from standard input (``--password-stdin``), never from an argument: arguments are visible to
+every user of the machine in the process list.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from stages.errors import PlancycleError
+
+user_app = typer.Typer(help="Accounts of the web console: liaisons, the planning office, leaders, admins.",
+                       no_args_is_help=True)
+
+
+def _read_password(stdin: bool) -> str:
+    if not stdin:
+        raise PlancycleError("give the password on standard input with --password-stdin "
+                             "(e.g. `printf '%s' \"$PW\" | plancycle user add …`)")
+    pw = sys.stdin.readline().rstrip("\r\n")
+    if not pw:
+        raise PlancycleError("no password on standard input")
+    return pw
+
+
+def _departments(session):
+    """Every department any run in the database knows (accounts are per database)."""
+    from stages.loader import load_cycle
+    from stages.models import CycleRun
+    from sqlmodel import select
+
+    runs = session.exec(select(CycleRun)).all()
+    if not runs:
+        raise PlancycleError("no cycle run in this database yet; `plancycle init CONFIG` first, then add users")
+    seen, out = set(), []
+    for r in runs:
+        for d in load_cycle(r.spec_path).departments:
+            if d.short not in seen:
+                seen.add(d.short)
+                out.append(d)
+    return out
+
+
+def _session():
+    from sqlmodel import Session
+
+    from app.cli import _engine
+
+    return Session(_engine())
+
+
+@user_app.command("add")
+def user_add(username: str, role: str = typer.Option(..., "--role", help="coordinator | department | leader | admin"),
+             dept: Optional[str] = typer.Option(None, "--dept", help="the department (required for department users)"),
+             name: Optional[str] = typer.Option(None, "--name", help="display name, e.g. 张三"),
+             password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")):
+    """Create an account."""
+    from stages.users import add_user
+
+    pw = _read_password(password_stdin)
+    with _session() as s:
+        u = add_user(s, _departments(s), username=username, role=role, password=pw, name=name, dept=dept)
+        s.commit()
+        typer.echo(f"user {u.username} added: {u.display_name}, {u.role}" + (f", {u.dept}" if u.dept else ""))
+
+
+@user_app.command("list")
+def user_list(as_json: bool = typer.Option(False, "--json")):
+    """Every account, by role and department."""
+    from stages.users import list_users
+
+    with _session() as s:
+        rows = list_users(s)
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+        return
+    for r in rows:
+        typer.echo(f"{r['username']:<16} {r['name']:<10} {r['role']:<12} {r['dept'] or '':<12}"
+                   + (" disabled" if r["disabled"] else "") + (f" locked until {r['locked_until']}" if r["locked_until"] else ""))
+
+
+@user_app.command("disable")
+def user_disable(username: str, enable: bool = typer.Option(False, "--enable", help="enable it again")):
+    """Disable an account (its sessions end at once); --enable to undo."""
+    from stages.users import disable_user
+
+    with _session() as s:
+        disable_user(s, username, enable=enable)
+        s.commit()
+    typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+@user_app.command("passwd")
+def user_passwd(username: str, password_stdin: bool = typer.Option(False, "--password-stdin")):
+    """Set a new password (ends the user's sessions and clears a lock-out)."""
+    from stages.users import set_password
+
+    pw = _read_password(password_stdin)
+    with _session() as s:
+        set_password(s, username, pw)
+        s.commit()
+    typer.echo(f"password of {username} set")
+
+
+@user_app.command("import")
+def user_import(path: Path = typer.Argument(..., help="CSV: username,name,role,dept,password (role defaults to department)")):
+    """Create many accounts at once, one CSV line per liaison; all or nothing."""
+    from stages.users import import_users
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PlancycleError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > 2 * 1024 * 1024:
+        raise PlancycleError(f"{path}: over 2 MB; a users file is a few KB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")  # saved from Excel/WPS on a Chinese desktop
+        except UnicodeDecodeError:
+            raise PlancycleError(f"{path}: neither UTF-8 nor GB18030 text") from None
+    with _session() as s:
+        made = import_users(s, _departments(s), text)
+        s.commit()
+    typer.echo(f"{len(made)} users added from {path}")
+
+
+def web(host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (the reverse proxy's side)"),
+        port: int = typer.Option(8000, "--port"),
+        as_of: Optional[str] = typer.Option(None, "--as-of", help="fix a simulated clock (demos, tests)")):
+    """Serve the web console over this database (sign in at /login)."""
+    from app.cli import State, _engine
+    from app.web.server import serve
+
+    _engine()  # the database exists and is of this schema: say so in one line before starting
+    if not 1 <= port <= 65535:
+        raise PlancycleError(f"--port must be 1–65535, not {port}")
+    typer.echo(f"plancycle web: http://{host}:{port}/  (Ctrl-C to stop)")
+    serve(State.db, host, port, as_of)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.command("web")(web)

@@ -1,0 +1,891 @@
+"""The web console (``plancycle web``): departments, the planning office and leaders, each signed in with a role.
+
+A FastAPI app over the same database and the same services as the CLI: pages are server-rendered Jinja2
+(``templates/web/``), plain HTML forms, no JavaScript build; every page has a JSON twin under ``/api/``. Reads go
+straight to ``stages`` views; every change runs its action flow (``flows.actions``) through ``flows.runner``, with
+the signed-in user as the acting identity, so authorisation is the services' and the audit log names the user.
+
+Errors are one line in Chinese: 400 for bad input, 403 for a refused identity or CSRF, 404 for what does not
+exist, 409 for a move the cycle's state refuses; never a stack trace. ``GET /healthz`` answers without a session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import os
+import threading
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from sqlmodel import Session, select
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.staticfiles import StaticFiles
+
+from stages.clock import as_datetime
+from stages.errors import NotFound, PlancycleError, TransitionError
+from stages.files import FileStore
+from stages.identity import ROLE_NAMES, Actor, Forbidden
+from stages.models import CycleRun, Item, Milestone, Notice, Submission, check_schema, database_url, make_engine
+
+from . import auth
+
+log = logging.getLogger("plancycle.web")
+ROOT = Path(__file__).resolve().parent.parent.parent
+TEMPLATES = ROOT / "templates" / "web"
+LIGHT_ZH = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成"}
+KIND_ZH = {"topic": "前期重大课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
+TRACK_ZH = {"topics": "前期重大课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "工作任务"}
+
+
+class WebState:
+    """What the app holds for its lifetime: engines, the fixed clock, the file store, warm Prefect."""
+
+    def __init__(self, db: str | None, as_of: str | None, flows: str):
+        self.url = database_url(db)
+        self.read_engine = make_engine(self.url, write=False)
+        self.write_engine = make_engine(self.url)
+        check_schema(self.read_engine)
+        self.as_of = as_datetime(as_of) if as_of else None
+        self.store = FileStore.for_url(self.url)
+        self.flows = flows
+        self.api_url: str | None = None
+        self._specs: dict[tuple[str, float], Any] = {}
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        return self.as_of or as_datetime(None)
+
+    def spec(self, run: CycleRun):
+        from stages.loader import load_cycle
+
+        p = Path(run.spec_path)
+        key = (str(p), p.stat().st_mtime if p.exists() else 0.0)
+        with self._lock:
+            if key not in self._specs:
+                self._specs[key] = load_cycle(p)
+            return self._specs[key]
+
+
+class PageError(Exception):
+    def __init__(self, status: int, message: str):
+        self.status, self.message = status, message
+        super().__init__(message)
+
+
+def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | None = None) -> FastAPI:
+    """The console over database ``db`` (default ``$PLANCYCLE_DATABASE_URL`` or ``sqlite:///plancycle.db``).
+
+    ``as_of`` fixes a simulated clock (demos, tests). ``flows``: ``prefect`` runs every action as a Prefect flow
+    run (the default; the API is started once, here, and kept warm), ``direct`` calls the same flow functions
+    without an orchestrator (``PLANCYCLE_WEB_FLOWS`` sets the default).
+    """
+    st = WebState(db, as_of, flows or os.environ.get("PLANCYCLE_WEB_FLOWS", "prefect"))
+    app = FastAPI(title="plancycle", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.pc = st
+    app.add_middleware(SessionMiddleware, secret_key=auth.session_secret(st.read_engine),
+                       session_cookie=auth.SESSION_COOKIE, max_age=auth.SESSION_HOURS * 3600, same_site="lax",
+                       https_only=os.environ.get("PLANCYCLE_SECURE_COOKIES") == "1")
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    templates.env.globals.update(LIGHT_ZH=LIGHT_ZH, KIND_ZH=KIND_ZH, TRACK_ZH=TRACK_ZH, ROLE_NAMES=ROLE_NAMES)
+    templates.env.filters["d"] = lambda v: (v or "")[:10]
+    templates.env.filters["dt"] = lambda v: (v or "")[:16].replace("T", " ")
+    templates.env.filters["size"] = _size
+    app.mount("/static", StaticFiles(directory=str(TEMPLATES / "static")), name="static")
+    if st.flows == "prefect":
+        _warm_prefect(st)
+
+    # -- plumbing ---------------------------------------------------------------------------------------------------
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith("/api/")
+
+    def ctx(request: Request, s: Session):
+        user = auth.current_user(request, s)
+        from stages.services import find_run
+
+        run = find_run(s)
+        spec = st.spec(run)
+        from stages.users import actor_for
+
+        actor = actor_for(user)
+        return user, actor, run, spec
+
+    def page(request: Request, name: str, data: dict, status: int = 200) -> HTMLResponse:
+        data = {"request": request, "csrf": auth.csrf_token(request), **data}
+        return templates.TemplateResponse(request, name, data, status_code=status)
+
+    def done(request: Request, to: str, flash: str) -> RedirectResponse:
+        request.session["flash"] = flash[:300]
+        return RedirectResponse(to, status_code=303)
+
+    def common(request: Request, user, actor, run, spec, s: Session) -> dict:
+        flash = request.session.pop("flash", None)
+        review_count = 0
+        if actor.can_coordinate:
+            review_count = len(s.exec(select(Milestone.id).where(Milestone.run_id == run.id,
+                                                                 Milestone.status == "submitted")).all())
+        return {"user": user, "actor": actor, "run": run, "spec": spec, "flash": flash, "today": st.now(),
+                "review_count": review_count, "clock_fixed": st.as_of is not None}
+
+    async def form_of(request: Request) -> dict:
+        form = await request.form()
+        auth.check_csrf(request, form.get("csrf_token"))
+        return form
+
+    def act(flow_name: str, req_name: str, **fields) -> dict:
+        """Run one action flow with the signed-in identity; refusals come back as PlancycleError."""
+        import flows.actions as fa
+        import stages.requests as rq
+        from flows.runner import run_in_process, run_through_prefect
+
+        try:
+            req = getattr(rq, req_name)(db=st.url, as_of=st.now(), **fields)
+        except ValidationError as exc:
+            raise PlancycleError(rq.first_error(exc)) from None
+        if st.flows == "prefect":
+            return run_through_prefect(getattr(fa, flow_name), req, api_url=st.api_url)
+        return run_in_process(getattr(fa, flow_name), req)
+
+    # -- errors -----------------------------------------------------------------------------------------------------
+    def error_response(request: Request, status: int, message: str):
+        message = " ".join(str(message).split())
+        if is_api(request):
+            return JSONResponse({"error": message}, status_code=status)
+        try:
+            return templates.TemplateResponse(request, "error.html", {"request": request, "status": status,
+                                                                       "message": message}, status_code=status)
+        except Exception:  # pragma: no cover - a template error must not hide the message
+            return HTMLResponse(f"<p>{status}: {message}</p>", status_code=status)
+
+    @app.exception_handler(auth.NeedLogin)
+    async def _need_login(request: Request, _exc):
+        if is_api(request):
+            return JSONResponse({"error": "请先登录"}, status_code=401)
+        nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse("/login?next=" + urllib.parse.quote(nxt), status_code=303)
+
+    @app.exception_handler(auth.CsrfRefused)
+    async def _csrf(request: Request, exc):
+        return error_response(request, 403, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc):
+        return error_response(request, 403, f"无权办理：{exc}")
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc):
+        return error_response(request, 404, f"未找到：{exc}")
+
+    @app.exception_handler(TransitionError)
+    async def _conflict(request: Request, exc):
+        return error_response(request, 409, f"当前状态不允许：{exc}")
+
+    @app.exception_handler(PlancycleError)
+    async def _bad(request: Request, exc):
+        return error_response(request, 400, f"无法办理：{exc}")
+
+    @app.exception_handler(PageError)
+    async def _page_error(request: Request, exc):
+        return error_response(request, exc.status, exc.message)
+
+    @app.exception_handler(404)
+    async def _404(request: Request, _exc):
+        return error_response(request, 404, "页面不存在")
+
+    @app.exception_handler(405)
+    async def _405(request: Request, _exc):
+        return error_response(request, 405, "不支持此请求方式")
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc):
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError) and "locked" in str(exc):
+            return error_response(request, 503, "系统正忙（数据库被占用），请稍后重试；本次操作未生效")
+        log.exception("internal error on %s", request.url.path)
+        return error_response(request, 500, f"系统内部错误（{type(exc).__name__}），本次操作未生效；请联系管理员")
+
+    # -- open pages -------------------------------------------------------------------------------------------------
+    @app.get("/healthz")
+    def healthz():
+        with Session(st.read_engine) as s:
+            runs = s.exec(select(CycleRun.spec_id)).all()
+        return {"ok": True, "runs": list(runs)}
+
+    @app.get("/login")
+    def login_page(request: Request, next: str = "/"):
+        return page(request, "login.html", {"next": _safe_next(next), "error": None})
+
+    @app.post("/login")
+    async def login(request: Request):
+        from stages.users import LoginRefused, authenticate
+
+        form = await form_of(request)
+        nxt = _safe_next(form.get("next") or "/")
+        with Session(st.write_engine) as s:
+            try:
+                u = authenticate(s, str(form.get("username") or ""), str(form.get("password") or ""),
+                                 at=as_datetime(None))
+                auth.sign_in(request, u)
+                s.commit()
+            except LoginRefused as exc:
+                s.commit()  # count the failure
+                return page(request, "login.html", {"next": nxt, "error": str(exc),
+                                                    "username": str(form.get("username") or "")[:40]}, status=401)
+        return RedirectResponse(nxt, status_code=303)
+
+    @app.post("/logout")
+    async def logout(request: Request):
+        await form_of(request)
+        auth.sign_out(request)
+        return RedirectResponse("/login", status_code=303)
+
+    # -- the board --------------------------------------------------------------------------------------------------
+    def board_data(s, actor, run, spec, dept, stage, late):
+        from stages.board import board
+
+        if not actor.reads_all:
+            dept = actor.dept  # a department sees its own items
+        elif dept:
+            try:
+                dept = spec.department(dept).short
+            except KeyError:
+                raise PageError(400, f"未知部门：{dept}") from None
+        if stage and stage not in [x.id for x in spec.stages]:
+            raise PageError(400, f"未知阶段：{stage}")
+        return board(s, spec, st.now(), dept=dept or None, stage=stage or None, late_only=late)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request, dept: str = "", stage: str = "", late: bool = False):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            data = board_data(s, actor, run, spec, dept, stage, late)
+            from stages.gates import evaluate
+            from stages.services import facts_for
+
+            facts = facts_for(s, run)
+            gates = []
+            for sd in data["stages"]:
+                if sd["exit_gate"]:
+                    g = spec.gate(sd["exit_gate"])
+                    gates.append({"stage": sd["name"], "gate": g.name, "checks": _checklist(spec, g, facts)})
+            return page(request, "board.html", {**common(request, user, actor, run, spec, s), "b": data,
+                                                "gates": gates, "depts": spec.departments,
+                                                "f": {"dept": dept, "stage": stage, "late": late}})
+
+    @app.get("/api/board")
+    def api_board(request: Request, dept: str = "", stage: str = "", late: bool = False):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            return board_data(s, actor, run, spec, dept, stage, late)
+
+    # -- my inbox ---------------------------------------------------------------------------------------------------
+    def inbox_data(s, actor, run, spec, dept):
+        from stages.views import inbox
+
+        if actor.role == "department" or not dept:
+            dept = actor.dept
+        return inbox(s, spec, dept, st.now())
+
+    @app.get("/inbox", response_class=HTMLResponse)
+    def inbox_page(request: Request, dept: str = ""):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            data = inbox_data(s, actor, run, spec, dept)
+            return page(request, "inbox.html", {**common(request, user, actor, run, spec, s), "ib": data,
+                                                "depts": spec.departments})
+
+    @app.get("/api/inbox")
+    def api_inbox(request: Request, dept: str = ""):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            return inbox_data(s, actor, run, spec, dept)
+
+    # -- one item ---------------------------------------------------------------------------------------------------
+    def item_data(s, actor, run, spec, key):
+        from stages.views import check_visible, item_history
+
+        check_visible(s, spec, actor, key)
+        data = item_history(s, spec, key)
+        from stages.board import board
+
+        lights = {}
+        for it in board(s, spec, st.now())["items"]:
+            if it["key"] == key:
+                lights = {m["id"]: m for m in it["milestones"]}
+        for m in data["milestones"]:
+            b = lights.get(m["id"], {})
+            m.update(light=b.get("light"), workdays_late=b.get("workdays_late"), status_zh=b.get("status_zh"))
+            m["can_submit"] = m["status"] in ("open", "returned") and (
+                actor.can_coordinate or actor.dept == m["owner"] or actor.dept in data["item"]["lead"])
+            m["can_review"] = m["status"] == "submitted" and (actor.can_coordinate or (
+                spec.file.lead_may_review and actor.dept in data["item"]["lead"]))
+        subs = s.exec(select(Submission).join(Milestone, Milestone.id == Submission.milestone_id)
+                      .where(Milestone.item_key == key, Milestone.run_id == run.id)
+                      .order_by(Submission.submitted_at, Submission.id)).all()
+        for out, sub in zip(data["submissions"], subs):
+            out["id"] = sub.id
+            for i, f in enumerate(out["files"]):
+                f["url"] = f"/files/{sub.id}/{i}"
+                f.pop("path", None)
+        return data
+
+    @app.get("/items/{key}", response_class=HTMLResponse)
+    def item_page(request: Request, key: str):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            data = item_data(s, actor, run, spec, key)
+            return page(request, "item.html", {**common(request, user, actor, run, spec, s), "d": data,
+                                               "max_mb": st.store.max_bytes // (1024 * 1024),
+                                               "types": st.store.allowed})
+
+    @app.get("/api/items/{key}")
+    def api_item(request: Request, key: str):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            return item_data(s, actor, run, spec, key)
+
+    @app.get("/files/{sub_id}/{index}")
+    def download(request: Request, sub_id: int, index: int):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            sub = s.get(Submission, sub_id)
+            m = s.get(Milestone, sub.milestone_id) if sub else None
+            if sub is None or m is None or m.run_id != run.id or not 0 <= index < len(sub.files):
+                raise PageError(404, "文件不存在")
+            from stages.views import check_visible
+
+            check_visible(s, spec, actor, m.item_key)
+            f = sub.files[index]
+        if not f.get("sha256") or not st.store.has(f["sha256"]):
+            raise PageError(404, "该文件未存档（早于附件存档功能的记录）")
+        from stages.files import MIME
+
+        name = f.get("name") or "附件"
+        return Response(st.store.read(f["sha256"]), media_type=MIME.get(f.get("type") or "", "application/octet-stream"),
+                        headers={"Content-Disposition": _disposition(name), "X-Content-Type-Options": "nosniff"})
+
+    # -- submit and review ------------------------------------------------------------------------------------------
+    async def do_submit(request: Request, key: str, ms: str) -> dict:
+        form = await form_of(request)
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+        uploads = [f for f in form.getlist("files") if getattr(f, "filename", None)]
+        if len(uploads) > 20:
+            raise PageError(400, "一次最多上传 20 个文件")
+        stored = []
+        for up in uploads:
+            stored.append(st.store.put(up.filename, up.file))
+        return act("submit_deliverable", "SubmitRequest", item=key, milestone=ms, by=actor.dept, actor=actor,
+                   files=stored, note=(form.get("note") or None))
+
+    @app.post("/items/{key}/milestones/{ms}/submit")
+    async def submit(request: Request, key: str, ms: str):
+        out = await do_submit(request, key, ms)
+        return done(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已报送"))
+
+    @app.post("/api/items/{key}/milestones/{ms}/submit")
+    async def api_submit(request: Request, key: str, ms: str):
+        return await do_submit(request, key, ms)
+
+    async def do_review(request: Request, key: str, ms: str, form=None) -> dict:
+        form = form if form is not None else await form_of(request)
+        decision = form.get("decision")
+        if decision not in ("accept", "return"):
+            raise PageError(400, "请选择“通过”或“退回”")
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+        return act("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision=decision, by=actor.dept,
+                   actor=actor, comments=(form.get("comments") or None))
+
+    @app.post("/items/{key}/milestones/{ms}/review")
+    async def review(request: Request, key: str, ms: str):
+        form = await form_of(request)
+        out = await do_review(request, key, ms, form)
+        back = form.get("back") if form.get("back") in ("/review",) else f"/items/{urllib.parse.quote(key)}"
+        return done(request, back, _said(out, "已审核"))
+
+    @app.post("/api/items/{key}/milestones/{ms}/review")
+    async def api_review(request: Request, key: str, ms: str):
+        return await do_review(request, key, ms)
+
+    # -- the review queue (coordinator) -----------------------------------------------------------------------------
+    def queue_data(s, actor, run, spec):
+        if not actor.can_coordinate and not spec.file.lead_may_review:
+            raise Forbidden("只有规划科（协调人）审核报送材料")
+        rows = s.exec(select(Milestone, Item).join(Item, Item.id == Milestone.item_id)
+                      .where(Milestone.run_id == run.id, Milestone.status == "submitted")
+                      .order_by(Milestone.submitted_at, Milestone.id)).all()
+        out = []
+        for m, it in rows:
+            if not actor.can_coordinate and actor.dept not in it.lead:
+                continue
+            sub = s.exec(select(Submission).where(Submission.milestone_id == m.id)
+                         .order_by(Submission.round.desc())).first()
+            out.append({"item": it.key, "title": it.title, "kind": it.kind, "milestone": m.ms_id, "name": m.name,
+                        "owner": m.owner, "due": m.due_date.isoformat(), "round": sub.round if sub else 1,
+                        "submitted_at": m.submitted_at.isoformat() if m.submitted_at else None,
+                        "note": sub.note if sub else None,
+                        "files": [{**{k: v for k, v in f.items() if k != "path"}, "url": f"/files/{sub.id}/{i}"}
+                                  for i, f in enumerate(sub.files)] if sub else []})
+        return {"queue": out}
+
+    @app.get("/review", response_class=HTMLResponse)
+    def review_page(request: Request):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            data = queue_data(s, actor, run, spec)
+            return page(request, "review.html", {**common(request, user, actor, run, spec, s), **data})
+
+    @app.get("/api/review")
+    def api_review_queue(request: Request):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            return queue_data(s, actor, run, spec)
+
+    @app.post("/review/bulk")
+    async def review_bulk(request: Request):
+        form = await form_of(request)
+        picks = form.getlist("pick")
+        if not picks:
+            raise PageError(400, "请先勾选要通过的材料")
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+        n, refused = 0, []
+        for p in picks[:200]:
+            key, _, ms = str(p).partition(":")
+            try:
+                act("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision="accept", by=actor.dept,
+                    actor=actor)
+                n += 1
+            except PlancycleError as exc:
+                refused.append(f"{key} {ms}：{exc}")
+        msg = f"已通过 {n} 项" + (f"；{len(refused)} 项未通过：" + "；".join(refused[:3]) if refused else "")
+        return done(request, "/review", msg)
+
+    # -- coordinator tools ------------------------------------------------------------------------------------------
+    def manage_data(s, actor, run, spec):
+        if not actor.can_coordinate:
+            raise Forbidden("协调工具仅限规划科（协调人）使用")
+        from stages.board import board
+        from stages.gates import evaluate
+        from stages.services import facts_for
+
+        facts = facts_for(s, run)
+        cur = spec.stage(run.current_stage) if run.status == "active" else None
+        gate = None
+        if cur and cur.exit_gate:
+            g = spec.gate(cur.exit_gate)
+            gate = {"name": g.name, "id": g.id, "ok": evaluate(spec, g.id, facts).ok, "checks": _checklist(spec, g, facts)}
+        b = board(s, spec, st.now())
+        open_ms = [{"item": it["key"], "title": it["title"], "milestone": m["id"], "name": m["name"], "due": m["due"],
+                    "owner": m["owner"], "status": m["status"]}
+                   for it in b["items"] for m in it["milestones"] if m["status"] in ("pending", "open", "submitted", "returned")]
+        topics = [it for it in b["items"] if it["kind"] == "topic"]
+        proposals = [it for it in b["items"] if it["kind"] == "special_plan" and it["status"] == "active"
+                     and any(m["status"] in ("submitted", "open", "pending") for m in it["milestones"][:2])]
+        meeting_ms = sorted({m.id for it in spec.items if it.kind == "topic" for m in it.milestones}
+                            & {m.ms_id for m in s.exec(select(Milestone).where(Milestone.run_id == run.id))})
+        return {"stage": cur.name if cur else None, "stage_id": cur.id if cur else None, "gate": gate,
+                "open": open_ms, "topics": topics, "proposals": proposals, "meeting_milestones": meeting_ms,
+                "bodies": spec.file.approval_bodies}
+
+    @app.get("/manage", response_class=HTMLResponse)
+    def manage_page(request: Request):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            data = manage_data(s, actor, run, spec)
+            return page(request, "manage.html", {**common(request, user, actor, run, spec, s), "m": data,
+                                                 "depts": spec.departments})
+
+    async def coordinator_form(request: Request):
+        form = await form_of(request)
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+        if not actor.can_coordinate:
+            raise Forbidden("只有规划科（协调人）可以办理")
+        return form, actor, spec
+
+    @app.post("/manage/advance")
+    async def advance(request: Request):
+        form, actor, _spec = await coordinator_form(request)
+        out = act("advance_stage", "AdvanceRequest", from_stage=form.get("from_stage") or None, actor=actor,
+                  by=actor.dept, override_reason=form.get("override_reason") or None)
+        return done(request, "/manage", _said(out, "阶段已推进"))
+
+    @app.post("/manage/extend")
+    async def extend(request: Request):
+        form, actor, spec = await coordinator_form(request)
+        fields = _extend_fields(form)
+        if form.get("confirm") != "yes":  # preview: what would move, nothing written
+            with Session(st.read_engine) as s:
+                user, actor2, run, spec = ctx(request, s)
+                preview = _extend_preview(s, run, spec, fields)
+                return page(request, "extend_preview.html", {**common(request, user, actor2, run, spec, s),
+                                                             "p": preview, "form": dict(form)})
+        out = act("extend_deadlines", "ExtendRequest", actor=actor, by=actor.dept, **fields)
+        return done(request, "/manage", _said(out, "期限已调整"))
+
+    @app.post("/manage/waive")
+    async def waive(request: Request):
+        form, actor, _ = await coordinator_form(request)
+        key, _, ms = str(form.get("target") or "").partition(":")
+        out = act("waive_milestone", "WaiveRequest", item=key, milestone=ms, reason=form.get("reason") or "",
+                  actor=actor, by=actor.dept)
+        return done(request, "/manage", _said(out, "已免除"))
+
+    @app.post("/manage/meeting")
+    async def meeting(request: Request):
+        form, actor, _ = await coordinator_form(request)
+        at = _datetime_field(form.get("at"), "会议时间")
+        out = act("schedule_meeting", "MeetingRequest", milestone=form.get("milestone") or "", at=at,
+                  topics=form.getlist("topic"), dept=form.get("dept") or None, place=form.get("place") or None,
+                  attendees=form.get("attendees") or None, actor=actor, by=actor.dept)
+        return done(request, "/manage", _said(out, "会议通知已生成"))
+
+    @app.post("/manage/contractor")
+    async def contractor(request: Request):
+        form, actor, _ = await coordinator_form(request)
+        out = act("assign_contractor", "ContractorRequest", topic=form.get("topic") or "",
+                  contractor=form.get("contractor") or "", contact=form.get("contact") or "", actor=actor,
+                  by=actor.dept)
+        return done(request, "/manage", _said(out, "承接单位已登记"))
+
+    @app.post("/manage/approve")
+    async def approve(request: Request):
+        form, actor, _ = await coordinator_form(request)
+        out = act("record_approval", "ApproveRequest", body=form.get("body") or "", subject=form.get("subject") or "",
+                  note=form.get("note") or None, actor=actor, by=actor.dept)
+        return done(request, "/manage", _said(out, "审批已登记"))
+
+    @app.post("/manage/register")
+    async def register(request: Request):
+        form, actor, _ = await coordinator_form(request)
+        confirm = [k for k, v in form.multi_items() if k.startswith("sp:") and v == "confirm"]
+        reject = [k for k, v in form.multi_items() if k.startswith("sp:") and v == "reject"]
+        out = act("register_special_plans", "RegisterRequest", confirm=[k[3:] for k in confirm],
+                  reject=[k[3:] for k in reject], reason=form.get("reason") or None, actor=actor, by=actor.dept)
+        return done(request, "/manage", _said(out, "立项确认已办理"))
+
+    @app.post("/propose")
+    async def propose(request: Request):
+        form = await form_of(request)
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+        dept = actor.dept if actor.role == "department" else (form.get("dept") or actor.dept)
+        out = act("propose_special_plan", "ProposeRequest", dept=dept, title=form.get("title") or "",
+                  note=form.get("note") or None, actor=actor)
+        return done(request, "/inbox", _said(out, "立项建议已报送"))
+
+    # -- documents, timeline, exports, audit ------------------------------------------------------------------------
+    def documents_data(s, actor, run, spec):
+        rows = s.exec(select(Notice).where(Notice.run_id == run.id, Notice.status == "issued")
+                      .order_by(Notice.id.desc())).all()
+        out = []
+        for n in rows:
+            if not actor.reads_all and not _addressed_to(n, actor.dept):
+                continue
+            out.append({"id": n.id, "kind": n.kind, "number": n.doc_number, "title": n.title,
+                        "recipients": n.recipients, "date": n.created_at.date().isoformat()})
+        return {"documents": out}
+
+    @app.get("/documents", response_class=HTMLResponse)
+    def documents_page(request: Request):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            return page(request, "documents.html", {**common(request, user, actor, run, spec, s),
+                                                    **documents_data(s, actor, run, spec)})
+
+    @app.get("/api/documents")
+    def api_documents(request: Request):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            return documents_data(s, actor, run, spec)
+
+    def one_document(s, actor, run, notice_id: int, fmt: str):
+        from stages.notices import render_notice
+
+        n = s.get(Notice, notice_id)
+        if n is None or n.run_id != run.id or n.status != "issued":
+            raise PageError(404, "文件不存在")
+        if not actor.reads_all and not _addressed_to(n, actor.dept):
+            raise Forbidden("该文件未发给本部门")
+        return render_notice(s, notice_id, fmt)
+
+    @app.get("/documents/{notice_id}", response_class=HTMLResponse)
+    def document_page(request: Request, notice_id: int):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            n, md = one_document(s, actor, run, notice_id, "md")
+            return page(request, "document.html", {**common(request, user, actor, run, spec, s), "n": n,
+                                                   "md": md.decode("utf-8")})
+
+    @app.get("/documents/{notice_id}/download")
+    def document_download(request: Request, notice_id: int):
+        with Session(st.read_engine) as s:
+            _user, actor, run, _spec = ctx(request, s)
+            n, data = one_document(s, actor, run, notice_id, "docx")
+            name = f"{n.doc_number or n.kind}-{n.title or ''}.docx"
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                        headers={"Content-Disposition": _disposition(name)})
+
+    @app.get("/timeline", response_class=HTMLResponse)
+    def timeline_page(request: Request):
+        from stages.views import timeline
+
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            return page(request, "timeline.html", {**common(request, user, actor, run, spec, s),
+                                                   "t": timeline(s, spec, st.now())})
+
+    @app.get("/api/timeline")
+    def api_timeline(request: Request):
+        from stages.views import timeline
+
+        with Session(st.read_engine) as s:
+            _user, _actor, _run, spec = ctx(request, s)
+            return timeline(s, spec, st.now())
+
+    @app.get("/ledger.xlsx")
+    def ledger(request: Request, dept: str = ""):
+        import tempfile
+
+        from app.exports import write_ledger
+        from stages.views import ledger_rows
+
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            if not actor.reads_all:
+                dept = actor.dept
+            elif dept:
+                dept = spec.department(dept).short if dept in [d.short for d in spec.departments] else ""
+            rows = ledger_rows(s, spec, st.now(), dept or None)
+            with tempfile.TemporaryDirectory() as tmp:
+                p = write_ledger(rows, Path(tmp) / "ledger.xlsx", spec.file.title + "台账")
+                data = p.read_bytes()
+        return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": _disposition(f"台账{('-' + dept) if dept else ''}.xlsx")})
+
+    @app.get("/calendar.ics")
+    def calendar(request: Request, dept: str = ""):
+        import tempfile
+
+        from app.exports import write_calendar
+        from stages.board import board
+
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            if not actor.reads_all:
+                dept = actor.dept
+            data = board(s, spec, st.now(), dept=(spec.department(dept).short if dept else None)
+                         if not dept or dept in [d.short for d in spec.departments] else None)
+            with tempfile.TemporaryDirectory() as tmp:
+                p = write_calendar(data, Path(tmp) / "deadlines.ics", st.now())
+                body = p.read_bytes()
+        return Response(body, media_type="text/calendar; charset=utf-8",
+                        headers={"Content-Disposition": _disposition(f"期限{('-' + dept) if dept else ''}.ics")})
+
+    def audit_data(s, actor, run, spec, q: str, who: str, action: str, limit: int):
+        from stages.models import AuditEvent
+
+        if not actor.reads_all:
+            raise Forbidden("审计记录仅限规划科和领导查看")
+        stmt = select(AuditEvent).where(AuditEvent.run_id == run.id)
+        if q:
+            stmt = stmt.where(AuditEvent.target.contains(q) | AuditEvent.why.contains(q))
+        if who:
+            stmt = stmt.where(AuditEvent.actor.contains(who) | (AuditEvent.actor_user == who))
+        if action:
+            stmt = stmt.where(AuditEvent.action.startswith(action))
+        rows = s.exec(stmt.order_by(AuditEvent.id.desc()).limit(max(1, min(limit, 1000)))).all()
+        return {"events": [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "user": e.actor_user,
+                            "action": e.action, "target": e.target, "why": e.why} for e in rows]}
+
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request, q: str = "", who: str = "", action: str = "", limit: int = 200):
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            return page(request, "audit.html", {**common(request, user, actor, run, spec, s),
+                                                **audit_data(s, actor, run, spec, q, who, action, limit),
+                                                "f": {"q": q, "who": who, "action": action}})
+
+    @app.get("/api/audit")
+    def api_audit(request: Request, q: str = "", who: str = "", action: str = "", limit: int = 200):
+        with Session(st.read_engine) as s:
+            _user, actor, run, spec = ctx(request, s)
+            return audit_data(s, actor, run, spec, q, who, action, limit)
+
+    @app.get("/api/me")
+    def api_me(request: Request):
+        with Session(st.read_engine) as s:
+            user, actor, _run, _spec = ctx(request, s)
+            return {"username": user.username, "name": user.display_name, "role": user.role, "dept": actor.dept,
+                    "csrf_token": auth.csrf_token(request)}
+
+    return app
+
+
+# -- helpers ------------------------------------------------------------------------------------------------------
+def _warm_prefect(st: WebState) -> None:
+    """Start Prefect's API once for this process and keep it: ``PREFECT_API_URL`` when set, else an embedded API
+    server (a subprocess Prefect stops at exit). Local CLI actions on the same database are told where it is, so
+    they run their flows there instead of starting their own."""
+    from flows.runner import advertise, configured_api_url
+
+    url = configured_api_url()
+    if not url:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start()
+        url = server.api_url
+    st.api_url = url
+    try:
+        import httpx
+
+        httpx.get(f"{url}/health", timeout=10).raise_for_status()
+    except Exception as exc:  # pragma: no cover - the first action will say what is wrong
+        log.warning("Prefect API at %s did not answer: %s", url, exc)
+    advertise(st.url, url)
+    import atexit
+
+    from flows.runner import withdraw
+
+    atexit.register(withdraw, st.url)
+
+
+def _said(out: dict, default: str) -> str:
+    msg = out.get("message") or default
+    if out.get("changed") is False:
+        return f"未重复办理：{msg}"
+    return msg
+
+
+def _size(n) -> str:
+    n = int(n or 0)
+    return f"{n / 1048576:.1f} MB" if n >= 1048576 else f"{max(1, n // 1024)} KB"
+
+
+def _safe_next(nxt: str) -> str:
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/"
+
+
+def _disposition(name: str) -> str:
+    ascii_name = "".join(c if c.isascii() and c.isalnum() or c in "._-" else "_" for c in name) or "download"
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
+
+
+def _addressed_to(n: Notice, dept: str | None) -> bool:
+    rec = set(n.recipients or [])
+    return bool(dept and (dept in rec or rec & {"各部门", "各有关部门", "各街镇", "各有关单位", "社会各有关单位"}))
+
+
+def _checklist(spec, gate, facts) -> list[dict]:
+    """A gate as a checklist: each of its parts, met or not, with what is missing."""
+    from stages.gates import _eval, evaluate
+
+    parts = []
+    children = gate.all_of or gate.any_of
+    if children:
+        for ch in children:
+            gid = ch if isinstance(ch, str) else None
+            res = evaluate(spec, gid, facts) if gid else _eval(spec, ch, facts, ())
+            parts.append({"name": spec.gate(gid).name if gid else _pred_name(ch), "ok": res.ok,
+                          "missing": list(res.missing)[:8]})
+    else:
+        res = evaluate(spec, gate.id, facts)
+        parts.append({"name": gate.name, "ok": res.ok, "missing": list(res.missing)[:8]})
+    return parts
+
+
+def _pred_name(p) -> str:
+    if p.milestone:
+        return p.milestone
+    if p.all:
+        return f"全部{TRACK_ZH.get(p.all.track, p.all.track)}完成 {p.all.milestone}"
+    if p.at_least:
+        return f"至少 {p.at_least.n} 项{TRACK_ZH.get(p.at_least.track, p.at_least.track)}完成 {p.at_least.milestone}"
+    if p.approval:
+        return f"{p.approval.body} 审议 {p.approval.subject}"
+    return "组合条件"
+
+
+def _datetime_field(value, label: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(str(value or "").strip())
+    except ValueError:
+        raise PageError(400, f"{label}格式不正确（应为 YYYY-MM-DDTHH:MM）") from None
+
+
+def _extend_fields(form) -> dict:
+    def date(name, label):
+        v = (form.get(name) or "").strip()
+        if not v:
+            return None
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            raise PageError(400, f"{label}格式不正确（应为 YYYY-MM-DD）") from None
+
+    def num(name, label):
+        v = (form.get(name) or "").strip()
+        if not v:
+            return None
+        try:
+            return int(v)
+        except ValueError:
+            raise PageError(400, f"{label}应为整数") from None
+
+    items = [x for x in form.getlist("item") if x]
+    return {"reason": form.get("reason") or "", "items": items, "milestone": form.get("milestone") or None,
+            "due_from": date("due_from", "起始日期"), "due_to": date("due_to", "截止日期"), "days": num("days", "顺延天数"),
+            "workdays": num("workdays", "顺延工作日"), "new_due": date("new_due", "新期限")}
+
+
+def _extend_preview(s: Session, run: CycleRun, spec, f: dict) -> dict:
+    """What an extension would move, computed the way the service will, without writing."""
+    from stages.services import calendar_for
+
+    if sum(x is not None for x in (f["days"], f["workdays"], f["new_due"])) != 1:
+        raise PageError(400, "请在“顺延天数”“顺延工作日”“新期限”中填写且只填写一项")
+    if not (f["reason"] or "").strip():
+        raise PageError(400, "调整期限须填写理由")
+    q = select(Milestone).where(Milestone.run_id == run.id,
+                                Milestone.status.in_(["pending", "open", "submitted", "returned"]))
+    if f["items"]:
+        q = q.where(Milestone.item_key.in_(f["items"]))
+    if f["milestone"]:
+        q = q.where((Milestone.ms_id == f["milestone"]) | (Milestone.name == f["milestone"]))
+    if f["due_from"]:
+        q = q.where(Milestone.due_date >= f["due_from"])
+    if f["due_to"]:
+        q = q.where(Milestone.due_date <= f["due_to"])
+    cal = calendar_for(spec)
+    rows = []
+    for m in s.exec(q.order_by(Milestone.due_date, Milestone.id)).all():
+        try:
+            if f["new_due"]:
+                to = f["new_due"]
+            elif f["workdays"] is not None:
+                to = cal.add_workdays(m.due_date, f["workdays"])
+            else:
+                to = m.due_date + dt.timedelta(days=f["days"])
+        except (OverflowError, PlancycleError) as exc:
+            raise PageError(400, f"无法计算新期限：{exc}") from None
+        rows.append({"item": m.item_key, "name": m.name, "owner": m.owner, "from": m.due_date.isoformat(),
+                     "to": to.isoformat()})
+    return {"rows": rows, "reason": f["reason"]}
+
+
+def serve(db: str | None, host: str, port: int, as_of: str | None = None) -> None:
+    import uvicorn
+
+    app = create_app(db, as_of=as_of)
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True,
+                forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))

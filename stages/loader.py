@@ -40,6 +40,8 @@ from .spec import (
 from .yamlio import YamlDoc, load_yaml
 
 ROLE_OWNERS = ("lead", "coordinator")
+MAX_GATE_DEPTH = 16  # gates naming gates naming gates …: the shipped cycle goes 2 deep
+MAX_GATE_SIZE = 1_000  # predicates one gate evaluates, named sub-gates expanded; the shipped cycle's largest is 3
 
 
 def _dotted(loc) -> str:
@@ -362,22 +364,92 @@ def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
 
 
 def gate_milestone_refs(spec_gates, gid: str, _seen=()) -> list[tuple[str, str]]:
-    """(item-or-track, milestone) pairs a gate depends on; follows named sub-gates."""
-    if gid in _seen:
-        return []
-    gate = next(g for g in spec_gates if g.id == gid)
-    out = []
-    for p in _gate_predicates(gate):
-        if p.milestone:
-            out.append(tuple(p.milestone.split(":", 1)))
-        if p.all:
-            out.append((p.all.track, p.all.milestone))
-        if p.at_least:
-            out.append((p.at_least.track, p.at_least.milestone))
-        for sub in (p.all_of or ()) + (p.any_of or ()):
-            if isinstance(sub, str):
-                out.extend(gate_milestone_refs(spec_gates, sub, _seen + (gid,)))
+    """(item-or-track, milestone) pairs a gate depends on; follows named sub-gates, each once."""
+    by_id = {g.id: g for g in spec_gates}
+    out: list[tuple[str, str]] = []
+    seen = set(_seen)
+    todo = [gid]
+    while todo:
+        g = todo.pop()
+        if g in seen:
+            continue
+        seen.add(g)
+        for p in _gate_predicates(by_id[g]):
+            if p.milestone:
+                out.append(tuple(p.milestone.split(":", 1)))
+            if p.all:
+                out.append((p.all.track, p.all.milestone))
+            if p.at_least:
+                out.append((p.at_least.track, p.at_least.milestone))
+            todo.extend(sub for sub in reversed((p.all_of or ()) + (p.any_of or ())) if isinstance(sub, str))
     return out
+
+
+def _gate_refs(pred: GatePredicate, path: tuple) -> list[tuple[tuple, str]]:
+    """(yaml path, gate id) of every named sub-gate in a gate, inline predicates included."""
+    out = []
+    todo = [(pred, path)]
+    while todo:
+        p, where = todo.pop(0)
+        for key in ("all_of", "any_of"):
+            for j, sub in enumerate(getattr(p, key) or ()):
+                if isinstance(sub, str):
+                    out.append((where + (key, j), sub))
+                else:
+                    todo.append((sub, where + (key, j)))
+    return out
+
+
+def _check_gate_graph(ck: "_Checker") -> None:
+    """Gates naming each other (``all_of`` / ``any_of``) form no loop, no chain deeper than MAX_GATE_DEPTH, and
+    no gate that expands to more than MAX_GATE_SIZE predicates: stages.gates evaluates named sub-gates by
+    recursion, every time, so a loop is a RecursionError at ``init`` and a diamond of 30 gates each naming the
+    next twice is 2³⁰ evaluations per sweep."""
+    gates = ck.cf.gates
+    index = {g.id: i for i, g in enumerate(gates)}
+    refs = {g.id: _gate_refs(g, ("gates", i)) for i, g in enumerate(gates)}
+    own = {g.id: sum(1 for _ in _gate_predicates(g)) for g in gates}
+    # iterative depth-first search in file order; the first loop found is reported from its first gate
+    WHITE, GREY, BLACK = 0, 1, 2
+    color = {g.id: WHITE for g in gates}
+    depth: dict[str, int] = {}
+    size: dict[str, int] = {}
+    for g in gates:
+        if color[g.id] != WHITE:
+            continue
+        color[g.id] = GREY
+        stack = [(g.id, iter(refs[g.id]))]
+        while stack:
+            gid, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                color[gid] = BLACK
+                stack.pop()
+                subs = [sub for _w, sub in refs[gid]]
+                depth[gid] = 1 + max((depth[sub] for sub in subs), default=0)
+                size[gid] = own[gid] + sum(size[sub] for sub in subs)
+                if depth[gid] > MAX_GATE_DEPTH:
+                    ck.fail(f"gate {gid!r} names gates {depth[gid]} deep", "gates", index[gid],
+                            expected=f"at most {MAX_GATE_DEPTH} levels of gates naming gates")
+                if size[gid] > MAX_GATE_SIZE:
+                    ck.fail(f"gate {gid!r} expands to {size[gid]:,} predicates once the gates it names are "
+                            f"spelled out", "gates", index[gid],
+                            expected=f"at most {MAX_GATE_SIZE:,}: name a shared gate once, not in every branch")
+                continue
+            where, sub = nxt
+            if color[sub] == GREY:
+                loop = [x for x, _ in stack]
+                loop = loop[loop.index(sub):]
+                first = loop[0]
+                # report at the reference in the loop's first gate that starts the loop
+                start_where = next(w for w, ref in refs[first] if ref == (loop[1] if len(loop) > 1 else first))
+                through = " → ".join(loop[1:] + [first])
+                msg = (f"gate {first!r} refers to itself through {through}" if len(loop) > 1
+                       else f"gate {first!r} refers to itself")
+                ck.fail(msg, *start_where, expected="gates that name only gates which do not name them back")
+            if color[sub] == WHITE:
+                color[sub] = GREY
+                stack.append((sub, iter(refs[sub])))
 
 
 def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
@@ -419,6 +491,7 @@ def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
                     if q.n > having:
                         ck.fail(f"needs {q.n} of {q.track} but only {having} can reach {q.milestone!r}; the gate can "
                                 f"never open", *where, key, "n", expected=f"n ≤ {having}")
+    _check_gate_graph(ck)
 
 
 def _check_cycles(ck: _Checker, raw: list[dict], by_key: dict):
@@ -429,6 +502,7 @@ def _check_cycles(ck: _Checker, raw: list[dict], by_key: dict):
                 "outline": ["outline"] if "outline" in by_key else [], "special_plans": ["special_plans"]}
     edges: dict[str, set[str]] = {}
     where: dict[str, tuple] = {}
+    gate_refs: dict[str, list] = {}
     for r in raw:
         for idx, m, _stage, deps in r["kept"]:
             node = f"{r['key']}:{m.id}"
@@ -440,7 +514,9 @@ def _check_cycles(ck: _Checker, raw: list[dict], by_key: dict):
                 gid = getattr(m, attr)
                 if not gid:
                     continue
-                for target, mid in gate_milestone_refs(cf.gates, gid):
+                if gid not in gate_refs:
+                    gate_refs[gid] = gate_milestone_refs(cf.gates, gid)
+                for target, mid in gate_refs[gid]:
                     for key in track_of.get(target, [target]):
                         if key == r["key"] and mid == m.id and attr != "accept_requires":
                             ck.fail(f"milestone {m.id!r} waits for gate {gid!r}, which waits for {m.id!r} itself",

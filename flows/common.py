@@ -4,37 +4,30 @@ Owns: ``perform`` (load → call a ``stages`` service → commit → emit events
 event names. Does not own any rule: a flow that needs a decision asks ``stages``.
 
 A refused action (bad input, illegal move) ends its flow run in a Failed state carrying the one-line message,
-not a traceback: nothing was written, and the run's page in the Prefect UI says why.
+not a traceback: nothing was written, and the run's page in the Prefect UI says why. Called directly, outside
+any flow run (``flows.runner``'s in-process path), the same code imports no Prefect at all: a refusal is raised
+as the PlancycleError it is, and no events are emitted (there is no API to receive them).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
 from stages import services
 from stages.errors import PlancycleError
 from stages.loader import load_cycle
 from stages.models import AuditEvent, CycleRun, create_schema, make_engine
+from stages.requests import ActionBase  # noqa: F401  (re-exported: flows.common.ActionBase is still imported)
 
 log = logging.getLogger("plancycle.flows")
 
 _ENGINES: dict[str, Any] = {}
 _SPECS: dict[tuple[str, float], Any] = {}
-
-
-class ActionBase(BaseModel):
-    """Fields every action flow takes. In the Prefect UI these become the run form."""
-
-    as_of: Optional[dt.datetime] = Field(None, description="when the action happened (Asia/Shanghai); default now")
-    key: Optional[str] = Field(None, description="idempotency key; default a natural key for the request")
-    db: Optional[str] = Field(None, description="SQLAlchemy URL; default $PLANCYCLE_DATABASE_URL or sqlite:///plancycle.db")
-    cycle: Optional[str] = Field(None, description="cycle id, when the database holds several runs")
 
 
 def engine_for(db: str | None):
@@ -43,9 +36,26 @@ def engine_for(db: str | None):
     url = database_url(db)
     if url not in _ENGINES:
         eng = make_engine(url)
-        create_schema(eng)
+        if not schema_complete(eng):  # DDL only when something is missing, never on every process
+            create_schema(eng)
         _ENGINES[url] = eng
     return _ENGINES[url]
+
+
+def schema_complete(engine) -> bool:
+    """Every table and column this version needs is there (read-only: an inspection, no DDL)."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    insp = inspect(engine)
+    tables = set(insp.get_table_names())
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name not in tables:
+            return False
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        if any(c.name not in have for c in table.columns):
+            return False
+    return True
 
 
 def spec_for(path: str):
@@ -56,7 +66,15 @@ def spec_for(path: str):
     return _SPECS[key]
 
 
+def remember_spec(path: str, spec) -> None:
+    """Hand this process's cache a spec already loaded from ``path`` (the CLI loads it to check a request)."""
+    p = Path(path)
+    _SPECS[(str(p), p.stat().st_mtime if p.exists() else 0.0)] = spec
+
+
 def current_flow_run_id() -> str | None:
+    if "prefect" not in sys.modules:  # called directly, not by Prefect: no flow run, and no import of Prefect
+        return None
     try:
         from prefect.runtime import flow_run
 
@@ -77,7 +95,8 @@ def perform(action: Callable, request: ActionBase, **kwargs) -> dict:
         events = session.exec(select(AuditEvent).where(AuditEvent.id.in_(outcome.audit_ids))
                               .order_by(AuditEvent.id)).all() if outcome.changed else []
         spec_id = run.spec_id
-    emit_events(spec_id, events)
+    if current_flow_run_id() is not None:
+        emit_events(spec_id, events)
     return outcome.as_dict()
 
 
@@ -106,7 +125,12 @@ def emit_events(spec_id: str, events: list[AuditEvent]) -> int:
 
 
 def refused(exc: PlancycleError):
-    """The Failed state a refused action ends in: the one-line reason, no traceback."""
+    """The Failed state a refused action ends in: the one-line reason, no traceback.
+
+    Outside a flow run (the function called directly) the error is raised as it is.
+    """
+    if current_flow_run_id() is None:
+        raise exc
     from prefect.states import Failed
 
     return Failed(message=str(exc))

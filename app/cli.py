@@ -1,26 +1,40 @@
 """The ``plancycle`` command line: a thin adapter over ``stages`` (read paths) and ``flows`` (actions).
 
-Owns: parsing arguments, opening the database, printing, exit codes. Every error a user can cause is one line on
-stderr and exit code 2, with nothing changed. Read-only commands (validate, status, show, audit) never import
-Prefect: it costs over a second to import and they must answer fast.
+Owns: parsing arguments, opening the database, printing, exit codes, and the one error boundary (:func:`main`).
+Every error a user can cause — a usage mistake, a bad date, an unknown item, a control character in a note, a
+missing or odd file, a database URL that does not work — is one line on stderr (a usage mistake also gets its
+usage line) and exit code 2, with nothing changed. Anything else is one ``internal error`` line and exit code
+70; ``PLANCYCLE_DEBUG=1`` shows its traceback.
+
+Speed: read-only commands (validate, status, inbox, timeline, show, audit, exports) never import Prefect: it
+costs ~1.8 s to import. Actions are validated and checked here first (request model, database, run,
+departments, items, files) so a refusal answers fast, then run by ``flows.runner.run_action``: through Prefect
+when an API is already running, else in this process — never by starting Prefect's embedded server.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 
 from stages.errors import PlancycleError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="plancycle: run a district Five-Year-Plan preparation cycle (前期研究 → 规划编制 → 审议发布).")
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "cycles" / "changning-14th.yaml"
+DEFAULT_DB = "sqlite:///plancycle.db"
+MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the Changning cycle is 40 KB
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+# attachments are documents a department hands in, never system files
+SYSTEM_DIRS = ("/etc", "/proc", "/sys", "/dev", "/boot", "/run", "/var/run")
+DRIVERS = {"MySQLdb", "pymysql", "mysql", "psycopg2", "psycopg", "cx_Oracle", "oracledb", "pyodbc", "pymssql",
+           "asyncpg", "aiosqlite", "pg8000", "mariadb"}
 
 
 class State:
@@ -35,21 +49,171 @@ def _root(db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL (d
     State.cycle = cycle
 
 
-def _engine():
+def _database_url() -> str:
+    """--db, else $PLANCYCLE_DATABASE_URL, else sqlite:///plancycle.db; ``postgresql://`` means psycopg 3 when
+    that is the PostgreSQL driver installed (SQLAlchemy would look for psycopg2)."""
+    raw = State.db or os.environ.get("PLANCYCLE_DATABASE_URL") or DEFAULT_DB
+    if raw.startswith("postgresql://") and not _have("psycopg2") and _have("psycopg"):
+        return "postgresql+psycopg://" + raw[len("postgresql://"):]
+    return raw
+
+
+def _checked_url(create: bool = False, write: bool = False):
+    """The database URL, checked before any engine is made: it parses, its driver is installed, and a SQLite
+    file exists and is one (only ``init`` creates a file, and never on a read-only path)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    raw = _database_url()
+    _no_surrogates(raw, "the database URL")
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise PlancycleError(f"cannot read the database URL {raw!r}; use sqlite:///FILE or "
+                             "postgresql://USER@HOST/DATABASE") from None
+    backend = url.get_backend_name()
+    try:
+        url.get_dialect()
+    except Exception as exc:  # NoSuchModuleError, or the driver's own ModuleNotFoundError
+        raise PlancycleError(f"database driver for {backend} is not installed; use sqlite:/// or postgresql://"
+                             + (f" ({exc.name} is missing)" if isinstance(exc, ImportError) and exc.name else "")) \
+            from None
+    if backend == "sqlite" and url.database not in (None, "", ":memory:") and not str(url.database).startswith("file:"):
+        _check_sqlite_file(Path(url.database), create=create, write=write)
+    return url
+
+
+def _have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _check_sqlite_file(path: Path, *, create: bool, write: bool) -> None:
+    shown = str(path)
+    if not path.exists():
+        if not create:
+            raise PlancycleError(f"no database at {shown}; create one with `plancycle init`")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise PlancycleError(f"cannot create the database {shown}: no folder {folder}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PlancycleError(f"cannot create the database {shown}: the folder {folder} is read-only")
+        return
+    if path.is_dir():
+        raise PlancycleError(f"{shown} is a folder, not a database")
+    if not path.is_file():
+        raise PlancycleError(f"{shown} is not a regular file, so not a database")
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise PlancycleError(f"cannot read the database {shown}: {exc.strerror or exc}") from None
+    if head and head != b"SQLite format 3\x00":
+        raise PlancycleError(f"{shown} is not a SQLite database (nothing was changed)")
+    if (write or create) and not (os.access(path, os.W_OK) and os.access(path.parent if str(path.parent) else ".",
+                                                                          os.W_OK)):
+        raise PlancycleError(f"the database {shown} is read-only; nothing was changed")
+
+
+def _engine(create: bool = False, write: bool = False):
+    """An engine on the checked URL. Only ``init`` (create=True) runs DDL; the others check the schema read-only."""
     from stages.models import create_schema, make_engine
 
-    engine = make_engine(State.db)
-    create_schema(engine)
+    url = _checked_url(create=create, write=write)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    if create:
+        create_schema(engine)
+    else:
+        _check_schema(engine)
     return engine
+
+
+def _check_schema(engine) -> None:
+    """Refuse, in one line and without writing, a database with no run or from an older plancycle."""
+    from sqlalchemy import inspect
+    from sqlmodel import SQLModel
+
+    insp = inspect(engine)
+    tables = set(insp.get_table_names())
+    if "cycle_run" not in tables:
+        raise PlancycleError("no cycle run in this database; create one with `plancycle init`")
+    where = engine.url.render_as_string(hide_password=True)
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name not in tables:
+            raise PlancycleError(f"database {where} was made by an older plancycle: table {table.name} is missing; "
+                                 "migrate it or start a new database (nothing was changed)")
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        missing = [c.name for c in table.columns if c.name not in have]
+        if missing:
+            raise PlancycleError(f"database {where} was made by an older plancycle: table {table.name} lacks "
+                                 f"{', '.join(missing)}; migrate it or start a new database (nothing was changed)")
 
 
 def _open_run(session):
     """The run in this database and the spec it was created from."""
-    from stages.loader import load_cycle
-    from stages.services import find_run
+    from sqlmodel import select
 
-    run = find_run(session, State.cycle)
+    from stages.loader import load_cycle
+    from stages.models import CycleRun
+
+    runs = session.exec(select(CycleRun).order_by(CycleRun.id)).all()
+    if State.cycle:
+        runs = [r for r in runs if r.spec_id == State.cycle]
+    if not runs:
+        raise PlancycleError(f"no cycle run{' ' + State.cycle if State.cycle else ''} in this database; "
+                             "create one with `plancycle init`")
+    if len(runs) > 1:
+        raise PlancycleError("this database holds several cycle runs (" + ", ".join(r.spec_id for r in runs)
+                             + "); name one with --cycle")
+    run = runs[0]
     return run, load_cycle(run.spec_path)
+
+
+def _no_surrogates(value: str, what: str) -> None:
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise PlancycleError(f"{what} is not valid UTF-8 ({value.encode('utf-8', 'backslashreplace').decode()})")
+
+
+def _config_file(path: Path) -> Path:
+    """A cycle definition to read: a regular, readable file of sane size (not a FIFO, a device or a folder)."""
+    shown = str(path).encode("utf-8", "backslashreplace").decode()
+    if not path.exists():
+        raise PlancycleError(f"{shown}: no such file")
+    if path.is_dir():
+        raise PlancycleError(f"{shown}: is a folder, not a cycle definition")
+    if not path.is_file():
+        raise PlancycleError(f"{shown}: not a regular file (a cycle definition is a YAML file)")
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise PlancycleError(f"{shown}: {size} bytes; a cycle definition is at most {MAX_CONFIG_BYTES} bytes")
+    if not os.access(path, os.R_OK):
+        raise PlancycleError(f"{shown}: cannot read it (permission denied)")
+    return path
+
+
+def _as_of(value: Optional[str], flag: str = "--as-of") -> Optional[str]:
+    """A date option of a read command, checked here so a bad one is one line (the views take the string)."""
+    if value is None:
+        return None
+    from stages.requests import parse_when
+
+    _request_check(lambda: parse_when(flag.lstrip("-").replace("-", "_"), value))
+    return value
+
+
+def _request_check(fn):
+    from pydantic import ValidationError
+    from pydantic_core import PydanticCustomError
+
+    from stages.requests import first_error
+
+    try:
+        return fn()
+    except ValidationError as exc:
+        raise PlancycleError(first_error(exc)) from None
+    except PydanticCustomError as exc:
+        raise PlancycleError(str(exc)) from None
 
 
 def _print_json(data) -> None:
@@ -63,7 +227,7 @@ def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. con
     """Check a cycle definition; exit non-zero with one line per problem."""
     from stages.loader import load_cycle
 
-    spec = load_cycle(path)
+    spec = load_cycle(_config_file(path))
     summary = {"ok": True, "cycle": spec.id, "version": spec.version, "stages": [s.id for s in spec.stages],
                "topics": sum(1 for i in spec.items if i.kind == "topic"),
                "tasks": sum(1 for i in spec.items if i.kind == "task"),
@@ -80,21 +244,28 @@ def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. con
 def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definition to run"),
          as_of: Optional[str] = typer.Option(None, "--as-of", help="the run's start (YYYY-MM-DD); default now"),
          as_json: bool = typer.Option(False, "--json")):
-    """Create the run for a cycle definition. Running it again changes nothing."""
+    """Create the run for a cycle definition (the only command that creates a database). Again: changes nothing."""
     from sqlmodel import Session
 
+    from stages.clock import now
     from stages.loader import load_cycle
+    from stages.requests import parse_when
     from stages.services import init_run
 
-    spec = load_cycle(config)
-    engine = _engine()
+    when = _request_check(lambda: parse_when("as_of", as_of)) if as_of else now()
+    spec = load_cycle(_config_file(config))
+    engine = _engine(create=True)
     with Session(engine) as session:
-        out = init_run(session, spec, as_of=as_of)
+        out = init_run(session, spec, as_of=when)
         session.commit()
+    started = ""
+    if out.changed:
+        started = (f"; run started {when:%Y-%m-%d %H:%M}" + (" (now: give --as-of YYYY-MM-DD for another day)"
+                                                               if not as_of else ""))
     if as_json:
-        _print_json(out.as_dict())
+        _print_json({**out.as_dict(), "as_of": when.isoformat() if out.changed else None})
     else:
-        typer.echo(out.message + (f"; {len(out.opened)} milestones open" if out.changed else ""))
+        typer.echo(out.message + started + (f"; {len(out.opened)} milestones open" if out.changed else ""))
 
 
 @app.command()
@@ -108,14 +279,12 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
 
     from stages.board import board
 
+    _as_of(as_of)
     engine = _engine()
     with Session(engine) as session:
         _run, spec = _open_run(session)
         if dept:
-            try:
-                spec.department(dept)
-            except KeyError:
-                raise PlancycleError(f"unknown department {dept!r}") from None
+            _check_dept(spec, dept)
         if stage and stage not in [s.id for s in spec.stages]:
             raise PlancycleError(f"unknown stage {stage!r} (expected {' / '.join(s.id for s in spec.stages)})")
         data = board(session, spec, as_of, dept=dept, stage=stage, late_only=late)
@@ -134,6 +303,7 @@ def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str]
 
     from stages.views import timeline as build
 
+    _as_of(as_of)
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
         data = build(session, spec, as_of)
@@ -152,6 +322,7 @@ def inbox(dept: str, as_json: bool = typer.Option(False, "--json"), as_of: Optio
 
     from stages.views import inbox as build
 
+    _as_of(as_of)
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
         data = build(session, spec, dept, as_of)
@@ -199,6 +370,9 @@ def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM
 
     from stages.views import audit
 
+    _as_of(since, "--since")
+    if limit is not None and limit < 1:
+        raise PlancycleError(f"--limit must be at least 1, not {limit}")
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
         rows = audit(session, spec, since, limit)
@@ -222,6 +396,8 @@ def export_ledger(out: Path = typer.Option(Path("台账.xlsx"), "--out"), dept: 
     from app.exports import write_ledger
     from stages.views import ledger_rows
 
+    _as_of(as_of)
+    _output_file(out)
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
         if dept:
@@ -240,6 +416,8 @@ def export_ics(out: Path = typer.Option(Path("deadlines.ics"), "--out"), dept: O
     from stages.board import board
     from stages.clock import as_datetime
 
+    _as_of(as_of)
+    _output_file(out)
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
         if dept:
@@ -252,32 +430,115 @@ def _check_dept(spec, dept: str) -> None:
     try:
         spec.department(dept)
     except KeyError:
-        raise PlancycleError(f"unknown department {dept!r}") from None
+        raise PlancycleError(f"unknown department {dept!r} (use a short name such as {spec.coordinator.short}, "
+                             f"or an id such as {spec.coordinator.id})") from None
 
 
-# -- actions: each runs its Prefect flow ------------------------------------------------------------------------------
-def _run_flow(flow_fn, *args, **kwargs):
-    """Run a flow in this process (embedded API unless PREFECT_API_URL points at a server) and return its result.
+def _output_file(out: Path) -> None:
+    """Where an export goes: not a folder, and in a folder we may write to."""
+    _no_surrogates(str(out), "--out")
+    if out.is_dir():
+        raise PlancycleError(f"--out {out} is a folder; give a file name")
+    folder = out.parent if str(out.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise PlancycleError(f"--out {out}: {folder} is not a folder")
+    if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+        raise PlancycleError(f"--out {out}: cannot write into {folder} (read-only)")
+    if out.exists() and not out.is_file():
+        raise PlancycleError(f"--out {out} is not a regular file")
 
-    Heartbeats are switched off for these short runs (they cost ~1 s per sync run here); a refused action's
-    Failed state becomes the one-line error.
-    """
-    import logging
 
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+# -- actions: each runs its flow (flows.runner: through Prefect when an API runs, else in this process) ------------
+def _request(cls, **fields):
+    """The action's request model, validated and normalised here: a bad field is one line, before anything else."""
+    from pydantic import ValidationError
 
-    # Prefect's event queue announces at exit that it is still flushing: progress chatter, not a warning.
-    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+    from stages.requests import first_error
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        state = flow_fn(*args, return_state=True, **kwargs)
-    if state.is_failed() or state.is_crashed():
-        raise PlancycleError((state.message or "the flow run failed").splitlines()[0])
-    return state.result()
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        raise PlancycleError(first_error(exc)) from None
 
 
 def _common(as_of, key) -> dict:
-    return {"as_of": as_of, "key": key, "db": State.db, "cycle": State.cycle}
+    return {"as_of": as_of, "key": key, "db": _database_url(), "cycle": State.cycle}
+
+
+def _attachment(p: str) -> None:
+    """An attached file: a regular, readable document of sane size, not a system file."""
+    path = Path(p)
+    shown = p.encode("utf-8", "backslashreplace").decode()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        raise PlancycleError(f"cannot attach {shown}: the path cannot be resolved") from None
+    if any(str(real) == d or str(real).startswith(d + "/") for d in SYSTEM_DIRS):
+        raise PlancycleError(f"cannot attach {shown}: a system file, not a deliverable")
+    if not path.exists():
+        raise PlancycleError(f"no such file to attach: {shown}")
+    if path.is_dir():
+        raise PlancycleError(f"cannot attach {shown}: it is a folder (attach the files in it)")
+    if not path.is_file():
+        raise PlancycleError(f"cannot attach {shown}: not a regular file")
+    size = path.stat().st_size
+    if size > MAX_ATTACHMENT_BYTES:
+        raise PlancycleError(f"cannot attach {shown}: {size / 1048576:.0f} MB; at most "
+                             f"{MAX_ATTACHMENT_BYTES // 1048576} MB")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise PlancycleError(f"cannot attach {shown}: {exc.strerror or exc}") from None
+
+
+def _prepare(req, *, depts=(), items=(), milestone: tuple[str, str] | None = None) -> None:
+    """What needs no flow, checked in this process before one runs, so a refusal answers fast and nothing is
+    written: attached files, the database (it exists, is one, may be written, has this schema), the run, the
+    departments and items named, the milestone."""
+    from sqlmodel import Session, select
+
+    from stages.models import Item, Milestone
+
+    for f in getattr(req, "files", None) or ():
+        _attachment(f)
+    engine = _engine(write=True)
+    try:
+        with Session(engine) as session:
+            run, spec = _open_run(session)
+            for d in depts:
+                if d and d != "system":
+                    _check_dept(spec, d)
+            keys = [k for k in items if k]
+            if keys:
+                known = set(session.exec(select(Item.key).where(Item.run_id == run.id, Item.key.in_(keys))).all())
+                for k in keys:
+                    if k not in known:
+                        raise PlancycleError(f"unknown item {k!r} (see `plancycle status` for the items of this cycle)")
+            if milestone:
+                item_key, ms = milestone
+                rows = session.exec(select(Milestone.ms_id, Milestone.name).where(Milestone.run_id == run.id,
+                                                                                  Milestone.item_key == item_key)).all()
+                if not any(ms in r for r in rows):
+                    raise PlancycleError(f"{item_key} has no milestone {ms!r} (it has: "
+                                         + ", ".join(f"{a} {b}" for a, b in rows) + ")")
+            _PREPARED[run.spec_path] = spec
+    finally:
+        engine.dispose()
+
+
+_PREPARED: dict = {}  # the spec _prepare loaded, handed to the flow's cache when it runs in this process
+
+
+def _act(name: str, req, as_json: bool) -> None:
+    """Run the action ``name`` (a key of flows.actions.ACTIONS) on a checked request and print what it did."""
+    from flows.actions import ACTIONS
+    from flows.common import remember_spec
+    from flows.runner import run_action
+
+    for path, spec in _PREPARED.items():
+        remember_spec(path, spec)
+    _report(run_action(ACTIONS[name], req), as_json)
 
 
 def _report(out: dict, as_json: bool) -> None:
@@ -304,11 +565,12 @@ def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="
            note: Optional[str] = typer.Option(None, "--note"), as_of: Optional[str] = AS_OF,
            key: Optional[str] = KEY, as_json: bool = JSON):
     """A department submits a milestone's deliverable (again after a return)."""
-    from flows.actions import SubmitRequest, submit_deliverable
+    from stages.requests import SubmitRequest
 
-    req = SubmitRequest(item=item, milestone=milestone, by=by, files=[str(f) for f in file], note=note,
-                        **_common(as_of, key))
-    _report(_run_flow(submit_deliverable, req), as_json)
+    req = _request(SubmitRequest, item=item, milestone=milestone, by=by, files=[str(f) for f in file], note=note,
+                   **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
+    _act("submit_deliverable", req, as_json)
 
 
 @app.command()
@@ -320,11 +582,12 @@ def review(item: str, milestone: str,
     """Accept a submitted deliverable, or return it (退回) with comments."""
     if accept == return_:
         raise PlancycleError("review needs exactly one of --accept or --return")
-    from flows.actions import ReviewRequest, review_deliverable
+    from stages.requests import ReviewRequest
 
-    req = ReviewRequest(item=item, milestone=milestone, decision="accept" if accept else "return", by=by,
-                        comments=comments, **_common(as_of, key))
-    _report(_run_flow(review_deliverable, req), as_json)
+    req = _request(ReviewRequest, item=item, milestone=milestone, decision="accept" if accept else "return", by=by,
+                   comments=comments, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
+    _act("review_deliverable", req, as_json)
 
 
 @app.command()
@@ -332,10 +595,11 @@ def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason")
           by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
           as_json: bool = JSON):
     """Excuse a milestone (免除), with a reason."""
-    from flows.actions import WaiveRequest, waive_milestone
+    from stages.requests import WaiveRequest
 
-    _report(_run_flow(waive_milestone, WaiveRequest(item=item, milestone=milestone, reason=reason, by=by,
-                                                    **_common(as_of, key))), as_json)
+    req = _request(WaiveRequest, item=item, milestone=milestone, reason=reason, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
+    _act("waive_milestone", req, as_json)
 
 
 @app.command()
@@ -344,10 +608,11 @@ def approve(body: str = typer.Argument(..., help="leading_group, district_govern
             note: Optional[str] = typer.Option(None, "--note"), by: str = typer.Option("区发改委", "--by"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Record an approval (e.g. 领导小组同意专项规划立项清单)."""
-    from flows.actions import ApproveRequest, record_approval
+    from stages.requests import ApproveRequest
 
-    _report(_run_flow(record_approval, ApproveRequest(body=body, subject=subject, note=note, by=by,
-                                                      **_common(as_of, key))), as_json)
+    req = _request(ApproveRequest, body=body, subject=subject, note=note, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by])
+    _act("record_approval", req, as_json)
 
 
 @app.command()
@@ -357,10 +622,12 @@ def advance(override_reason: Optional[str] = typer.Option(None, "--override-reas
             by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Close the current stage and open the next (its gate checked)."""
-    from flows.actions import AdvanceRequest, advance_stage
+    from stages.requests import AdvanceRequest
 
-    _report(_run_flow(advance_stage, AdvanceRequest(override_reason=override_reason, from_stage=from_stage, by=by,
-                                                    **_common(as_of, key))), as_json)
+    req = _request(AdvanceRequest, override_reason=override_reason, from_stage=from_stage, by=by,
+                   **_common(as_of, key))
+    _prepare(req, depts=[req.by])
+    _act("advance_stage", req, as_json)
 
 
 @app.command()
@@ -374,12 +641,13 @@ def extend(reason: str = typer.Option(..., "--reason"),
            by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
            as_json: bool = JSON):
     """Move deadlines later, one or in bulk (e.g. every 2020 H1 deadline by 30 days)."""
-    from flows.actions import ExtendRequest, extend_deadlines
+    from stages.requests import ExtendRequest
 
-    req = ExtendRequest(reason=reason, items=item, milestone=milestone, due_from=_date(due_from, "--due-from"),
-                        due_to=_date(due_to, "--due-to"), days=days, workdays=workdays, new_due=_date(to, "--to"),
-                        by=by, **_common(as_of, key))
-    _report(_run_flow(extend_deadlines, req), as_json)
+    req = _request(ExtendRequest, reason=reason, items=item, milestone=milestone, due_from=_date(due_from, "--due-from"),
+                   due_to=_date(due_to, "--due-to"), days=days, workdays=workdays, new_due=_date(to, "--to"),
+                   by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=req.items)
+    _act("extend_deadlines", req, as_json)
 
 
 def _date(value: Optional[str], flag: str):
@@ -397,10 +665,11 @@ def _date(value: Optional[str], flag: str):
 def propose(dept: str, title: str, note: Optional[str] = typer.Option(None, "--note"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """A department proposes a 专项规划 (立项建议)."""
-    from flows.actions import ProposeRequest, propose_special_plan
+    from stages.requests import ProposeRequest
 
-    _report(_run_flow(propose_special_plan, ProposeRequest(dept=dept, title=title, note=note, **_common(as_of, key))),
-            as_json)
+    req = _request(ProposeRequest, dept=dept, title=title, note=note, **_common(as_of, key))
+    _prepare(req, depts=[req.dept])
+    _act("propose_special_plan", req, as_json)
 
 
 @app.command()
@@ -409,10 +678,11 @@ def register(confirm: list[str] = typer.Option([], "--confirm", help="special pl
              reason: Optional[str] = typer.Option(None, "--reason"), by: str = typer.Option("区发改委", "--by"),
              as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """立项确认: confirm the special plans the leading group approved."""
-    from flows.actions import RegisterRequest, register_special_plans
+    from stages.requests import RegisterRequest
 
-    _report(_run_flow(register_special_plans, RegisterRequest(confirm=confirm, reject=reject, reason=reason, by=by,
-                                                              **_common(as_of, key))), as_json)
+    req = _request(RegisterRequest, confirm=confirm, reject=reject, reason=reason, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[*req.confirm, *req.reject])
+    _act("register_special_plans", req, as_json)
 
 
 @app.command()
@@ -420,20 +690,25 @@ def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contac
                by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
                as_json: bool = JSON):
     """Record a topic's 承接单位 and contact."""
-    from flows.actions import ContractorRequest, assign_contractor
+    from stages.requests import ContractorRequest
 
-    _report(_run_flow(assign_contractor, ContractorRequest(topic=topic, contractor=name, contact=contact, by=by,
-                                                           **_common(as_of, key))), as_json)
+    req = _request(ContractorRequest, topic=topic, contractor=name, contact=contact, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[req.topic])
+    _act("assign_contractor", req, as_json)
 
 
 @app.command()
 def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to sweep (default today)"),
           force: bool = typer.Option(False, "--force", help="sweep even on a non-working day"), as_json: bool = JSON):
     """Run the daily deadline sweep now (the schedule runs it at 09:00 on working days)."""
-    from flows.schedules import sweep_deadlines
     from stages.clock import as_datetime
 
-    out = _run_flow(sweep_deadlines, as_of=as_datetime(as_of), db=State.db, force=force)
+    _as_of(as_of)
+    _engine(write=True).dispose()
+    from flows.runner import run_action
+    from flows.schedules import sweep_deadlines
+
+    out = run_action(sweep_deadlines, as_of=as_datetime(as_of), db=_database_url(), force=force)
     if as_json:
         _print_json(out)
     elif out.get("skipped"):
@@ -456,12 +731,12 @@ def meeting(milestone: str = typer.Argument(..., help="kickoff / midterm / final
             by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知."""
-    from flows.actions import MeetingRequest, schedule_meeting
-    from stages.clock import as_datetime
+    from stages.requests import MeetingRequest
 
-    req = MeetingRequest(milestone=milestone, at=as_datetime(at), topics=topic, dept=dept, place=place,
-                         attendees=attendees, by=by, **_common(as_of, key))
-    _report(_run_flow(schedule_meeting, req), as_json)
+    req = _request(MeetingRequest, milestone=milestone, at=at, topics=topic, dept=dept, place=place,
+                   attendees=attendees, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by, req.dept], items=req.topics)
+    _act("schedule_meeting", req, as_json)
 
 
 @app.command("notices")
@@ -531,12 +806,17 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
     """The monthly progress report (by the 25th), per department and per item."""
     import re
 
-    from flows.schedules import monthly_progress_report
     from stages.clock import as_datetime
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise PlancycleError(f"--month must be YYYY-MM, not {month!r}")
-    out = _run_flow(monthly_progress_report, month=month, as_of=as_datetime(as_of) if as_of else None, db=State.db)
+    _as_of(as_of)
+    _engine(write=True).dispose()
+    from flows.runner import run_action
+    from flows.schedules import monthly_progress_report
+
+    out = run_action(monthly_progress_report, month=month, as_of=as_datetime(as_of) if as_of else None,
+                     db=_database_url())
     if as_json:
         _print_json(out)
         return
@@ -585,48 +865,202 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices
 @app.command()
 def serve(limit: Optional[int] = typer.Option(None, "--limit", help="at most this many concurrent runs")):
     """Serve every deployment in prefect.yaml with its schedule (daily sweep 09:00, monthly report) until Ctrl-C."""
-    import os
-
     from prefect import serve as prefect_serve
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from flows.deployments import runner_deployments
+    from flows.runner import advertise, withdraw
 
     if State.db:
         os.environ["PLANCYCLE_DATABASE_URL"] = State.db
-    prefect_serve(*runner_deployments(db=State.db), limit=limit)
+    db = _database_url()
+    api = PREFECT_API_URL.value()
+    started = False
+    if not api:
+        # the embedded API, started here rather than inside serve() so that its address can be advertised: CLI
+        # actions on this database then run their flows on it instead of starting a server of their own
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            SubprocessASGIServer().start()
+            api, started = SubprocessASGIServer().api_url, True
+        except Exception:  # an internal API of Prefect's that moved: serve as before, without advertising
+            api = None
+    if not started:
+        prefect_serve(*runner_deployments(db=State.db), limit=limit)
+        return
+    with temporary_settings(updates={PREFECT_API_URL: api}):
+        advertise(db, api)
+        try:
+            prefect_serve(*runner_deployments(db=State.db), limit=limit)
+        finally:
+            withdraw(db)
 
 
-def main() -> None:
-    import os
+# -- the error boundary ---------------------------------------------------------------------------------------------
+DEBUG_HINT = "(run with PLANCYCLE_DEBUG=1 for the traceback)"
 
-    from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
+def _clean(text: str) -> str:
+    """One printable line: line breaks folded, bytes that are not UTF-8 shown as escapes."""
+    line = " ".join(str(text).replace("\r", "\n").split("\n")).strip()
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _say(*lines: str) -> None:
+    data = "".join(_clean(line) + "\n" for line in lines)
+    try:
+        sys.stderr.write(data)
+        sys.stderr.flush()
+    except UnicodeEncodeError:  # a stderr that cannot take Chinese (LANG=C without UTF-8 mode)
+        sys.stderr.buffer.write(data.encode("utf-8", "backslashreplace"))
+        sys.stderr.flush()
+
+
+def _kinds(exc: BaseException) -> set[str]:
+    """The class names in an exception's ancestry: click's and typer's own copy of click (typer ≥ 0.29 vendors
+    it as typer._click) raise different classes with the same names."""
+    return {c.__name__ for c in type(exc).__mro__}
+
+
+def _usage_line(ctx) -> str:
+    try:
+        text = ctx.get_usage() if ctx is not None else ""
+    except Exception:
+        text = ""
+    line = " ".join(text.split())
+    if not line:
+        return "usage: plancycle [--db URL] COMMAND [ARGS]... (plancycle --help for the commands)"
+    if line.lower().startswith("usage:"):
+        line = "usage:" + line[len("usage:"):]
+    return f"{line} (--help for more)"
+
+
+def _driver_message() -> str:
+    try:
+        backend = _database_url().split(":", 1)[0].split("+", 1)[0] or "this URL"
+    except Exception:
+        backend = "this URL"
+    return f"database driver for {backend} is not installed; use sqlite:/// or postgresql://"
+
+
+def _database_message(exc: BaseException) -> str:
+    """One line for an error from SQLAlchemy or the database driver."""
+    kinds = _kinds(exc)
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    low = text.lower()
+    try:
+        where = _database_url()
+    except Exception:
+        where = "the database"
+    if "NoSuchModuleError" in kinds:
+        return _driver_message()
+    if "ArgumentError" in kinds:
+        return f"cannot read the database URL {where!r}; use sqlite:///FILE or postgresql://USER@HOST/DATABASE"
+    if "readonly database" in low or "read-only" in low or "read only" in low:
+        return f"the database {where} is read-only; nothing was changed"
+    if "database is locked" in low or "database is busy" in low:
+        return f"the database {where} is busy (another plancycle is writing to it); nothing was changed, try again"
+    if "file is not a database" in low or "not a database" in low:
+        return f"{where} is not a SQLite database (nothing was changed)"
+    if "unable to open database file" in low:
+        return f"cannot open the database {where} (check the path and its folder's permissions)"
+    if "connection" in low or "could not connect" in low or "password authentication" in low:
+        return f"cannot connect to the database: {first}"
+    return f"database: {first}"
+
+
+def _explain(exc: BaseException) -> tuple[str, int] | None:
+    """(one line, exit code) for an error a user can cause; None for a fault of ours."""
+    kinds = _kinds(exc)
+    module = type(exc).__module__ or ""
+    if isinstance(exc, PlancycleError):
+        return f"error: {exc}", 2
+    if "ValidationError" in kinds and module.startswith("pydantic"):
+        from stages.requests import first_error
+
+        return f"error: {first_error(exc)}", 2
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in DRIVERS:
+        return f"error: {_driver_message()}", 2
+    if module.startswith(("sqlalchemy", "sqlite3", "psycopg")) or "DBAPIError" in kinds:
+        return f"error: {_database_message(exc)}", 2
+    if isinstance(exc, OverflowError):
+        return f"error: a number or a date is out of range ({exc})", 2
+    if isinstance(exc, UnicodeError):
+        return "error: an argument, a file name or a file's content is not valid UTF-8 text", 2
+    if isinstance(exc, OSError) and exc.filename is not None:
+        name = str(exc.filename)
+        return f"error: {name}: {exc.strerror or exc}", 2
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"error: {exc.strerror or exc}", 2
+    return None
+
+
+def _handle(exc: BaseException, debug: bool) -> None:
+    """Print the one line for ``exc`` (and the usage line for a usage mistake) and exit."""
+    kinds = _kinds(exc)
+    if isinstance(exc, (typer.Exit,)) or "Exit" in kinds and hasattr(exc, "exit_code") and "ClickException" not in kinds:
+        sys.exit(getattr(exc, "exit_code", 0) or 0)
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)) or "Abort" in kinds:
+        _say("plancycle: aborted")
+        sys.exit(130)
+    if isinstance(exc, BrokenPipeError):  # `plancycle status | head`: the reader left; nothing to say
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(141)
+    if "NoArgsIsHelpError" in kinds:  # `plancycle` or `plancycle export` alone: the help is the answer
+        ctx = getattr(exc, "ctx", None)
+        text = exc.format_message() if hasattr(exc, "format_message") else ""
+        if text.strip():  # (typer's rich help has already printed itself while the error was made)
+            sys.stdout.write(text.rstrip("\n") + "\n")
+        if ctx is None or ctx.parent is None:
+            sys.exit(0)
+        _say(f"plancycle: error: missing command: {ctx.command_path} COMMAND")
+        sys.exit(2)
+    if "UsageError" in kinds:
+        msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _say(_usage_line(getattr(exc, "ctx", None)), f"plancycle: error: {msg}")
+        sys.exit(2)
+    if "ClickException" in kinds:
+        msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        _say(f"plancycle: error: {msg}")
+        sys.exit(getattr(exc, "exit_code", 1) or 1)
+    explained = _explain(exc)
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if explained is not None:
+        line, code = explained
+        _say(f"plancycle: {line}")
+        sys.exit(code)
+    msg = (str(exc).strip().splitlines() or [""])[0]
+    _say(f"plancycle: internal error: {type(exc).__name__}: {msg[:300]} {DEBUG_HINT}")
+    sys.exit(70)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The entry point: run one command; every error ends here as one line (see the module's docstring)."""
     # Before anything imports Prefect: its INFO logs and telemetry (which cannot reach out from here anyway)
     # are noise on a command line. Users who want them set these variables themselves.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-    command = typer.main.get_command(app)
+    debug = os.environ.get("PLANCYCLE_DEBUG", "").strip() not in ("", "0", "false", "no")
+    args = sys.argv[1:] if argv is None else list(argv)
+    State.db = State.cycle = None
+    _PREPARED.clear()
     try:
-        rv = command.main(standalone_mode=False, prog_name="plancycle")
-    except PlancycleError as exc:
-        sys.stderr.write(f"plancycle: error: {exc}\n")
-        sys.exit(2)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        sys.stderr.write("plancycle: aborted\n")
-        sys.exit(130)
-    except (ArgumentError, OperationalError) as exc:
-        first = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        sys.stderr.write(f"plancycle: error: database: {first}\n")
-        sys.exit(2)
-    except SQLAlchemyError as exc:
-        sys.stderr.write(f"plancycle: error: database: {str(exc).splitlines()[0]}\n")
-        sys.exit(2)
+        command = typer.main.get_command(app)
+        rv = command.main(args=args, standalone_mode=False, prog_name="plancycle")
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the boundary: every error becomes one line
+        _handle(exc, debug)
+        raise  # not reached: _handle exits
     if isinstance(rv, int) and rv:
         sys.exit(rv)
 

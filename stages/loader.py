@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +38,19 @@ from .spec import (
     LifecycleSpec,
     MilestoneSpec,
 )
-from .yamlio import YamlDoc, load_yaml
+from .yamlio import FileError, YamlDoc, clean, load_yaml
 
 ROLE_OWNERS = ("lead", "coordinator")
 MAX_GATE_DEPTH = 16  # gates naming gates naming gates …: the shipped cycle goes 2 deep
 MAX_GATE_SIZE = 1_000  # predicates one gate evaluates, named sub-gates expanded; the shipped cycle's largest is 3
+
+
+def _error(message: str, *, file: str | None, line: int | None = None, path: str | None = None,
+           expected: str | None = None) -> ConfigError:
+    """A ConfigError whose parts are safe on one line: values from the file may hold control characters or be
+    a megabyte long."""
+    return ConfigError(clean(message, 400), file=file, line=line, path=clean(path, 200) if path else None,
+                       expected=clean(expected, 300) if expected else None)
 
 
 def _dotted(loc) -> str:
@@ -62,16 +71,16 @@ def _from_validation(exc: ValidationError, doc: YamlDoc) -> ConfigError:
     kind = err["type"]
     if kind == "missing":
         parent, key = loc[:-1], loc[-1]
-        return ConfigError(f"missing key {key!r}", file=doc.file, line=doc.line(*parent), path=_dotted(parent) or None)
+        return _error(f"missing key {key!r}", file=doc.file, line=doc.line(*parent), path=_dotted(parent) or None)
     if kind == "extra_forbidden":
-        return ConfigError(f"unknown key {loc[-1]!r}", file=doc.file, line=doc.line(*loc), path=path,
-                           expected="one of the keys documented in stages/spec.py")
+        return _error(f"unknown key {loc[-1]!r}", file=doc.file, line=doc.line(*loc), path=path,
+                      expected="one of the keys documented in stages/spec.py")
     got = err.get("input")
     got_text = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
     if len(got_text) > 60:
         got_text = got_text[:57] + "..."
     msg = err["msg"]
-    return ConfigError(f"{msg[0].lower() + msg[1:]} (got {got_text})", file=doc.file, line=doc.line(*loc), path=path)
+    return _error(f"{msg[0].lower() + msg[1:]} (got {got_text})", file=doc.file, line=doc.line(*loc), path=path)
 
 
 class _Checker:
@@ -87,7 +96,7 @@ class _Checker:
 
     def fail(self, message: str, *path, expected: str | None = None, doc: YamlDoc | None = None):
         d = doc or self.doc
-        raise ConfigError(message, file=d.file, line=d.line(*path), path=_dotted(path) or None, expected=expected)
+        raise _error(message, file=d.file, line=d.line(*path), path=_dotted(path) or None, expected=expected)
 
     # -- 2. uniqueness ---------------------------------------------------------------------------------------------
     def unique(self):
@@ -145,45 +154,154 @@ class _Checker:
         return self.cf.lifecycles[name]
 
 
-def _read_departments(cycle_path: Path, rel: str) -> tuple[YamlDoc, DepartmentsFile]:
-    dpath = (cycle_path.parent / rel)
-    ddoc = load_yaml(dpath)
-    if not isinstance(ddoc.data, dict):
-        raise ConfigError("must be a mapping with a 'departments' list", file=ddoc.file, line=1)
+def _kind_of(value) -> str:
+    if value is None:
+        return "empty (null)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a " + type(value).__name__
+
+
+def _included(doc: YamlDoc, key: str, target: Path, load):
+    """``load(target)`` for a file the cycle names under ``key``. If that file cannot be read at all (missing,
+    a directory, too large …) the error names the cycle file and the line that wrote the path; problems inside
+    the file name that file and its line."""
     try:
-        return ddoc, DepartmentsFile.model_validate(ddoc.data)
-    except ValidationError as exc:
-        raise _from_validation(exc, ddoc) from None
+        return load(target)
+    except FileError as exc:
+        written = key in doc.data
+        note = "" if written else f" (the default, as the file has no {key}: key)"
+        raise _error(f"{exc.file}: {exc.message}{note}", file=doc.file, line=doc.line(key) if written else 1,
+                     path=key, expected=exc.expected or "a path relative to the cycle file's folder") from None
 
 
-def load_departments(path: str | Path) -> DepartmentsFile:
-    ddoc = load_yaml(path)
+def _departments_of(ddoc: YamlDoc) -> DepartmentsFile:
     if not isinstance(ddoc.data, dict):
-        raise ConfigError("must be a mapping with a 'departments' list", file=ddoc.file, line=1)
+        raise _error("must be a mapping with a 'departments' list", file=ddoc.file, line=1)
     try:
         return DepartmentsFile.model_validate(ddoc.data)
     except ValidationError as exc:
         raise _from_validation(exc, ddoc) from None
 
 
-def load_cycle(path: str | Path, calendar: WorkCalendar | None = None) -> CycleSpec:
-    path = Path(path)
+def load_departments(path: str | bytes | os.PathLike) -> DepartmentsFile:
+    return _departments_of(load_yaml(path))
+
+
+def _calendar(doc: YamlDoc, cycle_path: Path, rel: str | None) -> WorkCalendar:
+    """The working-day calendar with the cycle's ``calendar:`` extension on top. The extension is read by
+    stages.calendar: a value it cannot use is reported as a ConfigError naming that file."""
+    if not rel:
+        return WorkCalendar.default(None)
+    target = cycle_path.parent / rel
+    try:
+        return _included(doc, "calendar", target, WorkCalendar.default)
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
+        raise _error(f"cannot use this calendar extension ({type(exc).__name__}: {exc})",
+                     file=clean(os.fsdecode(target)), line=1,
+                     expected="years: {YYYY: {notice, holidays: [dates or ranges], workdays: [dates]}}") from None
+
+
+_NOTICE_SECTIONS = ("organ", "contact", "numbering", "cc", "call_for_tender", "meetings")
+
+
+def _notices_problem(data) -> tuple[tuple, str, str] | None:
+    """The first value of a notice settings file that issuing a notice would trip over: (path, what, expected)."""
+    if not isinstance(data, dict):
+        return (), "must be a mapping", "the keys " + ", ".join(_NOTICE_SECTIONS)
+    for key in ("organ", "contact", "meetings", "call_for_tender", "numbering"):
+        if key in data and not isinstance(data[key], dict):
+            return (key,), f"must be a mapping, not a {type(data[key]).__name__}", "key: value lines under it"
+    if data.get("cc") is not None and not isinstance(data["cc"], dict):
+        return ("cc",), "must be a mapping of notice kind to 抄送 list", "default: …, monthly_report: …"
+    for key in ("name", "prefix", "masthead", "office"):
+        if key in (data.get("organ") or {}) and not isinstance(data["organ"][key], str):
+            return ("organ", key), "must be text", "e.g. prefix: 长发改"
+    numbering = data.get("numbering") or {}
+    first = numbering.get("first")
+    if first is not None:
+        if not isinstance(first, dict):
+            return ("numbering", "first"), "must be a mapping of year to first number", "2019: 25"
+        for year, n in first.items():
+            if not isinstance(year, int) or isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                return ("numbering", "first", year), "must map a year to a first number ≥ 1", "2019: 25"
+    unnumbered = numbering.get("unnumbered")
+    if unnumbered is not None and not isinstance(unnumbered, list):
+        return ("numbering", "unnumbered"), "must be a list of notice kinds", "[call_for_tender]"
+    meetings = data.get("meetings") or {}
+    if not isinstance(meetings.get("place"), str):
+        return ("meetings", "place"), "must name the default meeting place", "place: 区发改委会议室"
+    days = meetings.get("materials_days_before", 3)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        return ("meetings", "materials_days_before"), "must be a number of working days", "a whole number ≥ 0"
+    cft = data.get("call_for_tender") or {}
+    days = cft.get("apply_within_workdays")
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        return ("call_for_tender", "apply_within_workdays"), "must be a number of working days", "a whole number ≥ 1"
+    until = cft.get("apply_until")
+    if not (isinstance(until, str) and len(until) <= 5 and until.count(":") == 1
+            and all(p.isdigit() for p in until.split(":"))):
+        return ("call_for_tender", "apply_until"), "must be a time of day", 'a quoted time such as "17:00"'
+    return None
+
+
+def _check_notices(doc: YamlDoc, cycle_path: Path, rel: str | None) -> None:
+    """The notice settings (``notices:``, default config/notices.yaml) exist, load with stages.notices' own
+    checks, and hold what issuing a notice reads, so that a bad file fails ``validate``, not the first notice."""
+    from . import notices
+
+    if rel:
+        target = cycle_path.parent / rel
+        try:
+            target = target.resolve()  # the name stages.services uses, so load_config's cache is shared
+        except (OSError, RuntimeError):  # a symlink loop: reading it reports it
+            pass
+    else:
+        target = notices.CONFIG
+    name = os.fsdecode(target)
+    try:
+        data = _included(doc, "notices", target, lambda _p: notices.load_config(name))
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        # load_config tripped over a value of the wrong type (organ: a list …): say which value if we can
+        ndoc = load_yaml(target)
+        problem = _notices_problem(ndoc.data)
+        if problem is None:
+            raise _error(f"cannot be used as the notice settings ({type(exc).__name__}: {exc})", file=ndoc.file,
+                         line=1, expected="the keys " + ", ".join(_NOTICE_SECTIONS)) from None
+    else:
+        problem = _notices_problem(data)
+        if problem is None:
+            return
+        ndoc = load_yaml(target)
+    path, what, expected = problem
+    raise _error(what, file=ndoc.file, line=ndoc.line(*path), path=_dotted(path) or None, expected=expected)
+
+
+def load_cycle(path: str | bytes | os.PathLike, calendar: WorkCalendar | None = None) -> CycleSpec:
+    path = Path(os.fsdecode(path))
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError(f"the top level is a {type(doc.data).__name__}, not a mapping", file=doc.file, line=1,
-                          expected="keys id, version, title, stages, lifecycles …")
+        raise _error(f"the top level is {_kind_of(doc.data)}, not a mapping", file=doc.file, line=1,
+                     expected="keys id, version, title, stages, lifecycles …")
     try:
         cf = CycleFile.model_validate(doc.data)
     except ValidationError as exc:
         raise _from_validation(exc, doc) from None
-    ddoc, dfile = _read_departments(path, cf.departments)
+    dpath = path.parent / cf.departments
+    ddoc = _included(doc, "departments", dpath, load_yaml)
+    dfile = _departments_of(ddoc)
     if calendar is None:
-        ext = (path.parent / cf.calendar) if cf.calendar else None
-        calendar = WorkCalendar.default(ext)
+        calendar = _calendar(doc, path, cf.calendar)
+    _check_notices(doc, path, cf.notices)
     ck = _Checker(doc, cf, ddoc, dfile, calendar)
     ck.unique()
     items, lifecycles = _resolve(ck)
-    checksum = hashlib.sha256(path.read_bytes() + ddoc.file.encode() + Path(ddoc.file).read_bytes()).hexdigest()
+    # the bytes parsed, not a second read: the same digest as before for the same files
+    checksum = hashlib.sha256(doc.raw + os.fsencode(dpath) + ddoc.raw).hexdigest()
     groups = {k: tuple(ck.dept_names[m] for m in v) for k, v in dfile.groups.items()}
     return CycleSpec(file=cf, path=str(path), checksum=checksum, departments=dfile.departments, groups=groups,
                      stages=ck.stages, items=tuple(items), lifecycles=lifecycles)

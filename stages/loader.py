@@ -41,6 +41,7 @@ from .spec import (
 from .yamlio import FileError, YamlDoc, clean, load_yaml
 
 ROLE_OWNERS = ("lead", "coordinator")
+MAX_PHRASE = 100  # characters in a deadline phrase or stage window; the longest in the shipped cycle is 33
 MAX_GATE_DEPTH = 16  # gates naming gates naming gates …: the shipped cycle goes 2 deep
 MAX_GATE_SIZE = 1_000  # predicates one gate evaluates, named sub-gates expanded; the shipped cycle's largest is 3
 
@@ -316,6 +317,7 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     windows: dict[str, Period] = {}
     stages = []
     for i, st in enumerate(cf.stages):
+        _phrase_length(ck, st.window, "stages", i, "window")
         try:
             per = parse_period(st.window)
         except DeadlinePhraseError as exc:
@@ -402,16 +404,7 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                 continue  # excluded for this item; dependents inherit its deps below
             kept.append((idx, m, stage))
         excluded = {m.id for m in r["ms"]} - {m.id for _, m, _ in kept}
-
-        def expand(ds, seen=()):
-            out = []
-            for d in ds:
-                if d in excluded:
-                    out.extend(expand(deps_of[d], seen + (d,)))
-                else:
-                    out.append(d)
-            return tuple(dict.fromkeys(out))
-
+        expand = _inherited_deps(ck, r, deps_of, excluded)
         r["kept"] = [(idx, m, stage, expand(deps_of[m.id])) for idx, m, stage in kept]
 
     _check_gates(ck, by_key, track_items)
@@ -456,6 +449,56 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     if cf.funding and abs(total - 1.0) > 1e-9:
         ck.fail(f"funding shares add up to {total:g}", "funding", expected="shares adding up to 1")
     return items, lifecycles
+
+
+def _phrase_length(ck: _Checker, text, *path) -> None:
+    """Deadline phrases are short (the longest in the shipped cycle is 33 characters); a long one is a mistake,
+    and the phrase parser's patterns are not meant for 100 KB of input (a run of spaces took seconds)."""
+    if isinstance(text, str) and len(text) > MAX_PHRASE:
+        ck.fail(f"the deadline phrase is {len(text):,} characters long", *path,
+                expected=f"at most {MAX_PHRASE}, e.g. 2019年6月上旬 or 开题 + 10 个工作日")
+
+
+def _inherited_deps(ck: _Checker, r: dict, deps_of: dict, excluded: set):
+    """``expand(deps)``: deps with every milestone excluded for this item (only_for) replaced by what it waits
+    for, transitively. Iterative and memoised: excluded milestones waiting for each other in a circle are a
+    dependency cycle (reported), and a long chain of them is no RecursionError."""
+    done: dict[str, tuple] = {}
+    index = {m.id: i for i, m in enumerate(r["ms"])}
+
+    def resolve(d: str) -> tuple:
+        if d in done:
+            return done[d]
+        path = [d]
+        stack = [(d, iter(deps_of[d]))]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                out = []
+                for x in deps_of[node]:
+                    out.extend(done[x] if x in excluded else (x,))
+                done[node] = tuple(dict.fromkeys(out))
+                stack.pop()
+                path.pop()
+                continue
+            if nxt not in excluded or nxt in done:
+                continue
+            if nxt in path:
+                cyc = path[path.index(nxt):] + [nxt]
+                ck.fail("dependency cycle: " + " → ".join(f"{r['key']}:{x}" for x in cyc), *r["ms_path"], index[nxt],
+                        expected="milestones that depend on earlier ones only")
+            path.append(nxt)
+            stack.append((nxt, iter(deps_of[nxt])))
+        return done[d]
+
+    def expand(ds) -> tuple:
+        out = []
+        for d in ds:
+            out.extend(resolve(d) if d in excluded else (d,))
+        return tuple(dict.fromkeys(out))
+
+    return expand
 
 
 def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
@@ -686,6 +729,8 @@ def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[st
             r, idx, m, stage, all_ids = pending[key]
             p = r["ms_path"] + (idx,)
             year = windows[stage].start.year
+            _phrase_length(ck, m.due, *p, "due")
+            _phrase_length(ck, m.start, *p, "start")
             off = parse_offset(m.due) if isinstance(m.due, str) else None
             if off is not None:
                 ref = _ref(ck, r, off.ref, by_key, p + ("due",))
@@ -699,6 +744,9 @@ def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[st
                     due = ck.cal.add_workdays(base, off.n) if off.workdays else base + dt.timedelta(days=off.n)
                 except CalendarError as exc:
                     ck.fail(str(exc), *p, "due")
+                except OverflowError:
+                    ck.fail(f"{off.n:+} days from {base} is past any date", *p, "due",
+                            expected="an offset that stays inside the stage window")
                 start, time = base, None
             else:
                 try:
@@ -722,7 +770,7 @@ def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[st
             progress = True
     if pending:
         (r, idx, m, *_rest) = next(iter(pending.values()))
-        ck.fail(f"offset deadlines refer to each other in a circle ({m.id}: {m.due})", *r["ms_path"], idx, "due")
+        ck.fail(f"offset deadlines refer to each other in a circle ({m.id}: {m.due!r})", *r["ms_path"], idx, "due")
     # A milestone cannot start before what it waits for is due ("年底前" alone would start on 1 January), and a
     # milestone due before its own predecessor can never be on time: that is an error in the definition.
     changed = True

@@ -1,5 +1,10 @@
 """Exports: the 台账 ledger as .xlsx and the deadlines as an .ics calendar. File writing lives here, the rows
-come from ``stages.views`` and ``stages.board``."""
+come from ``stages.views`` and ``stages.board``.
+
+The ledger is opened by people in Excel or WPS, so no cell is ever a formula: text that a spreadsheet would
+read as one (it starts with = + - @, a tab or a carriage return, or their full-width forms) is stored as a
+string with Excel's quote prefix, exactly as typed. Dates are real dates (yyyy-mm-dd), so they sort and filter.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,47 @@ from stages.views import LEDGER_COLUMNS
 WIDTHS = {"事项": 18, "类别": 12, "名称": 44, "牵头单位": 16, "配合单位": 30, "节点": 22, "阶段": 10, "责任单位": 14,
           "计划完成": 12, "调整后完成": 12, "报送日期": 12, "审核结果": 11, "逾期工作日": 11, "状态灯": 8}
 FILL = {"红": "F4B6B6", "黄": "FFE699", "绿": "C6E0B4", "完成": "D9D9D9"}
+DATE_COLUMNS = ("计划完成", "调整后完成", "报送日期")
+DATE_FORMAT = "yyyy-mm-dd"
+# what makes a spreadsheet (Excel, WPS, LibreOffice) read typed text as a formula or a DDE call
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
+
+
+def formula_like(value) -> bool:
+    return isinstance(value, str) and value.lstrip(" ").startswith(FORMULA_START)
+
+
+def _as_date(value):
+    """A ledger date as a date: ISO text ('2019-07-31', '2019-07-31T10:00') or a date/datetime; else unchanged."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str) and len(value) >= 10:
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value
+
+
+def _put(ws, row: int, col: int, value, date: bool = False):
+    """Write one cell: a date as a date, formula-like text as text (never a formula), anything else as is."""
+    if date:
+        value = _as_date(value)
+        if value == "":
+            value = None
+    cell = ws.cell(row=row, column=col)
+    if isinstance(value, str):
+        cell.value = value
+        if formula_like(value) or cell.data_type != "s":
+            cell.data_type = "s"  # openpyxl made '=…' a formula: make it text again
+            cell.quotePrefix = True  # and Excel keeps it text when someone edits the cell
+    else:
+        cell.value = value
+        if isinstance(value, dt.date):
+            cell.number_format = DATE_FORMAT
+    return cell
 
 
 def write_ledger(rows: list[list], path: Path, title: str) -> Path:
@@ -22,8 +68,10 @@ def write_ledger(rows: list[list], path: Path, title: str) -> Path:
     ws = wb.active
     ws.title = "台账"
     ws.append(LEDGER_COLUMNS)
-    for r in rows:
-        ws.append(r)
+    dates = {LEDGER_COLUMNS.index(c) for c in DATE_COLUMNS if c in LEDGER_COLUMNS}
+    for n, r in enumerate(rows, start=2):
+        for i, value in enumerate(r):
+            _put(ws, n, i + 1, value, date=i in dates)
     bold = Font(bold=True, name="宋体")
     for c in ws[1]:
         c.font = bold

@@ -1001,9 +1001,10 @@ def _explain(exc: BaseException) -> tuple[str, int] | None:
 def _handle(exc: BaseException, debug: bool) -> None:
     """Print the one line for ``exc`` (and the usage line for a usage mistake) and exit."""
     kinds = _kinds(exc)
-    if isinstance(exc, (typer.Exit,)) or "Exit" in kinds and hasattr(exc, "exit_code") and "ClickException" not in kinds:
+    interrupted = isinstance(exc.__cause__ or exc.__context__, (KeyboardInterrupt, EOFError))
+    if (isinstance(exc, typer.Exit) or "Exit" in kinds and "ClickException" not in kinds) and not interrupted:
         sys.exit(getattr(exc, "exit_code", 0) or 0)
-    if isinstance(exc, (KeyboardInterrupt, typer.Abort)) or "Abort" in kinds:
+    if isinstance(exc, (KeyboardInterrupt, typer.Abort)) or "Abort" in kinds or interrupted:  # typer ≥ 0.29: Exit(130)
         _say("plancycle: aborted")
         sys.exit(130)
     if isinstance(exc, BrokenPipeError):  # `plancycle status | head`: the reader left; nothing to say
@@ -1061,6 +1062,8 @@ def main(argv: list[str] | None = None) -> None:
     except BaseException as exc:  # noqa: BLE001 - the boundary: every error becomes one line
         _handle(exc, debug)
         raise  # not reached: _handle exits
+    if rv == 130:  # typer ≥ 0.29 turns Ctrl-C into Exit(130), which click returns when not standalone
+        _say("plancycle: aborted")
     if isinstance(rv, int) and rv:
         sys.exit(rv)
 

@@ -103,14 +103,21 @@ def _render_doc(doc: documents.Doc, context: dict, fmt: str) -> bytes:
 
 # -- numbering -------------------------------------------------------------------------------------------------------
 def allocate_number(session: Session, organ: dict, year: int, cfg: dict) -> tuple[int, str]:
-    """Next 发文字号 for (organ, year), in the caller's transaction: rolled back with it, never skipped."""
+    """Next 发文字号 for (organ, year), in the caller's transaction: rolled back with it, never skipped.
+
+    The year's row is created with INSERT … ON CONFLICT DO NOTHING (one row whoever gets there first), then the
+    UPDATE takes its row lock: concurrent writers of the first number of a year queue instead of failing on the
+    unique constraint, and each gets the next number.
+    """
+    from .sweep import _insert_ignore
+
     prefix = organ["prefix"]
-    res = session.execute(update(DocSequence).where(DocSequence.organ == prefix, DocSequence.year == year)
-                          .values(last=DocSequence.last + 1))
-    if not res.rowcount:
-        first = int((cfg.get("numbering", {}).get("first") or {}).get(year, 1))
-        session.add(DocSequence(organ=prefix, year=year, last=first))
-        session.flush()
+    first = int((cfg.get("numbering", {}).get("first") or {}).get(year, 1))
+    insert = _insert_ignore(session)
+    session.execute(insert(DocSequence).values(organ=prefix, year=year, last=first - 1)
+                    .on_conflict_do_nothing(index_elements=["organ", "year"]))
+    session.execute(update(DocSequence).where(DocSequence.organ == prefix, DocSequence.year == year)
+                    .values(last=DocSequence.last + 1))
     last = session.exec(select(DocSequence.last).where(DocSequence.organ == prefix, DocSequence.year == year)).one()
     return last, f"{prefix}〔{year}〕{last}号"
 

@@ -50,8 +50,8 @@ def _error(message: str, *, file: str | None, line: int | None = None, path: str
            expected: str | None = None) -> ConfigError:
     """A ConfigError whose parts are safe on one line: values from the file may hold control characters or be
     a megabyte long."""
-    return ConfigError(clean(message, 400), file=file, line=line, path=clean(path, 200) if path else None,
-                       expected=clean(expected, 300) if expected else None)
+    return ConfigError(clean(message, 300), file=file, line=line, path=clean(path, 120) if path else None,
+                       expected=clean(expected, 200) if expected else None)
 
 
 def _dotted(loc) -> str:
@@ -64,16 +64,32 @@ def _dotted(loc) -> str:
     return out
 
 
+def _real_loc(loc: tuple, data) -> tuple:
+    """The parts of a pydantic error location that are steps into the data. pydantic also puts the branch of a
+    union (``str``, ``date``, ``GatePredicate``, ``function-after[…]``) into it; matching names against those
+    dropped real keys that merely begin the same way (a key ``stray`` became no path at all)."""
+    out = []
+    cur = data
+    for part in loc:
+        if isinstance(cur, dict) and not isinstance(part, bool) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+    return tuple(out)
+
+
 def _from_validation(exc: ValidationError, doc: YamlDoc) -> ConfigError:
     err = exc.errors(include_url=False)[0]
-    # pydantic puts the union/tagged branch name in loc for some errors; keep only real path parts
-    loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "union[", "str", "date", "datetime", "GatePredicate")))
-    path = _dotted(loc)
     kind = err["type"]
-    if kind == "missing":
-        parent, key = loc[:-1], loc[-1]
+    raw_loc = tuple(err["loc"])
+    if kind == "missing" and raw_loc:
+        parent, key = _real_loc(raw_loc[:-1], doc.data), raw_loc[-1]
         return _error(f"missing key {key!r}", file=doc.file, line=doc.line(*parent), path=_dotted(parent) or None)
-    if kind == "extra_forbidden":
+    loc = _real_loc(raw_loc, doc.data)
+    path = _dotted(loc)
+    if kind == "extra_forbidden" and loc:
         return _error(f"unknown key {loc[-1]!r}", file=doc.file, line=doc.line(*loc), path=path,
                       expected="one of the keys documented in stages/spec.py")
     got = err.get("input")

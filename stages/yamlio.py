@@ -7,11 +7,12 @@ many nodes once aliases are expanded) into one-line :class:`ConfigError`s. Does 
 
 Limits (each one a refusal with the file and line, never a MemoryError, RecursionError or a hang):
 
-``MAX_BYTES`` = 1 MiB
-    The shipped cycle is 28 KB and its departments file 5 KB: 1 MiB is 35 times the largest real file. ruamel's
-    pure-Python parser reads 0.2–1 MB a second here, so a file at the limit is still read in seconds. Only
-    regular files are read (``os.stat`` first, so a FIFO, a socket or ``/dev/zero`` is never opened), and never
-    more than the limit, even if the file grows while it is read.
+``MAX_BYTES`` = 2 MiB
+    The shipped cycle is 28 KB and its departments file 5 KB: 2 MiB is 70 times the largest real file, and the
+    same limit ``plancycle validate`` checks before loading. ruamel's pure-Python parser reads 0.5–1 MB of long
+    values a second here, and ``MAX_NODES`` stops a file of many small ones early, so a file at the limit is
+    still read in seconds. Only regular files are read (``os.stat`` first, so a FIFO, a socket or ``/dev/zero``
+    is never opened), and never more than the limit, even if the file grows while it is read.
 ``MAX_DEPTH`` = 64 levels of nesting
     The deepest real path (``lifecycles.topic.milestones[0].deliverables[0]``) is 6 levels. ruamel's composer
     recurses once per level (a note nested 5,000 deep was a RecursionError); 64 stays far below Python's
@@ -43,7 +44,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-MAX_BYTES = 1024 * 1024
+MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 20_000
 MAX_INT = 2**63 - 1  # what a database integer column holds

@@ -1,0 +1,460 @@
+"""Bad and hostile cycle configs: each one is a single-line ConfigError — never a traceback, MemoryError,
+RecursionError or hang.
+
+Two kinds of case:
+
+* the corpus, ``tests/corpus/configs/*.yaml``: small files, each a one-change copy of
+  ``included/base-cycle.yaml`` whose first line ``# expect: …`` is a fragment of the message it must give (the
+  second line says what the case is). ``included/`` holds the departments, calendar and notice files they name.
+* files too big or too hostile to commit (alias bombs, 5,000-deep nesting, a FIFO, /dev/zero, undecodable bytes
+  and file names), written into ``tmp_path`` at run time. Anything that could exhaust memory or block runs in a
+  subprocess with a 2 GiB address-space limit and a timeout, so a regression fails the test instead of taking
+  the machine down.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from stages.errors import ConfigError
+from stages.loader import load_cycle
+from stages.yamlio import MAX_BYTES, MAX_NODES
+
+from .conftest import FIXTURES, MINI, ROOT
+
+CORPUS = Path(__file__).resolve().parent / "corpus" / "configs"
+INCLUDED = CORPUS / "included"
+CASES = sorted(CORPUS.glob("*.yaml"))
+BASE = MINI.read_text(encoding="utf-8")
+MEMORY_LIMIT = 2 * 1024**3
+
+
+def _expectation(path: Path) -> str:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name}: the first line must be '# expect: <message fragment>'"
+    return first.removeprefix("# expect: ")
+
+
+def _assert_one_clear_line(message: str, fragment: str | None = None) -> None:
+    assert "\n" not in message and "\r" not in message, message
+    assert re.match(r"^\S+?\.yaml(:\d+)?: ", message) or re.match(r"^\S+: ", message), message
+    assert len(message) < 700, f"{len(message)} characters: {message[:200]}…"
+    if fragment is not None:
+        assert fragment in message, message
+
+
+# -- the corpus --------------------------------------------------------------------------------------------------------
+def test_the_corpus_is_big_enough_and_its_base_is_valid(tmp_path):
+    assert len(CASES) >= 40
+    spec = load_cycle(INCLUDED / "base-cycle.yaml")
+    assert spec.id == "corpus"
+    # the corpus's notice settings are valid too, so each bad one fails for its own reason
+    for name in ("base-cycle.yaml", "departments.yaml", "notices.yaml"):
+        shutil.copy(INCLUDED / name, tmp_path / name)
+    cycle = tmp_path / "base-cycle.yaml"
+    cycle.write_text(cycle.read_text(encoding="utf-8") + "notices: notices.yaml\n", encoding="utf-8")
+    assert load_cycle(cycle).file.notices == "notices.yaml"
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_corpus_case_is_one_clear_line(path):
+    fragment = _expectation(path)
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), fragment)
+
+
+# -- generated: run isolated -----------------------------------------------------------------------------------------
+_PROBE = textwrap.dedent("""
+    import sys
+    from stages.errors import ConfigError
+    from stages.loader import load_cycle
+    try:
+        load_cycle(sys.argv[1])
+    except ConfigError as exc:
+        print("ConfigError\\t" + str(exc))
+    else:
+        print("loaded")
+""")
+
+
+def _limit_memory():  # runs in the child before exec
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def isolated_error(path, timeout: float = 60) -> str:
+    """load_cycle(path) in a subprocess with 2 GiB of address space and a timeout: the ConfigError's text."""
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", _PROBE, os.fsdecode(path)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=_limit_memory)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    kind, _, message = proc.stdout.strip().partition("\t")
+    assert kind == "ConfigError", proc.stdout[-2000:]
+    assert time.monotonic() - started < timeout
+    return message
+
+
+def _cycle(tmp_path: Path, text: str, name: str = "cycle.yaml") -> Path:
+    shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def _laughs(levels: int, width: int = 9, word: str = "lol") -> str:
+    """The billion-laughs block: level i is a list of ``width`` aliases of level i-1."""
+    rows = [f"  l0: &l0 [{', '.join([word] * width)}]"]
+    for i in range(1, levels + 1):
+        rows.append(f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]")
+    return "note:\n" + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("levels,width,word", [(9, 9, "lol"), (8, 10, "x" * 200)], ids=["9x9-laughs", "8-levels-9.8GB"])
+def test_alias_bomb_is_refused_before_it_expands(tmp_path, levels, width, word):
+    path = _cycle(tmp_path, _laughs(levels, width, word) + BASE)
+    message = isolated_error(path, timeout=30)
+    _assert_one_clear_line(message, f"too many values: more than {MAX_NODES:,}")
+
+
+def test_alias_bomb_of_mappings_is_refused(tmp_path):
+    rows = ["  m0: &m0 {a: lol, b: lol, c: lol, d: lol, e: lol, f: lol, g: lol, h: lol, i: lol}"]
+    for i in range(1, 10):
+        rows.append(f"  m{i}: &m{i} {{" + ", ".join(f"k{j}: *m{i - 1}" for j in range(9)) + "}")
+    path = _cycle(tmp_path, "note:\n" + "\n".join(rows) + "\n" + BASE)
+    _assert_one_clear_line(isolated_error(path, timeout=30), "once the alias *m")
+
+
+def test_alias_bomb_in_the_departments_file_names_that_file(tmp_path):
+    path = _cycle(tmp_path, BASE)
+    (tmp_path / "mini-departments.yaml").write_text(_laughs(9) + "departments: []\n", encoding="utf-8")
+    message = isolated_error(path, timeout=30)
+    _assert_one_clear_line(message, "too many values")
+    assert message.startswith(str(tmp_path / "mini-departments.yaml") + ":")
+
+
+def test_small_aliases_are_allowed(tmp_path):
+    text = BASE.replace("cooperating: [区商务委]}", "cooperating: &coop [区商务委]}").replace(
+        "{no: 3, title: 课题三, focus: 重点三, lead: [区教育局], open_call: false}",
+        "{no: 3, title: 课题三, focus: 重点三, lead: [区教育局], cooperating: *coop, open_call: false}")
+    spec = load_cycle(_cycle(tmp_path, text))
+    assert spec.item("topic-03").cooperating == spec.item("topic-01").cooperating == ("区商务委",)
+
+
+@pytest.mark.parametrize("shape", ["flow-list-5000", "flow-map-5000", "block-1000", "block-list-1000"])
+def test_deep_nesting_is_refused_without_recursion_error(tmp_path, shape):
+    if shape == "flow-list-5000":
+        note = "note: " + "[" * 5000 + "x" + "]" * 5000 + "\n"
+    elif shape == "flow-map-5000":
+        note = "note: " + "{a: " * 5000 + "x" + "}" * 5000 + "\n"
+    elif shape == "block-1000":
+        note = "note:\n" + "".join(" " * i + "a:\n" for i in range(1, 1000)) + " " * 1000 + "x\n"
+    else:
+        note = "note:\n" + "".join(" " * i + "-\n" for i in range(1, 1000)) + " " * 1000 + "x\n"
+    message = isolated_error(_cycle(tmp_path, BASE + note), timeout=30)
+    _assert_one_clear_line(message, "nested more than 64 levels deep")
+
+
+def test_too_many_values_without_aliases(tmp_path):
+    path = _cycle(tmp_path, BASE + "note: [" + ", ".join(["0"] * (MAX_NODES + 10)) + "]\n")
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "too many values")
+    assert time.monotonic() - started < 20
+
+
+def test_a_file_over_the_size_limit_is_not_parsed(tmp_path):
+    path = _cycle(tmp_path, BASE + "# " + "x" * MAX_BYTES + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "is too large")
+
+
+def test_a_30kb_phrase_of_spaces_is_refused_at_once(tmp_path):
+    # the phrase patterns took 12 s on this; the length limit answers before they run
+    path = _cycle(tmp_path, BASE.replace("due: 8月底前}", 'due: "a' + " " * 30000 + 'b"}'))
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "the deadline phrase is 30,002 characters long")
+    assert time.monotonic() - started < 5
+
+
+def test_a_5000_digit_number(tmp_path):
+    path = _cycle(tmp_path, BASE.replace("version: 1\n", "version: " + "9" * 5000 + "\n"))
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "a number of 5,000 digits is too large")
+
+
+def test_a_5000_digit_offset(tmp_path):
+    path = _cycle(tmp_path, BASE.replace("due: 中期 + 10 个工作日", "due: 中期 + " + "9" * 5000 + " 天"))
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "the deadline phrase is 5,007 characters long")
+
+
+@pytest.mark.parametrize("where", ["key", "department"])
+def test_a_huge_value_is_not_echoed_whole(tmp_path, where):
+    if where == "key":
+        text = BASE.replace("district: 测试区\n", "district: 测试区\n? " + "k" * 20000 + "\n: x\n")  # explicit key: no 1,024 limit
+        fragment = "unknown key 'kkkk"
+    else:
+        text = BASE.replace("lead: [区教育局]", "lead: [" + "区" * 20000 + "]")
+        fragment = "unknown department '区区区"
+    with pytest.raises(ConfigError) as err:
+        load_cycle(_cycle(tmp_path, text))
+    _assert_one_clear_line(str(err.value), fragment)
+
+
+# -- what is not a readable regular file -----------------------------------------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_does_not_hang(tmp_path):
+    fifo = tmp_path / "cycle.yaml"
+    os.mkfifo(fifo)
+    _assert_one_clear_line(isolated_error(fifo, timeout=30), "is a FIFO (named pipe), not a YAML file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_as_departments_file_names_the_cycle_line(tmp_path):
+    path = _cycle(tmp_path, BASE)
+    (tmp_path / "mini-departments.yaml").unlink()
+    os.mkfifo(tmp_path / "mini-departments.yaml")
+    line = BASE.splitlines().index("departments: mini-departments.yaml") + 1
+    message = isolated_error(path, timeout=30)
+    _assert_one_clear_line(message, "is a FIFO (named pipe)")
+    assert message.startswith(f"{path}:{line}: departments: {tmp_path / 'mini-departments.yaml'}: "), message
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+@pytest.mark.parametrize("how", ["direct", "symlink"])
+def test_dev_zero_is_not_read(tmp_path, how):
+    target = Path("/dev/zero")
+    if how == "symlink":
+        target = tmp_path / "cycle.yaml"
+        target.symlink_to("/dev/zero")
+    _assert_one_clear_line(isolated_error(target, timeout=30), "is a character device, not a YAML file")
+
+
+def test_a_directory(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_cycle(tmp_path)
+    _assert_one_clear_line(str(err.value), f"{tmp_path}: is a directory, not a YAML file")
+
+
+@pytest.mark.parametrize("name,fragment", [
+    ("missing.yaml", "missing.yaml: no such file"),
+    ("not-a-folder.yaml/cycle.yaml", "no such file (a folder on its path is a file)"),
+    ("nul\x00byte.yaml", "is not a valid file name (it contains a NUL character)"),
+    ("x" * 300 + ".yaml", "cannot be read: file name too long"),
+])
+def test_file_names_that_lead_nowhere(tmp_path, name, fragment):
+    (tmp_path / "not-a-folder.yaml").write_text("id: x\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(str(tmp_path) + "/" + name)
+    message = str(err.value)
+    _assert_one_clear_line(message, fragment)
+    assert "\x00" not in message
+
+
+def test_a_symlink_loop(tmp_path):
+    loop = tmp_path / "loop.yaml"
+    loop.symlink_to(loop)
+    with pytest.raises(ConfigError) as err:
+        load_cycle(loop)
+    _assert_one_clear_line(str(err.value), "cannot be read: too many levels of symbolic links")
+
+
+def test_permission_denied_simulated(tmp_path, monkeypatch):
+    """As root every file is readable, so the refusal of the operating system is simulated."""
+    path = _cycle(tmp_path, BASE)
+    real_open = os.open
+
+    def refusing_open(name, flags, *args, **kwargs):
+        if os.fsdecode(name) == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", os.fsdecode(name))
+        return real_open(name, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing_open)
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), f"{path}: cannot be read: permission denied")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied_for_real(tmp_path):
+    path = _cycle(tmp_path, BASE)
+    path.chmod(0)
+    try:
+        with pytest.raises(ConfigError) as err:
+            load_cycle(path)
+    finally:
+        path.chmod(0o644)
+    _assert_one_clear_line(str(err.value), "cannot be read: permission denied")
+
+
+# -- bytes that are not UTF-8 text -----------------------------------------------------------------------------------
+def test_a_gbk_file_names_the_line_of_the_first_bad_byte(tmp_path):
+    path = tmp_path / "cycle.yaml"
+    path.write_bytes(BASE.encode("gb18030"))
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    message = str(err.value)
+    first_bad = next(i for i, ln in enumerate(BASE.splitlines(), 1) if not ln.isascii())
+    _assert_one_clear_line(message, f"{path}:{first_bad}: is not UTF-8 text")
+
+
+def test_a_utf16_file(tmp_path):
+    path = tmp_path / "cycle.yaml"
+    path.write_text(BASE, encoding="utf-16")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "is UTF-16 text, not UTF-8")
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f"])
+def test_control_characters_in_the_text(tmp_path, char):
+    path = _cycle(tmp_path, BASE.replace("title: 测试区规划", f"title: 测试{char}区规划"))
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    message = str(err.value)
+    _assert_one_clear_line(message, f"U+{ord(char):04X} is not allowed")
+    assert char not in message
+
+
+def test_a_utf8_bom_is_fine(tmp_path):
+    path = _cycle(tmp_path, BASE)
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.encode("utf-8"))
+    assert load_cycle(path).id == "mini"
+
+
+def test_a_non_utf8_file_name(tmp_path):
+    folder = os.fsencode(tmp_path)
+    bad = folder + b"/\xff\xfe-cycle.yaml"
+    with pytest.raises(ConfigError) as err:
+        load_cycle(bad)  # missing
+    _assert_one_clear_line(str(err.value), "\\xff\\xfe-cycle.yaml: no such file")
+    with open(bad, "wb") as fh:
+        fh.write(b"id: [broken\n")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(bad)
+    message = str(err.value)
+    _assert_one_clear_line(message, "\\xff\\xfe-cycle.yaml:2: broken YAML")
+    message.encode("utf-8")  # printable as it is: no lone surrogates
+    with open(bad, "wb") as fh:
+        fh.write(BASE.encode("utf-8"))
+    shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    assert load_cycle(bad).id == "mini"
+    assert load_cycle(os.fsdecode(bad)).id == "mini"
+
+
+def test_a_newline_in_the_file_name(tmp_path):
+    path = tmp_path / "two\nlines.yaml"
+    path.write_text("id: [broken\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), "two\\nlines.yaml:2: broken YAML")
+
+
+# -- included files --------------------------------------------------------------------------------------------------
+def test_a_mistyped_include_names_the_cycle_line_and_the_path(tmp_path):
+    for key in ("departments", "calendar", "notices"):
+        text = BASE.replace("departments: mini-departments.yaml\n",
+                            "departments: mini-departments.yaml\n" if key != "departments" else "departments: typo.yaml\n")
+        if key != "departments":
+            text = text.replace("coordinator: 区发改委\n", f"{key}: typo.yaml\ncoordinator: 区发改委\n")
+        path = _cycle(tmp_path, text)
+        line = text.splitlines().index(f"{key}: typo.yaml") + 1
+        with pytest.raises(ConfigError) as err:
+            load_cycle(path)
+        message = str(err.value)
+        _assert_one_clear_line(message, f"{path}:{line}: {key}: ")
+        assert message.endswith("typo.yaml: no such file (expected a path relative to the cycle file's folder)"), message
+
+
+def test_errors_inside_an_included_file_name_that_file_and_line(tmp_path):
+    path = _cycle(tmp_path, BASE)
+    deps = tmp_path / "mini-departments.yaml"
+    deps.write_text(deps.read_text(encoding="utf-8").replace("{id: swj,", "{id: SWJ,"), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), f"{deps}:3: departments[1].id: string should match pattern")
+
+
+def test_notices_symlink_loop_names_the_cycle_line(tmp_path):
+    text = BASE.replace("coordinator: 区发改委\n", "notices: loop.yaml\ncoordinator: 区发改委\n")
+    path = _cycle(tmp_path, text)
+    (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
+    line = text.splitlines().index("notices: loop.yaml") + 1
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    _assert_one_clear_line(str(err.value), f"{path}:{line}: notices: ")
+
+
+def test_checksum_is_unchanged_by_reading_once(tmp_path):
+    """Runs in existing databases point at the spec's checksum: reading the files once must not change it."""
+    path = _cycle(tmp_path, BASE)
+    dpath = path.parent / "mini-departments.yaml"
+    old = hashlib.sha256(path.read_bytes() + str(dpath).encode() + dpath.read_bytes()).hexdigest()
+    assert load_cycle(path).checksum == old
+
+
+def test_gate_loop_no_longer_reaches_init(tmp_path, session):
+    """Before: validate passed and init_run died in stages.gates with a RecursionError."""
+    text = BASE.replace("all_of: [topics-closed, {milestone: \"wrap-up:report\"}]",
+                        "all_of: [loop-b, {milestone: \"wrap-up:report\"}]")
+    text = text.replace("gates:\n", "gates:\n  - {id: loop-b, name: 乙, any_of: [research-complete]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(_cycle(tmp_path, text))
+    _assert_one_clear_line(str(err.value), "gates[0].any_of[0]: gate 'loop-b' refers to itself through "
+                                           "research-complete → loop-b")
+
+
+# -- the command line ------------------------------------------------------------------------------------------------
+def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    bomb = tmp_path / "bomb"
+    bomb.mkdir()
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    return {
+        "alias-bomb": (_cycle(bomb, _laughs(9) + BASE), "too many values"),
+        "deep-5000": (_cycle(deep, BASE + "note: " + "[" * 5000 + "]" * 5000 + "\n"), "nested more than 64 levels"),
+        "gate-loop": (CORPUS / "gate-loop-two.yaml", "refers to itself through b-gate → a-gate"),
+        "fifo": (fifo, "fifo.yaml: "),
+        "notices-organ-list": (CORPUS / "notices-organ-list.yaml", "organ: must be a mapping"),
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_cli_validate_refuses_hostile_files_in_one_line(tmp_path):
+    for case, (path, fragment) in _hostile_files(tmp_path).items():
+        proc = subprocess.run([sys.executable, "-m", "app.cli", "validate", str(path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60, preexec_fn=_limit_memory)
+        assert proc.returncode == 2, (case, proc.stderr[-2000:])
+        assert proc.stdout == "", case
+        assert "Traceback" not in proc.stderr, (case, proc.stderr[-2000:])
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1, (case, proc.stderr[-2000:])
+        assert lines[0].startswith("plancycle: error: ") and fragment in lines[0], (case, lines[0])
+
+
+def test_cli_init_refuses_a_gate_loop(tmp_path):
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "--db", db, "init", str(CORPUS / "gate-loop-three.yaml")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, preexec_fn=_limit_memory)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert len(proc.stderr.splitlines()) == 1 and "refers to itself through" in proc.stderr

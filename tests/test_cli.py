@@ -82,8 +82,8 @@ def test_status_without_a_run_is_one_line(tmp_path):
 def test_read_only_commands_do_not_import_prefect(tmp_path):
     db = f"sqlite:///{tmp_path / 'p.db'}"
     run("init", CHANGNING, db=db, check=0)
-    code = ("import sys; sys.argv=['plancycle','status','--json']; from app import cli\n"
-            "try:\n    cli.main()\nexcept SystemExit:\n    pass\n"
+    code = ("import sys; from app import cli\n"
+            "try:\n    cli.main(['status', '--json'])\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('PREFECT=' + str(any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules)))")
     env = dict(os.environ, PLANCYCLE_DATABASE_URL=db)
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
@@ -103,3 +103,85 @@ def test_an_older_database_is_refused_in_one_line(tmp_path):
     p = run("status", db=f"sqlite:///{db}")
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert "made by an older plancycle: table milestone lacks ladder" in p.stderr
+
+
+def test_an_action_runs_in_process_without_prefect_or_a_server(tmp_path):
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    run("init", MINI, "--as-of", "2019-06-01", db=db, check=0)
+    code = ("import sys; from app import cli\n"
+            "cli.main(['contractor', 'topic-01', '某研究院', '--contact', '李四 13800000000', '--as-of', '2019-06-25'])\n"
+            "sys.stderr.write('PREFECT=' + str(any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules)))")
+    env = dict(os.environ, PLANCYCLE_DATABASE_URL=db, PLANCYCLE_FLOWS="auto", PLANCYCLE_RUN_DIR=str(tmp_path / "run"))
+    env.pop("PREFECT_API_URL", None)
+    p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert "PREFECT=False" in p.stderr, p.stderr
+    assert "opened: topic-01:kickoff" in p.stdout
+    again = run("contractor", "topic-01", "某研究院", "--contact", "李四 13800000000", "--as-of", "2019-06-25", db=db, check=0)
+    assert "nothing changed" in again.stdout  # idempotent by its natural key
+
+
+def test_an_advertised_api_is_found_and_a_stale_one_ignored(tmp_path, monkeypatch):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from flows import runner
+
+    class Health(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == "/api/health" else 404)
+            self.end_headers()
+            self.wfile.write(b"true")
+
+        def log_message(self, *a):
+            pass
+
+    monkeypatch.setenv("PLANCYCLE_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    server = HTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/api"
+        db = f"sqlite:///{tmp_path / 'x.db'}"
+        assert runner.api_for(db) is None
+        path = runner.advertise(db, url)
+        assert json.loads(path.read_text())["pid"] == os.getpid() and (path.stat().st_mode & 0o777) == 0o600
+        assert runner.api_for(db) == url
+        assert runner.api_for(f"sqlite:///{tmp_path}/../{tmp_path.name}/x.db") == url  # the same file
+        assert runner.api_for(f"sqlite:///{tmp_path / 'other.db'}") is None
+        runner.withdraw(db)
+        assert not path.exists() and runner.api_for(db) is None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"url": url, "pid": 2**22 + 12345}))  # a process that is gone
+        assert runner.api_for(db) is None and not path.exists()
+    finally:
+        server.shutdown()
+
+
+def test_plancycle_flows_chooses_the_path(monkeypatch, tmp_path):
+    from flows import runner
+    from stages.errors import PlancycleError
+
+    calls = []
+    monkeypatch.setattr(runner, "run_through_prefect", lambda fn, *a, api_url=None, **k: calls.append(api_url))
+    monkeypatch.setenv("PLANCYCLE_RUN_DIR", str(tmp_path))
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "prefect-home"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+
+    def body(x):
+        return {"x": x}
+
+    monkeypatch.setenv("PLANCYCLE_FLOWS", "auto")
+    assert runner.run_action(body, 1) == {"x": 1} and calls == []
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    runner.run_action(body, 1)
+    assert calls == ["http://127.0.0.1:9/api"]
+    monkeypatch.setenv("PLANCYCLE_FLOWS", "never")
+    assert runner.run_action(body, 2) == {"x": 2} and len(calls) == 1
+    monkeypatch.setenv("PLANCYCLE_FLOWS", "always")
+    runner.run_action(body, 3)
+    assert len(calls) == 2
+    monkeypatch.setenv("PLANCYCLE_FLOWS", "sometimes")
+    with pytest.raises(PlancycleError, match="PLANCYCLE_FLOWS must be one of always / auto / never"):
+        runner.run_action(body, 4)

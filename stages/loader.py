@@ -224,38 +224,44 @@ def _calendar(doc: YamlDoc, cycle_path: Path, rel: str | None) -> WorkCalendar:
 
 
 _NOTICE_SECTIONS = ("organ", "contact", "numbering", "cc", "call_for_tender", "meetings")
+NOTICES_DEFAULT = Path(__file__).resolve().parent.parent / "config" / "notices.yaml"  # = stages.notices.CONFIG
 
 
-def _notices_problem(data) -> tuple[tuple, str, str] | None:
-    """The first value of a notice settings file that issuing a notice would trip over: (path, what, expected)."""
+def _notices_problem(data) -> tuple[tuple, str, str | None] | None:
+    """The first thing wrong with notice settings, as (path, what, expected): stages.notices.load_config's rules
+    (a mapping with the six sections, organ's name, prefix, masthead and office filled in), then the types of the
+    values issuing a notice reads, so a bad file fails ``validate`` rather than the first notice."""
     if not isinstance(data, dict):
         return (), "must be a mapping", "the keys " + ", ".join(_NOTICE_SECTIONS)
+    for key in _NOTICE_SECTIONS:
+        if key not in data:
+            return (), f"missing key {key!r}", None
     for key in ("organ", "contact", "meetings", "call_for_tender", "numbering"):
-        if key in data and not isinstance(data[key], dict):
-            return (key,), f"must be a mapping, not a {type(data[key]).__name__}", "key: value lines under it"
-    if data.get("cc") is not None and not isinstance(data["cc"], dict):
+        if not isinstance(data[key], dict):
+            return (key,), f"must be a mapping, not {_kind_of(data[key])}", "key: value lines under it"
+    if data["cc"] is not None and not isinstance(data["cc"], dict):
         return ("cc",), "must be a mapping of notice kind to 抄送 list", "default: …, monthly_report: …"
     for key in ("name", "prefix", "masthead", "office"):
-        if key in (data.get("organ") or {}) and not isinstance(data["organ"][key], str):
+        if not data["organ"].get(key):
+            return ("organ",), f"missing key {key!r}", None
+        if not isinstance(data["organ"][key], str):
             return ("organ", key), "must be text", "e.g. prefix: 长发改"
-    numbering = data.get("numbering") or {}
-    first = numbering.get("first")
+    first = data["numbering"].get("first")
     if first is not None:
         if not isinstance(first, dict):
             return ("numbering", "first"), "must be a mapping of year to first number", "2019: 25"
         for year, n in first.items():
             if not isinstance(year, int) or isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 return ("numbering", "first", year), "must map a year to a first number ≥ 1", "2019: 25"
-    unnumbered = numbering.get("unnumbered")
+    unnumbered = data["numbering"].get("unnumbered")
     if unnumbered is not None and not isinstance(unnumbered, list):
         return ("numbering", "unnumbered"), "must be a list of notice kinds", "[call_for_tender]"
-    meetings = data.get("meetings") or {}
-    if not isinstance(meetings.get("place"), str):
+    if not isinstance(data["meetings"].get("place"), str):
         return ("meetings", "place"), "must name the default meeting place", "place: 区发改委会议室"
-    days = meetings.get("materials_days_before", 3)
+    days = data["meetings"].get("materials_days_before", 3)
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         return ("meetings", "materials_days_before"), "must be a number of working days", "a whole number ≥ 0"
-    cft = data.get("call_for_tender") or {}
+    cft = data["call_for_tender"]
     days = cft.get("apply_within_workdays")
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         return ("call_for_tender", "apply_within_workdays"), "must be a number of working days", "a whole number ≥ 1"
@@ -267,35 +273,20 @@ def _notices_problem(data) -> tuple[tuple, str, str] | None:
 
 
 def _check_notices(doc: YamlDoc, cycle_path: Path, rel: str | None) -> None:
-    """The notice settings (``notices:``, default config/notices.yaml) exist, load with stages.notices' own
-    checks, and hold what issuing a notice reads, so that a bad file fails ``validate``, not the first notice."""
-    from . import notices
+    """The notice settings (``notices:``, default config/notices.yaml) exist, load, and hold what issuing a
+    notice reads.
 
-    if rel:
-        target = cycle_path.parent / rel
-        try:
-            target = target.resolve()  # the name stages.services uses, so load_config's cache is shared
-        except (OSError, RuntimeError):  # a symlink loop: reading it reports it
-            pass
-    else:
-        target = notices.CONFIG
-    name = os.fsdecode(target)
-    try:
-        data = _included(doc, "notices", target, lambda _p: notices.load_config(name))
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        # load_config tripped over a value of the wrong type (organ: a list …): say which value if we can
-        ndoc = load_yaml(target)
-        problem = _notices_problem(ndoc.data)
-        if problem is None:
-            raise _error(f"cannot be used as the notice settings ({type(exc).__name__}: {exc})", file=ndoc.file,
-                         line=1, expected="the keys " + ", ".join(_NOTICE_SECTIONS)) from None
-    else:
-        problem = _notices_problem(data)
-        if problem is None:
-            return
-        ndoc = load_yaml(target)
-    path, what, expected = problem
-    raise _error(what, file=ndoc.file, line=ndoc.line(*path), path=_dotted(path) or None, expected=expected)
+    Read here rather than through stages.notices.load_config: importing stages.notices pulls in SQLAlchemy,
+    SQLModel and the tables (0.45 s, more than loading the cycle itself) into ``validate``, which touches no
+    database. :func:`_notices_problem` applies load_config's rules and more; tests/test_loader_hostile.py checks
+    that every file load_config refuses is refused here too, and that NOTICES_DEFAULT is stages.notices.CONFIG.
+    """
+    target = cycle_path.parent / rel if rel else NOTICES_DEFAULT
+    ndoc = _included(doc, "notices", target, load_yaml)
+    problem = _notices_problem(ndoc.data)
+    if problem is not None:
+        path, what, expected = problem
+        raise _error(what, file=ndoc.file, line=ndoc.line(*path), path=_dotted(path) or None, expected=expected)
 
 
 def load_cycle(path: str | bytes | os.PathLike, calendar: WorkCalendar | None = None) -> CycleSpec:

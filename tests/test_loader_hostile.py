@@ -403,6 +403,41 @@ def test_notices_symlink_loop_names_the_cycle_line(tmp_path):
     _assert_one_clear_line(str(err.value), f"{path}:{line}: notices: ")
 
 
+NOTICE_FILES = sorted(INCLUDED.glob("notices*.yaml")) + [ROOT / "config" / "notices.yaml"]
+
+
+@pytest.mark.parametrize("path", NOTICE_FILES, ids=lambda p: p.stem)
+def test_the_loader_refuses_every_notice_file_load_config_refuses(tmp_path, path):
+    """The loader checks notice settings itself (importing stages.notices would double validate's time); it must
+    refuse at least what stages.notices.load_config refuses, and the shipped and corpus-base files pass both."""
+    from stages import notices
+
+    try:
+        notices.load_config(str(path))
+        load_config_refuses = False
+    except Exception:  # noqa: BLE001 - AttributeError on a list organ is one of the things it does
+        load_config_refuses = True
+    text = BASE.replace("coordinator: 区发改委\n", f"notices: {path}\ncoordinator: 区发改委\n")
+    try:
+        load_cycle(_cycle(tmp_path, text))
+        loader_refuses = False
+    except ConfigError as exc:
+        _assert_one_clear_line(str(exc))
+        loader_refuses = True
+    assert loader_refuses or not load_config_refuses
+    assert loader_refuses == (path.stem != "notices"), path
+
+
+def test_the_default_notice_settings(tmp_path, monkeypatch):
+    from stages import loader, notices
+
+    assert loader.NOTICES_DEFAULT == notices.CONFIG
+    monkeypatch.setattr(loader, "NOTICES_DEFAULT", tmp_path / "gone" / "notices.yaml")
+    with pytest.raises(ConfigError) as err:
+        load_cycle(_cycle(tmp_path, BASE))
+    _assert_one_clear_line(str(err.value), "notices.yaml: no such file (the default, as the file has no notices: key)")
+
+
 def test_checksum_is_unchanged_by_reading_once(tmp_path):
     """Runs in existing databases point at the spec's checksum: reading the files once must not change it."""
     path = _cycle(tmp_path, BASE)

@@ -1,15 +1,24 @@
 """Loading a cycle definition, with fail-fast checks.
 
-Owns: ``load_cycle(path) -> CycleSpec``: reading the cycle YAML and its departments file, checking them, and
-resolving every deadline phrase to a date. Every problem raises one :class:`ConfigError` naming the file, the
-line, the YAML path, what is wrong and what was expected. The checks, in order:
+Owns: ``load_cycle(path) -> CycleSpec``: reading the cycle YAML and the files it names (departments, calendar
+extension, notice settings), checking them, and resolving every deadline phrase to a date. Every problem raises
+one :class:`ConfigError` naming the file, the line, the YAML path, what is wrong and what was expected — never a
+traceback, MemoryError, RecursionError or hang, whatever the input. The checks, in order:
 
+0. each file is a readable regular file within ``stages.yamlio``'s limits (size, nesting, expanded aliases);
+   a path the cycle names that leads nowhere is reported at the cycle's line that wrote it;
 1. shape and types (pydantic, unknown keys refused);
 2. unique ids (stages, gates, tasks, topic numbers, milestones within an item, departments);
 3. references resolve: departments, stages, gates, approval bodies, milestones, lifecycles, timeline rows;
-4. no dependency cycles across milestones, offsets and the gates that open or complete them;
-5. every deadline parses, starts no later than it ends, and lies inside its stage's window;
+4. no dependency cycles across milestones, offsets and the gates that open or complete them, and no gates
+   naming each other in a loop (or deeper than MAX_GATE_DEPTH, or wider than MAX_GATE_SIZE once expanded);
+5. every deadline parses (phrases at most MAX_PHRASE characters), starts no later than it ends, and lies inside
+   its stage's window;
 6. every gate can become true (its milestones exist, N of M has N ≤ M, its body exists).
+
+Exceptions from code that reads the user's values for us (ruamel, stages.calendar's extension reader, date
+arithmetic) are turned into ConfigErrors where they are called; anything else escaping is a bug of ours and is
+left to crash loudly.
 
 Does not own: the database (``stages.models``) or what happens at run time (``stages.services``).
 """

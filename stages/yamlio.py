@@ -108,10 +108,7 @@ def read_bytes(path: str | bytes | os.PathLike, limit: int = MAX_BYTES) -> tuple
     some devices has side effects) or a directory is refused without being opened. The file is then opened
     non-blocking and checked again on the open descriptor, so swapping a FIFO in between changes nothing.
     """
-    try:
-        name = os.fsdecode(path)
-    except TypeError:
-        raise ConfigError(f"{type(path).__name__} is not a file name", expected="a path") from None
+    name = os.fsdecode(path)
     file = display_name(name)
 
     def refuse(message: str, expected: str | None = None):
@@ -195,10 +192,20 @@ def _loader_classes():
     global _classes
     if _classes is not None:
         return _classes
+    import warnings
+
+    from ruamel.yaml import error as yaml_error
     from ruamel.yaml.composer import Composer
     from ruamel.yaml.constructor import RoundTripConstructor
     from ruamel.yaml.error import MarkedYAMLError
     from ruamel.yaml.events import AliasEvent
+
+    # ruamel warns on stderr, in many lines, about things that either load or fail anyway (a reused anchor, a
+    # YAML 1.1 float without a dot): that would break the one-line promise of every message.
+    for name in ("YAMLWarning", "YAMLFutureWarning", "MarkedYAMLWarning", "MarkedYAMLFutureWarning"):
+        category = getattr(yaml_error, name, None)
+        if isinstance(category, type) and issubclass(category, Warning):
+            warnings.filterwarnings("ignore", category=category)
 
     class BoundedComposer(Composer):
         """Counts nesting depth and expanded nodes while composing, before ruamel recurses any deeper and before
@@ -207,7 +214,7 @@ def _loader_classes():
 
         def __init__(self, loader=None):
             super().__init__(loader)
-            self.warn_double_anchors = False  # a warning on stderr would break the one-line promise
+            self.warn_double_anchors = False  # re-defining an anchor is valid YAML; ruamel would warn on stderr
             self._sizes: dict[int, int] = {}
             self._nodes = 0
             self._level = 0

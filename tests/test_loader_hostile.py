@@ -487,6 +487,20 @@ def test_cli_validate_refuses_hostile_files_in_one_line(tmp_path):
         assert lines[0].startswith("plancycle: error: ") and fragment in lines[0], (case, lines[0])
 
 
+def test_cli_ruamel_warnings_do_not_reach_stderr(tmp_path):
+    """ruamel warns in a dozen lines about a re-defined anchor or a YAML 1.1 float without a dot."""
+    reused = _cycle(tmp_path, BASE.replace("cooperating: [区商务委]}", "cooperating: [&u 区商务委]}").replace(
+        "lead: [区教育局]", "lead: [&u 区教育局]"), name="reused-anchor.yaml")
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "validate", str(reused)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    old = _cycle(tmp_path, "%YAML 1.1\n---\n" + BASE.replace("version: 1\n", "version: 1e3\n"), name="yaml11.yaml")
+    proc = subprocess.run([sys.executable, "-m", "app.cli", "validate", str(old)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"plancycle: error: {old}:")
+
+
 def test_cli_init_refuses_a_gate_loop(tmp_path):
     db = f"sqlite:///{tmp_path / 'p.db'}"
     proc = subprocess.run([sys.executable, "-m", "app.cli", "--db", db, "init", str(CORPUS / "gate-loop-three.yaml")],

@@ -222,6 +222,10 @@ def run_through_prefect(flow_fn: Callable, *args, api_url: str | None = None, **
 
     # Prefect's event queue announces at exit that it is still flushing: progress chatter, not a warning.
     logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+    if not os.environ.get("PLANCYCLE_DEBUG"):
+        # a failed run's traceback is Prefect's to log in its UI, not on the command line: the caller prints
+        # one line (and PLANCYCLE_DEBUG=1 shows the traceback)
+        logging.getLogger("prefect.flow_runs").setLevel(logging.CRITICAL)
     updates: dict = {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     if api_url:
         updates[PREFECT_API_URL] = api_url
@@ -229,7 +233,10 @@ def run_through_prefect(flow_fn: Callable, *args, api_url: str | None = None, **
     with temporary_settings(updates=updates):
         state = flow(*args, return_state=True, **kwargs)
     if _failed(state):
-        raise PlancycleError(_message(state))
+        message = _message(state)
+        if message.startswith(("Flow run encountered an exception", "Crash detected")):
+            state.result()  # raises what the flow raised, for the caller's error boundary to name in one line
+        raise PlancycleError(message)
     return state.result()
 
 

@@ -104,6 +104,7 @@ class Demo:
         with Session(self.engine) as s:
             init_run(s, self.spec, as_of=self.at(START, 9))
             s.commit()
+        self.users = create_demo_users(self.engine, self.spec)
         # the scripted calendar of one-off events
         days = [d for d in (START + dt.timedelta(n) for n in range(40, 115)) if self.workday(d)]
         for (dept, title), day in zip(PROPOSALS, sorted(self.rng.sample(days, len(PROPOSALS)))):
@@ -387,12 +388,38 @@ class Demo:
             rejected = s.exec(select(func.count()).select_from(Item).where(Item.status == "rejected")).one()
             open_left = s.exec(select(func.count()).select_from(Milestone).where(
                 Milestone.status.in_(["pending", "open", "submitted", "returned"]))).one()
-        return {"items": dict(items), "special_plans_rejected": rejected, "notices_by_kind": dict(by_kind),
+        return {"users": self.users, "items": dict(items), "special_plans_rejected": rejected, "notices_by_kind": dict(by_kind),
                 "reminders": dict(rungs), "items_with_late_submissions": late, "milestones_returned": returned,
                 "milestones_unfinished": open_left, "flow_runs": self.flow_runs,
                 "flow_seconds": round(self.flow_seconds, 1), "by_flow": {k: round(v, 1) for k, v in self.timings.items()},
                 **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in result.items() if k != "outputs"},
                 **result["outputs"]}
+
+
+DEMO_PASSWORD = "demo-2019-plancycle"
+
+
+def create_demo_users(engine, spec) -> dict:
+    """Accounts for trying the console on the demo database: one liaison per department (username = the
+    department's id, e.g. ``hqb`` for 区虹桥办), the planning office ``coord``, a leader ``leader`` and ``admin``;
+    all with the printed demo password. Never used outside the demo."""
+    from stages.users import add_user
+
+    made = {"coordinator": "coord", "leader": "leader", "admin": "admin", "departments": 0,
+            "password": DEMO_PASSWORD}
+    with Session(engine) as s:
+        add_user(s, spec.departments, username="coord", role="coordinator", password=DEMO_PASSWORD,
+                 name=f"{spec.coordinator.short}规划科")
+        add_user(s, spec.departments, username="leader", role="leader", password=DEMO_PASSWORD, name="分管领导")
+        add_user(s, spec.departments, username="admin", role="admin", password=DEMO_PASSWORD, name="系统管理员")
+        for d in spec.departments:
+            if d.short == spec.coordinator.short or d.kind == "external":
+                continue
+            add_user(s, spec.departments, username=d.id, role="department", password=DEMO_PASSWORD,
+                     name=f"{d.short}联络员", dept=d.short)
+            made["departments"] += 1
+        s.commit()
+    return made
 
 
 def run_demo(out: Path, seed: int, db_url: str | None = None, console=None, until: dt.date = END) -> dict:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from typing import Any, Literal, Optional
+from typing import Union, Any, Literal, Optional
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -213,11 +213,22 @@ def _bounded_int(field: str, value: Any) -> Optional[int]:
     return n
 
 
+class StoredFile(BaseModel):
+    """An attachment already in the attachment store (``stages.files``): its digest, and its original name as data."""
+
+    name: str = Field(max_length=200)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=0)
+    type: str = Field("", max_length=10)
+
+
 class SubmitRequest(ActionBase):
     item: str = Field(description="item key, e.g. topic-07")
     milestone: str = Field(description="milestone id or name, e.g. kickoff or 开题")
     by: str = Field(description="the submitting department (short name or id)")
-    files: list[str] = Field(default_factory=list, description="paths of the attached files")
+    files: list[Union[StoredFile, str]] = Field(
+        default_factory=list, description="attachments in the store (the web's uploads, the CLI's --file), or paths "
+                                          "on this machine to copy into the store")
     note: Optional[str] = None
 
 
@@ -225,7 +236,7 @@ class ReviewRequest(ActionBase):
     item: str
     milestone: str
     decision: Literal["accept", "return"]
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
     comments: Optional[str] = Field(None, description="required when returning (退回)")
 
 
@@ -233,20 +244,20 @@ class WaiveRequest(ActionBase):
     item: str
     milestone: str
     reason: str
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class ApproveRequest(ActionBase):
     body: str = Field(description="approval body, e.g. leading_group (区发展规划工作领导小组)")
     subject: str = Field(description="what was approved, e.g. special-plan-list")
     note: Optional[str] = None
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class AdvanceRequest(ActionBase):
     from_stage: Optional[str] = Field(None, description="the stage to leave; protects a retried request")
     override_reason: Optional[str] = Field(None, description="force a closed gate, with the reason recorded")
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class ExtendRequest(ActionBase):
@@ -258,7 +269,7 @@ class ExtendRequest(ActionBase):
     days: Optional[int] = None
     workdays: Optional[int] = None
     new_due: Optional[dt.date] = None
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class ProposeRequest(ActionBase):
@@ -271,7 +282,7 @@ class RegisterRequest(ActionBase):
     confirm: list[str]
     reject: list[str] = Field(default_factory=list)
     reason: Optional[str] = None
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class MeetingRequest(ActionBase):
@@ -281,14 +292,14 @@ class MeetingRequest(ActionBase):
     dept: Optional[str] = Field(None, description="batch every open topic this lead department leads")
     place: Optional[str] = None
     attendees: Optional[str] = None
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class ContractorRequest(ActionBase):
     topic: str
     contractor: str
     contact: str
-    by: str = "区发改委"
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 REQUESTS = (SubmitRequest, ReviewRequest, WaiveRequest, ApproveRequest, AdvanceRequest, ExtendRequest,

@@ -464,6 +464,8 @@ def _files(session: Session, entries) -> list[dict]:
     store = FileStore.for_url(str(session.get_bind().url))
     out = []
     for e in entries or ():
+        if hasattr(e, "model_dump"):
+            e = e.model_dump()
         if isinstance(e, dict):
             if not store.has(e.get("sha256", "")):
                 raise PlancycleError(f"attachment {e.get('name')!r} is not in the store at {store.root}; upload it again")

@@ -111,9 +111,10 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         run = find_run(s)
         spec = st.spec(run)
+        from stages.identity import resolve_actor
         from stages.users import actor_for
 
-        actor = actor_for(user)
+        actor = resolve_actor(spec, actor_for(user))
         return user, actor, run, spec
 
     def page(request: Request, name: str, data: dict, status: int = 200) -> HTMLResponse:

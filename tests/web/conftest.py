@@ -1,0 +1,104 @@
+"""A real web console on 127.0.0.1 over a fresh database, and headless Chromium from Debian's package.
+
+The browser is /usr/bin/chromium (apt's ``chromium``; `.ci/run` installs it), driven by Playwright for Python with
+``executable_path``: no browser is ever downloaded. Without it these tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+CHROMIUM = os.environ.get("PLANCYCLE_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+PASSWORD = "test-pass-2019"
+SHOTS = Path(os.environ.get("PLANCYCLE_SCREENSHOTS", "")) if os.environ.get("PLANCYCLE_SCREENSHOTS") else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_console_db(path: Path, as_of: str = "2019-06-01") -> str:
+    from stages.loader import load_cycle
+    from stages.models import create_schema, make_engine
+    from stages.services import init_run
+    from stages.users import add_user
+
+    url = f"sqlite:///{path}"
+    eng = make_engine(url)
+    create_schema(eng)
+    spec = load_cycle(Path(__file__).resolve().parents[2] / "config" / "cycles" / "changning-14th.yaml")
+    with Session(eng) as s:
+        init_run(s, spec, as_of=as_of)
+        for username, role, dept, name in (("coord", "coordinator", None, "规划科王科长"), ("hqb", "department", "区虹桥办", "虹桥办李"),
+                                           ("swj", "department", "区商务委", "商务委赵"), ("boss", "leader", None, "分管副区长")):
+            add_user(s, spec.departments, username=username, role=role, dept=dept, name=name, password=PASSWORD)
+        s.commit()
+    eng.dispose()
+    return url
+
+
+@pytest.fixture(scope="module")
+def web_files(tmp_path_factory):
+    return tmp_path_factory.mktemp("web-files")
+
+
+@pytest.fixture(autouse=True)
+def _attachment_store(web_files, monkeypatch):
+    """The console's store for every test of the module (the server and the tests see the same folder)."""
+    monkeypatch.setenv("PLANCYCLE_FILES", str(web_files))
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory, web_files):
+    """(base URL, database URL) of a console serving in a thread of this process, clock fixed at 2019-06-05."""
+    import uvicorn
+
+    from app.web.server import create_app
+
+    tmp = tmp_path_factory.mktemp("console")
+    os.environ["PLANCYCLE_FILES"] = str(web_files)
+    url = make_console_db(tmp / "console.db")
+    app = create_app(url, as_of="2019-06-05", flows="direct")
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", url
+    server.should_exit = True
+    t.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright (the Python package) is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+def shot(page, name: str) -> None:
+    """Screenshots for a person to look at, when PLANCYCLE_SCREENSHOTS names a folder."""
+    if SHOTS:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

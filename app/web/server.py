@@ -153,6 +153,12 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             return run_through_prefect(getattr(fa, flow_name), req, api_url=st.api_url)
         return run_in_process(getattr(fa, flow_name), req)
 
+    async def aact(flow_name: str, req_name: str, **fields) -> dict:
+        """``act`` off the event loop: a Prefect flow run is synchronous and must not run inside it."""
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(lambda: act(flow_name, req_name, **fields))
+
     # -- errors -----------------------------------------------------------------------------------------------------
     def error_response(request: Request, status: int, message: str):
         message = " ".join(str(message).split())
@@ -382,8 +388,10 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             raise PageError(400, "一次最多上传 20 个文件")
         stored = []
         for up in uploads:
-            stored.append(st.store.put(up.filename, up.file))
-        return act("submit_deliverable", "SubmitRequest", item=key, milestone=ms, by=actor.dept, actor=actor,
+            from starlette.concurrency import run_in_threadpool
+
+            stored.append(await run_in_threadpool(st.store.put, up.filename, up.file))
+        return await aact("submit_deliverable", "SubmitRequest", item=key, milestone=ms, by=actor.dept, actor=actor,
                    files=stored, note=(form.get("note") or None))
 
     @app.post("/items/{key}/milestones/{ms}/submit")
@@ -402,7 +410,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             raise PageError(400, "请选择“通过”或“退回”")
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
-        return act("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision=decision, by=actor.dept,
+        return await aact("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision=decision, by=actor.dept,
                    actor=actor, comments=(form.get("comments") or None))
 
     @app.post("/items/{key}/milestones/{ms}/review")
@@ -462,7 +470,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         for p in picks[:200]:
             key, _, ms = str(p).partition(":")
             try:
-                act("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision="accept", by=actor.dept,
+                await aact("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision="accept", by=actor.dept,
                     actor=actor)
                 n += 1
             except PlancycleError as exc:
@@ -516,7 +524,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/manage/advance")
     async def advance(request: Request):
         form, actor, _spec = await coordinator_form(request)
-        out = act("advance_stage", "AdvanceRequest", from_stage=form.get("from_stage") or None, actor=actor,
+        out = await aact("advance_stage", "AdvanceRequest", from_stage=form.get("from_stage") or None, actor=actor,
                   by=actor.dept, override_reason=form.get("override_reason") or None)
         return done(request, "/manage", _said(out, "阶段已推进"))
 
@@ -530,14 +538,14 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                 preview = _extend_preview(s, run, spec, fields)
                 return page(request, "extend_preview.html", {**common(request, user, actor2, run, spec, s),
                                                              "p": preview, "form": dict(form)})
-        out = act("extend_deadlines", "ExtendRequest", actor=actor, by=actor.dept, **fields)
+        out = await aact("extend_deadlines", "ExtendRequest", actor=actor, by=actor.dept, **fields)
         return done(request, "/manage", _said(out, "期限已调整"))
 
     @app.post("/manage/waive")
     async def waive(request: Request):
         form, actor, _ = await coordinator_form(request)
         key, _, ms = str(form.get("target") or "").partition(":")
-        out = act("waive_milestone", "WaiveRequest", item=key, milestone=ms, reason=form.get("reason") or "",
+        out = await aact("waive_milestone", "WaiveRequest", item=key, milestone=ms, reason=form.get("reason") or "",
                   actor=actor, by=actor.dept)
         return done(request, "/manage", _said(out, "已免除"))
 
@@ -545,7 +553,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     async def meeting(request: Request):
         form, actor, _ = await coordinator_form(request)
         at = _datetime_field(form.get("at"), "会议时间")
-        out = act("schedule_meeting", "MeetingRequest", milestone=form.get("milestone") or "", at=at,
+        out = await aact("schedule_meeting", "MeetingRequest", milestone=form.get("milestone") or "", at=at,
                   topics=form.getlist("topic"), dept=form.get("dept") or None, place=form.get("place") or None,
                   attendees=form.get("attendees") or None, actor=actor, by=actor.dept)
         return done(request, "/manage", _said(out, "会议通知已生成"))
@@ -553,7 +561,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/manage/contractor")
     async def contractor(request: Request):
         form, actor, _ = await coordinator_form(request)
-        out = act("assign_contractor", "ContractorRequest", topic=form.get("topic") or "",
+        out = await aact("assign_contractor", "ContractorRequest", topic=form.get("topic") or "",
                   contractor=form.get("contractor") or "", contact=form.get("contact") or "", actor=actor,
                   by=actor.dept)
         return done(request, "/manage", _said(out, "承接单位已登记"))
@@ -561,7 +569,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/manage/approve")
     async def approve(request: Request):
         form, actor, _ = await coordinator_form(request)
-        out = act("record_approval", "ApproveRequest", body=form.get("body") or "", subject=form.get("subject") or "",
+        out = await aact("record_approval", "ApproveRequest", body=form.get("body") or "", subject=form.get("subject") or "",
                   note=form.get("note") or None, actor=actor, by=actor.dept)
         return done(request, "/manage", _said(out, "审批已登记"))
 
@@ -570,7 +578,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         form, actor, _ = await coordinator_form(request)
         confirm = [k for k, v in form.multi_items() if k.startswith("sp:") and v == "confirm"]
         reject = [k for k, v in form.multi_items() if k.startswith("sp:") and v == "reject"]
-        out = act("register_special_plans", "RegisterRequest", confirm=[k[3:] for k in confirm],
+        out = await aact("register_special_plans", "RegisterRequest", confirm=[k[3:] for k in confirm],
                   reject=[k[3:] for k in reject], reason=form.get("reason") or None, actor=actor, by=actor.dept)
         return done(request, "/manage", _said(out, "立项确认已办理"))
 
@@ -580,7 +588,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
         dept = actor.dept if actor.role == "department" else (form.get("dept") or actor.dept)
-        out = act("propose_special_plan", "ProposeRequest", dept=dept, title=form.get("title") or "",
+        out = await aact("propose_special_plan", "ProposeRequest", dept=dept, title=form.get("title") or "",
                   note=form.get("note") or None, actor=actor)
         return done(request, "/inbox", _said(out, "立项建议已报送"))
 

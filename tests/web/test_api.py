@@ -191,3 +191,28 @@ def test_extend_previews_before_it_moves_anything(make_client):
                                            "csrf_token": tok}, follow_redirects=False)
     assert r.status_code == 303
     assert coord.get("/api/items/topic-07").json()["milestones"][0]["due"] == "2019-06-20"
+
+
+@pytest.mark.integration
+def test_a_web_action_is_a_prefect_flow_run(app_url, tmp_path, monkeypatch):
+    """In the default mode the console starts Prefect's API once and every action is a flow run on it; a local
+    CLI on the same database is told where that API is."""
+    from fastapi.testclient import TestClient
+
+    from app.web.server import create_app
+    from flows.runner import advertised
+
+    monkeypatch.setenv("PLANCYCLE_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    app = create_app(app_url, as_of="2019-06-05", flows="prefect")
+    assert advertised(app_url) == app.state.pc.api_url
+    c = TestClient(app, raise_server_exceptions=False)
+    c.post("/login", data={"username": "hqb", "password": PASSWORD, "csrf_token": _csrf(c, "/login")})
+    r = c.post("/api/items/topic-07/milestones/plan/submit", headers={"x-csrf-token": _csrf(c)},
+               files={"files": ("方案.pdf", b"%PDF-1.4 plan")})
+    assert r.status_code == 200, r.text
+    from stages.models import AuditEvent, make_engine
+
+    with Session(make_engine(app_url)) as s:
+        ev = s.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()
+    assert ev.flow_run_id and ev.actor_user == "hqb"

@@ -703,7 +703,7 @@ def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="
 def review(item: str, milestone: str,
            accept: bool = typer.Option(False, "--accept"), return_: bool = typer.Option(False, "--return"),
            comments: Optional[str] = typer.Option(None, "--comments", help="required with --return"),
-           by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+           by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
            as_json: bool = JSON):
     """Accept a submitted deliverable, or return it (退回) with comments."""
     if accept == return_:
@@ -718,7 +718,7 @@ def review(item: str, milestone: str,
 
 @app.command()
 def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason"),
-          by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+          by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
           as_json: bool = JSON):
     """Excuse a milestone (免除), with a reason."""
     from stages.requests import WaiveRequest
@@ -731,7 +731,7 @@ def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason")
 @app.command()
 def approve(body: str = typer.Argument(..., help="leading_group, district_government, district_congress …"),
             subject: str = typer.Argument(..., help="e.g. special-plan-list, basic-approach, outline"),
-            note: Optional[str] = typer.Option(None, "--note"), by: str = typer.Option("区发改委", "--by"),
+            note: Optional[str] = typer.Option(None, "--note"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Record an approval (e.g. 领导小组同意专项规划立项清单)."""
     from stages.requests import ApproveRequest
@@ -745,7 +745,7 @@ def approve(body: str = typer.Argument(..., help="leading_group, district_govern
 def advance(override_reason: Optional[str] = typer.Option(None, "--override-reason",
                                                           help="force a closed gate; the reason is recorded"),
             from_stage: Optional[str] = typer.Option(None, "--from", help="the stage to leave (guards a retry)"),
-            by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Close the current stage and open the next (its gate checked)."""
     from stages.requests import AdvanceRequest
@@ -764,7 +764,7 @@ def extend(reason: str = typer.Option(..., "--reason"),
            due_to: Optional[str] = typer.Option(None, "--due-to", help="YYYY-MM-DD"),
            days: Optional[int] = typer.Option(None, "--days"), workdays: Optional[int] = typer.Option(None, "--workdays"),
            to: Optional[str] = typer.Option(None, "--to", help="new due date YYYY-MM-DD"),
-           by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+           by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
            as_json: bool = JSON):
     """Move deadlines later, one or in bulk (e.g. every 2020 H1 deadline by 30 days)."""
     from stages.requests import ExtendRequest
@@ -801,7 +801,7 @@ def propose(dept: str, title: str, note: Optional[str] = typer.Option(None, "--n
 @app.command()
 def register(confirm: list[str] = typer.Option([], "--confirm", help="special plan key to confirm (repeatable)"),
              reject: list[str] = typer.Option([], "--reject", help="special plan key not confirmed (repeatable)"),
-             reason: Optional[str] = typer.Option(None, "--reason"), by: str = typer.Option("区发改委", "--by"),
+             reason: Optional[str] = typer.Option(None, "--reason"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
              as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """立项确认: confirm the special plans the leading group approved."""
     from stages.requests import RegisterRequest
@@ -813,7 +813,7 @@ def register(confirm: list[str] = typer.Option([], "--confirm", help="special pl
 
 @app.command()
 def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contact"),
-               by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+               by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
                as_json: bool = JSON):
     """Record a topic's 承接单位 and contact."""
     from stages.requests import ContractorRequest
@@ -854,7 +854,7 @@ def meeting(milestone: str = typer.Argument(..., help="kickoff / midterm / final
             topic: list[str] = typer.Option([], "--topic", help="topic key (repeatable)"),
             dept: Optional[str] = typer.Option(None, "--dept", help="batch the open topics this department leads"),
             place: Optional[str] = typer.Option(None, "--place"), attendees: Optional[str] = typer.Option(None, "--attendees"),
-            by: str = typer.Option("区发改委", "--by"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知."""
     from stages.requests import MeetingRequest
@@ -961,7 +961,9 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
 def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices, ledger and calendar go"),
          seed: int = typer.Option(2019, "--seed", help="same seed, same result"),
          db: Optional[str] = typer.Option(None, "--db", help="database URL (default DIR/plancycle-demo.db, made fresh)"),
-         until: Optional[str] = typer.Option(None, "--until", help="stop the simulated clock early (YYYY-MM-DD)")):
+         until: Optional[str] = typer.Option(None, "--until", help="stop the simulated clock early (YYYY-MM-DD)"),
+         web: bool = typer.Option(False, "--web", help="when the simulation ends, serve the console over its database"),
+         port: int = typer.Option(8000, "--port", help="with --web")):
     """Run the whole 14th-FYP cycle (2019-06 … 2021-06) on a simulated clock through the real flows."""
     from rich.console import Console
     from rich.table import Table
@@ -985,7 +987,18 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices
     t.add_row("time", f"simulation {s['sim_seconds']} s ({s['flow_runs']} flow runs, {s['flow_seconds']} s in them), "
                       f"export {s['export_seconds']} s")
     t.add_row("outputs", f"{s['notices_dir']} (.docx + .md), {s['ledger']}, {s['calendar']}")
+    u = s["users"]
+    t.add_row("web console", f"users: {u['coordinator']} (规划科), {u['leader']} (领导), {u['admin']}, and one liaison per "
+                             f"department named by its id (e.g. hqb for 区虹桥办; {u['departments']} in all); "
+                             f"demo password: {u['password']}")
     console.print(t)
+    if web:
+        from app.web.server import serve
+
+        db_url = db or State.db or f"sqlite:///{(out / 'plancycle-demo.db').resolve()}"
+        day = str(s["complete_on"] or stop)
+        console.print(f"serving the console over {db_url} as of {day}: http://127.0.0.1:{port}/  (Ctrl-C to stop)")
+        serve(db_url, "127.0.0.1", port, day)
 
 
 @app.command()
@@ -1168,6 +1181,11 @@ def _handle(exc: BaseException, debug: bool) -> None:
     msg = (str(exc).strip().splitlines() or [""])[0]
     _say(f"plancycle: internal error: {type(exc).__name__}: {msg[:300]} {DEBUG_HINT}")
     sys.exit(70)
+
+
+from app import cli_web  # noqa: E402 - the console's commands: user add/list/disable/passwd/import, web
+
+cli_web.register(app, engine=lambda: _engine(write=True), state=State)
 
 
 def main(argv: list[str] | None = None) -> None:

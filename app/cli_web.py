@@ -47,12 +47,13 @@ def _departments(session):
     return out
 
 
+_HOST: dict = {}  # what app.cli hands over at register(): its engine factory and its State (see register)
+
+
 def _session():
     from sqlmodel import Session
 
-    from app.cli import _engine
-
-    return Session(_engine())
+    return Session(_HOST["engine"]())
 
 
 @user_app.command("add")
@@ -138,16 +139,19 @@ def web(host: str = typer.Option("127.0.0.1", "--host", help="address to listen 
         port: int = typer.Option(8000, "--port"),
         as_of: Optional[str] = typer.Option(None, "--as-of", help="fix a simulated clock (demos, tests)")):
     """Serve the web console over this database (sign in at /login)."""
-    from app.cli import State, _engine
     from app.web.server import serve
 
-    _engine()  # the database exists and is of this schema: say so in one line before starting
+    _HOST["engine"]()  # the database exists and is of this schema: say so in one line before starting
     if not 1 <= port <= 65535:
         raise PlancycleError(f"--port must be 1–65535, not {port}")
     typer.echo(f"plancycle web: http://{host}:{port}/  (Ctrl-C to stop)")
-    serve(State.db, host, port, as_of)
+    serve(_HOST["state"].db, host, port, as_of)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, *, engine, state) -> None:
+    """Add the commands to ``app``. ``engine()`` opens the checked database of the command line (``--db``) and
+    ``state`` carries its options: passed in rather than imported, because under ``python -m app.cli`` the
+    running module is ``__main__``, not ``app.cli``."""
+    _HOST.update(engine=engine, state=state)
     app.add_typer(user_app, name="user")
     app.command("web")(web)

@@ -116,7 +116,18 @@ class Demo:
 
     # -- actions (each one flow run) ------------------------------------------------------------------------------
     def req(self, cls, day, hour=10, **kw):
-        return cls(db=self.db_url, as_of=self.at(day, hour), **kw)
+        """A request made by the demo's signed-in people: a department's liaison for what the department does
+        (submitting, proposing), the planning office's coordinator for everything else."""
+        from stages.identity import Actor
+
+        dept = kw.get("dept") if cls.__name__ == "ProposeRequest" else kw.get("by")
+        coord = self.spec.coordinator
+        if dept and self.spec.department(dept).short != coord.short:
+            d = self.spec.department(dept)
+            actor = Actor(user=d.id, name=f"{d.short}联络员", role="department", dept=d.short)
+        else:
+            actor = Actor(user="coord", name=f"{coord.short}规划科", role="coordinator", dept=coord.short)
+        return cls(db=self.db_url, as_of=self.at(day, hour), actor=actor, **kw)
 
     def submit(self, day, item, ms, owner, note=None):
         from flows.actions import SubmitRequest, submit_deliverable

@@ -487,10 +487,10 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     fp = _fingerprint(request)
     key = key or f"submit:{item}:{m.ms_id}:round{m.returns + 1}:{fp}"
     ctx.outcome.target = f"{item}:{m.ms_id}"
-    if _replayed(ctx, key, request):
-        return ctx.outcome
     if not ctx.actor.can_coordinate and ctx.by not in {m.owner, *it.lead}:
         raise Forbidden(f"{ctx.by} cannot submit {_label(m)}: it is owed by {m.owner}")
+    if _replayed(ctx, key, request):
+        return ctx.outcome
     waiting = _waiting_for(ctx, m, it) if m.status == "pending" else None
     _set_status(ctx, m, "submit", waiting)
     sub = Submission(run_id=ctx.run.id, milestone_id=m.id, round=m.returns + 1, submitted_by=ctx.by,
@@ -530,12 +530,12 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
     rounds = len(session.exec(select(Submission.id).where(Submission.milestone_id == m.id)).all())
     request = {"item": item, "milestone": m.ms_id, "decision": decision, "comments": comments, "by": ctx.by}
     key = key or f"review:{item}:{m.ms_id}:round{rounds}:{decision}"
-    if _replayed(ctx, key, request):
-        return ctx.outcome
     if not ctx.actor.can_coordinate:
         if not (spec.file.lead_may_review and ctx.by in it.lead):
             raise Forbidden(f"{ctx.by} cannot review {_label(m)}: only the coordinator ({spec.coordinator.short}) "
                             "reviews deliverables")
+    if _replayed(ctx, key, request):
+        return ctx.outcome
     if decision == "return" and not (comments and comments.strip()):
         raise PlancycleError(f"returning {_label(m)} needs comments saying what to change")
     if decision == "accept":
@@ -566,9 +566,9 @@ def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: A
     ctx.outcome.target = f"{item}:{m.ms_id}"
     request = {"item": item, "milestone": m.ms_id, "reason": reason}
     key = key or f"waive:{item}:{m.ms_id}"
+    _require_coordinator(ctx, f"waive {_label(m)}")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, f"waive {_label(m)}")
     if not (reason and reason.strip()):
         raise PlancycleError(f"waiving {_label(m)} needs a reason")
     _set_status(ctx, m, "waive")
@@ -593,9 +593,9 @@ def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: A
     ctx.outcome.target = f"{body_id}:{subject}"
     request = {"body": body_id, "subject": subject, "note": note}
     key = key or f"approve:{body_id}:{subject}"
+    _require_coordinator(ctx, "record an approval")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, "record an approval")
     session.add(Decision(run_id=ctx.run.id, kind="approve", by=ctx.by, at=ctx.as_of, body=body_id, subject=subject,
                          comments=note))
     session.flush()
@@ -628,9 +628,9 @@ def advance(session: Session, spec: CycleSpec, *, by: Actor | str | None = None,
     ctx.outcome.target = leaving
     request = {"from": leaving, "override_reason": override_reason}
     key = key or f"advance:{leaving}"
+    _require_coordinator(ctx, "advance a stage")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, "advance a stage")
     if run.status != "active":
         raise TransitionError(f"cannot advance {spec.id}: the cycle is complete")
     if leaving != run.current_stage:
@@ -662,9 +662,9 @@ def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: s
     ctx.outcome.target = f"{item}:{m.ms_id}"
     request = {"item": item, "milestone": m.ms_id, "reason": reason}
     key = key or f"open:{item}:{m.ms_id}"
+    _require_coordinator(ctx, f"open {_label(m)}")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, f"open {_label(m)}")
     if not (reason and reason.strip()):
         raise PlancycleError(f"opening {_label(m)} ahead of its turn needs a reason")
     session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="override", by=ctx.by, at=ctx.as_of,
@@ -695,9 +695,9 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None
                "new_due": str(new_due) if new_due else None, "reason": reason}
     key = key or f"extend:{_fingerprint(request)}"
     ctx.outcome.target = key
+    _require_coordinator(ctx, "extend deadlines")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, "extend deadlines")
     q = select(Milestone).where(Milestone.run_id == ctx.run.id, Milestone.status.in_(["pending", "open", "submitted", "returned"]))
     if items:
         for k in items:
@@ -747,10 +747,10 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
         raise PlancycleError("a 专项规划 proposal needs a title")
     request = {"dept": lead, "title": title, "note": note}
     key = key or f"propose:{lead}:{title}"
-    if _replayed(ctx, key, request):
-        return ctx.outcome
     if not ctx.actor.can_coordinate and ctx.by != lead:
         raise Forbidden(f"{ctx.by} cannot propose a plan on behalf of {lead}")
+    if _replayed(ctx, key, request):
+        return ctx.outcome
     confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
                                                    Milestone.item_key == "special-plan-registration",
                                                    Milestone.ms_id == "confirmation")).first()
@@ -781,9 +781,9 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "register", "special_plans")
     request = {"confirm": sorted(confirm), "reject": sorted(reject), "reason": reason}
     key = key or f"register:{_fingerprint(request)}"
+    _require_coordinator(ctx, "confirm special plans")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, "confirm special plans")
     both = set(confirm) & set(reject)
     if both:
         raise PlancycleError(f"{sorted(both)[0]} is both confirmed and rejected")
@@ -850,9 +850,9 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
         raise PlancycleError(f"{topic}: a contractor needs a name and a contact")
     request = {"topic": topic, "contractor": contractor, "contact": contact}
     key = key or f"contractor:{topic}"
+    _require_coordinator(ctx, f"record {topic}'s contractor")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    _require_coordinator(ctx, f"record {topic}'s contractor")
     it.contractor, it.contractor_contact = contractor, contact
     session.add(it)
     if it.open_call:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape as _esc
 from rich.table import Table
 
 LIGHT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "done": "dim"}
@@ -14,13 +15,13 @@ STAGE_STATUS_ZH = {"pending": "未开始", "open": "进行中", "closed": "已�
 def print_board(data: dict, console: Console | None = None) -> None:
     console = console or Console()
     cyc = data["cycle"]
-    console.print(f"[bold]{cyc['title']}[/bold]  ({cyc['id']} v{cyc['version']})  as of {data['as_of'][:10]}")
+    console.print(f"[bold]{_esc(cyc['title'])}[/bold]  ({cyc['id']} v{cyc['version']})  as of {data['as_of'][:10]}")
     for st in data["stages"]:
         gate = ""
         if st["exit_gate"]:
             gate = "  gate met" if st["gate_met"] else f"  gate open: {len(st['gate_missing'])} missing"
         mark = "▶ " if st["id"] == cyc["current_stage"] and cyc["status"] == "active" else "  "
-        console.print(f"{mark}{st['name']} {st['window'][0]} – {st['window'][1]}  {STAGE_STATUS_ZH[st['status']]}{gate}")
+        console.print(f"{mark}{_esc(st['name'])} {st['window'][0]} – {st['window'][1]}  {STAGE_STATUS_ZH[st['status']]}{gate}")
     for track in ("topics", "special_plans", "outline", "tasks"):
         rows = [i for i in data["items"] if i["track"] == track]
         if not rows:
@@ -33,8 +34,8 @@ def print_board(data: dict, console: Console | None = None) -> None:
             cur = i["current"]
             light = i["light"]
             extra = f" {cur['workdays_late']}d late" if cur and cur["workdays_late"] else ""
-            table.add_row(i["key"], i["title"], f"{cur['name']} ({cur['status_zh']})" if cur else "全部完成",
-                          cur["due"] if cur else "", cur["owner"] if cur else "/".join(i["lead"]),
+            table.add_row(_esc(i["key"]), _esc(i["title"]), _esc(f"{cur['name']} ({cur['status_zh']})") if cur else "全部完成",
+                          cur["due"] if cur else "", _esc(cur["owner"] if cur else "/".join(i["lead"])),
                           f"[{LIGHT_STYLE[light]}]{LIGHT_ZH[light]}{extra}[/]")
         console.print(table)
     c = data["counts"]
@@ -59,7 +60,7 @@ def print_timeline(data: dict, console: Console | None = None) -> None:
         for q in data["quarters"]:
             text, style = CELL[row["cells"][q]]
             cells.append(f"[{style}]{text}[/]" if style else "")
-        table.add_row(row["stage_name"] if row["stage"] != last else "", row["text"], *cells)
+        table.add_row(_esc(row["stage_name"]) if row["stage"] != last else "", _esc(row["text"]), *cells)
         last = row["stage"]
     console.print(table)
     console.print("legend: " + "  ".join(f"[{CELL[k][1]}]{v}[/]" for k, v in CELL_LEGEND.items()))

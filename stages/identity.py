@@ -92,7 +92,7 @@ def resolve_actor(spec, by: "Actor | str | None", *, operator: str = "cli") -> A
     if by in (None, ""):
         return Actor(user=operator, name=operator, role="coordinator", dept=coord)
     if by == "system":
-        return SYSTEM
+        raise Forbidden("'system' is the engine itself (the sweep); no person or command acts as it")
     short = _short(spec, by)
     if short == coord:
         return Actor(user=operator, name=operator, role="coordinator", dept=coord)

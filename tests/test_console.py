@@ -112,7 +112,7 @@ def test_ledger_and_calendar_files(changning_run, changning, tmp_path):
 ])
 def test_console_errors_are_one_line(tmp_path, args, message):
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    cli("init", db=db, check=0)
+    cli("init", "--as-of", "2019-06-01", db=db, check=0)
     p = cli(*args, db=db)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and message in p.stderr
@@ -120,7 +120,7 @@ def test_console_errors_are_one_line(tmp_path, args, message):
 
 def test_a_refused_cli_action_is_one_line_and_changes_nothing(tmp_path):
     db = f"sqlite:///{tmp_path / 'c.db'}"
-    cli("init", db=db, check=0)
+    cli("init", "--as-of", "2019-06-01", db=db, check=0)
     before = cli("audit", "--json", db=db, check=0).stdout
     p = cli("submit", "topic-01", "kickoff", "--by", "区发改委", "--as-of", "2019-07-01", db=db)
     assert p.returncode == 2 and "Traceback" not in p.stderr

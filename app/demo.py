@@ -12,6 +12,7 @@ This module is an adapter like the CLI: it decides what the simulated people do,
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import shutil
 import time
@@ -369,21 +370,34 @@ class Demo:
         from stages.notices import render_notice
         from stages.views import ledger_rows
 
+        # Written beside the final names and moved into place at the end, so an interrupted export never leaves a
+        # partial notices/ folder that looks complete: `notices.partial/` (and its INCOMPLETE marker) is what a
+        # killed export leaves, and the next run removes it and writes everything again.
         notices_dir = self.out / "notices"
-        if notices_dir.exists():
-            shutil.rmtree(notices_dir)
-        notices_dir.mkdir(parents=True)
+        partial = self.out / "notices.partial"
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+        (partial / "INCOMPLETE").write_text("export interrupted; run the demo again to finish it\n", encoding="utf-8")
         with Session(self.engine) as s:
             ids = s.exec(select(Notice.id).where(Notice.status == "issued").order_by(Notice.id)).all()
             for nid in ids:
                 for fmt in ("docx", "md"):
                     n, data = render_notice(s, nid, fmt)
                     name = f"{n.id:05d}-{n.kind}-{(n.doc_number or '公告').replace('〔', '(').replace('〕', ')')}.{fmt}"
-                    (notices_dir / name).write_bytes(data)
+                    (partial / name).write_bytes(data)
             when = self.at(day, 18)
-            ledger = write_ledger(ledger_rows(s, self.spec, when), self.out / "台账.xlsx", self.spec.file.title + "台账")
-            ics = write_calendar(board(s, self.spec, when), self.out / "deadlines.ics", when)
-        return {"notices": len(ids), "ledger": str(ledger), "calendar": str(ics), "notices_dir": str(notices_dir)}
+            ledger = write_ledger(ledger_rows(s, self.spec, when), self.out / "台账.xlsx.partial",
+                                  self.spec.file.title + "台账")
+            ics = write_calendar(board(s, self.spec, when), self.out / "deadlines.ics.partial", when)
+        (partial / "INCOMPLETE").unlink()
+        if notices_dir.exists():
+            shutil.rmtree(notices_dir)
+        os.replace(partial, notices_dir)
+        os.replace(ledger, self.out / "台账.xlsx")
+        os.replace(ics, self.out / "deadlines.ics")
+        return {"notices": len(ids), "ledger": str(self.out / "台账.xlsx"), "calendar": str(self.out / "deadlines.ics"),
+                "notices_dir": str(notices_dir)}
 
     def summary(self, result: dict) -> dict:
         from stages.models import Item, Milestone, Notice, Reminder, Submission

@@ -487,8 +487,9 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     fp = _fingerprint(request)
     key = key or f"submit:{item}:{m.ms_id}:round{m.returns + 1}:{fp}"
     ctx.outcome.target = f"{item}:{m.ms_id}"
-    if not ctx.actor.can_coordinate and ctx.by not in {m.owner, *it.lead}:
+    if not ctx.actor.can_coordinate and not (ctx.by == m.owner or (m.owner in it.lead and ctx.by in it.lead)):
         raise Forbidden(f"{ctx.by} cannot submit {_label(m)}: it is owed by {m.owner}")
+    _no_generic_move(ctx, it, m, "submit")
     if _replayed(ctx, key, request):
         return ctx.outcome
     waiting = _waiting_for(ctx, m, it) if m.status == "pending" else None
@@ -502,6 +503,20 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     ctx.outcome.data = {"round": sub.round, "workdays_late": late, "status": m.status}
     ctx.outcome.message = f"{_label(m)} submitted by {ctx.by}" + (f", {late} working days late" if late else "")
     return _finish(ctx)
+
+
+def _registration_id(spec: CycleSpec) -> str | None:
+    """The special-plan milestone that ``register`` (立项确认) completes, if the lifecycle has one."""
+    lc = spec.lifecycles.get("special_plan")
+    return next((m.id for m in lc.milestones if m.id == "registration"), None) if lc else None
+
+
+def _no_generic_move(ctx: Ctx, it: Item, m: Milestone, what: str) -> None:
+    """立项确认 is a decision with its own move (``register``: the 立项确认通知, the rejections and their reasons);
+    it is never submitted or accepted like a deliverable."""
+    if it.kind == "special_plan" and m.ms_id == _registration_id(ctx.spec):
+        raise TransitionError(f"{_label(m)} is decided by 立项确认 (`plancycle register`, or 协调工具 → 专项规划立项确认), "
+                              f"not by {what}")
 
 
 def _waiting_for(ctx: Ctx, m: Milestone, it: Item) -> str:
@@ -534,6 +549,7 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
         if not (spec.file.lead_may_review and ctx.by in it.lead):
             raise Forbidden(f"{ctx.by} cannot review {_label(m)}: only the coordinator ({spec.coordinator.short}) "
                             "reviews deliverables")
+    _no_generic_move(ctx, it, m, "review")
     if _replayed(ctx, key, request):
         return ctx.outcome
     if decision == "return" and not (comments and comments.strip()):
@@ -784,6 +800,8 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
     _require_coordinator(ctx, "confirm special plans")
     if _replayed(ctx, key, request):
         return ctx.outcome
+    if not confirm and not reject:
+        raise PlancycleError("立项确认 needs at least one 专项规划 to confirm or reject; nothing was issued")
     both = set(confirm) & set(reject)
     if both:
         raise PlancycleError(f"{sorted(both)[0]} is both confirmed and rejected")
@@ -812,11 +830,11 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
             if m.ms_id == reg_spec.id:
                 _set_status(ctx, m, "complete")
                 session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="register", by=ctx.by, at=ctx.as_of,
-                                     comments=reason))
+                                     comments="确认立项"))
                 break
             if m.status not in ("accepted", "waived"):  # the proposal is accepted by its confirmation
                 _set_status(ctx, m, "complete")
-        _audit(ctx, "special_plan.registered", key_, why=reason)
+        _audit(ctx, "special_plan.registered", key_)
     for key_ in reject:
         it = _item(ctx, key_)
         it.status = "rejected"
@@ -824,7 +842,9 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
         for m in session.exec(select(Milestone).where(Milestone.item_id == it.id)):
             if m.status not in ("accepted", "waived"):
                 _set_status(ctx, m, "waive")
-        session.add(Decision(run_id=ctx.run.id, kind="reject", by=ctx.by, at=ctx.as_of, subject=key_, comments=reason))
+            if m.ms_id == reg_spec.id:  # shown on the plan's own page: why it was not confirmed
+                session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="reject", by=ctx.by, at=ctx.as_of,
+                                     subject=key_, comments=reason))
         _audit(ctx, "special_plan.rejected", key_, why=reason)
     _audit(ctx, "special_plans.decided", "special_plans", why=reason, data={"request": request}, key=key)
     ctx.outcome.message = f"{len(confirm)} 专项规划 confirmed, {len(reject)} not"

@@ -182,6 +182,31 @@ def test_special_plans_appear_and_are_confirmed(mini_run, mini):
     assert s.exec(select(Item).where(Item.key == "sp-03")).one().status == "rejected"
     assert ms(s, "sp-01", "draft").status == "pending"  # drafting stage not open yet
     assert out.notices and out.notices[-1]["kind"] == "special_plan_registration"
+    # the reason is the rejected plan's, shown on its own page; the confirmed plans carry none
+    dec = {(d.kind, d.milestone_id): d.comments for d in s.exec(select(Decision))}
+    assert dec[("reject", ms(s, "sp-03", "registration").id)] == "街道规划纳入区级专项规划统筹"
+    assert dec[("register", ms(s, "sp-01", "registration").id)] == "确认立项"
+    whys = {e.target: e.why for e in s.exec(select(AuditEvent).where(AuditEvent.action.like("special_plan.%ed")))
+            if e.action != "special_plan.proposed"}
+    assert whys["sp-01"] is None and whys["sp-03"] == "街道规划纳入区级专项规划统筹"
+    with pytest.raises(PlancycleError, match="at least one"):
+        sv.register(s, mini, confirm=[], reject=[], by=COORD, as_of="2019-11-11")
+    s.rollback()
+
+
+def test_registration_is_not_a_deliverable(mini_run, mini):
+    """立项确认 belongs to the coordinator's register move: the proposing department cannot submit it, and it is
+    not accepted through review (which would skip its 立项确认通知)."""
+    s = mini_run
+    sv.propose(s, mini, dept="区商务委", title="商务规划", as_of="2019-08-15")
+    sv.approve(s, mini, body="领导小组", subject="special-plan-list", by=COORD, as_of="2019-11-05")
+    s.commit()
+    with pytest.raises(Forbidden, match="owed by 区发改委"):
+        sv.submit(s, mini, item="sp-01", milestone="registration", by="区商务委", as_of="2019-11-06")
+    s.rollback()
+    with pytest.raises(TransitionError, match="decided by 立项确认"):
+        sv.submit(s, mini, item="sp-01", milestone="registration", by=COORD, as_of="2019-11-06")
+    s.rollback()
 
 
 def test_bulk_extension_moves_deadlines_once(mini_run, mini):

@@ -133,7 +133,7 @@ def refused(exc: PlancycleError):
         raise exc
     from prefect.states import Failed
 
-    return Failed(message=str(exc))
+    return Failed(message=str(exc), data=exc)  # the exception itself, so a caller in this process keeps its kind
 
 
 def all_runs(session: Session):

@@ -213,6 +213,16 @@ def run_in_process(flow_fn: Callable, *args, **kwargs) -> dict:
     return out
 
 
+def _refusal_of(state):
+    """The PlancycleError a refused run ended with (``flows.common.refused`` keeps it as the state's data), so a
+    caller can tell a forbidden move (403) from a bad request (400); None when the run failed otherwise."""
+    data = getattr(state, "data", None)
+    for candidate in (data, getattr(data, "result", None)):
+        if isinstance(candidate, PlancycleError):
+            return candidate
+    return None
+
+
 def run_through_prefect(flow_fn: Callable, *args, api_url: str | None = None, **kwargs) -> dict:
     """A real flow run, on ``api_url`` (or PREFECT_API_URL, or the embedded API), with heartbeats off (they cost
     ~1 s per sync run here)."""
@@ -236,7 +246,8 @@ def run_through_prefect(flow_fn: Callable, *args, api_url: str | None = None, **
         message = _message(state)
         if message.startswith(("Flow run encountered an exception", "Crash detected")):
             state.result()  # raises what the flow raised, for the caller's error boundary to name in one line
-        raise PlancycleError(message)
+        original = _refusal_of(state)
+        raise original if original is not None else PlancycleError(message)
     return state.result()
 
 

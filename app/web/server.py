@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -34,7 +35,7 @@ from stages.files import FileStore
 from stages.identity import ROLE_NAMES, Actor, Forbidden
 from stages.models import CycleRun, Item, Milestone, Notice, Submission, check_schema, database_url, make_engine
 
-from . import auth
+from . import auth, words
 
 log = logging.getLogger("plancycle.web")
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -60,7 +61,10 @@ class WebState:
         self._lock = threading.Lock()
 
     def now(self) -> dt.datetime:
-        return self.as_of or as_datetime(None)
+        """The fixed day (``--as-of``) at the wall clock's time of day, so actions on it keep their order; else now."""
+        if self.as_of is None:
+            return as_datetime(None)
+        return dt.datetime.combine(self.as_of.date(), as_datetime(None).time())
 
     def spec(self, run: CycleRun):
         from stages.loader import load_cycle
@@ -97,9 +101,23 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     templates.env.filters["d"] = lambda v: (v or "")[:10]
     templates.env.filters["dt"] = lambda v: (v or "")[:16].replace("T", " ")
     templates.env.filters["size"] = _size
+    templates.env.filters["zh"] = lambda text, labels=None: words.translate(text or "", labels or {})
+    templates.env.filters["action_zh"] = lambda a: words.ACTION_ZH.get(a, a)
+    templates.env.filters["doc_html"] = _doc_html
     app.mount("/static", StaticFiles(directory=str(TEMPLATES / "static")), name="static")
     if st.flows == "prefect":
         _warm_prefect(st)
+
+        def _stop_prefect() -> None:
+            """On shutdown (Ctrl-C, SIGTERM) the console's own Prefect API goes with it: no orphan server."""
+            from flows.runner import withdraw
+
+            withdraw(st.url)
+            server = getattr(st, "prefect_server", None)
+            if server is not None:
+                server.stop()
+
+        app.router.on_shutdown.append(_stop_prefect)
 
     # -- plumbing ---------------------------------------------------------------------------------------------------
     def is_api(request: Request) -> bool:
@@ -122,7 +140,12 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         return templates.TemplateResponse(request, name, data, status_code=status)
 
     def done(request: Request, to: str, flash: str) -> RedirectResponse:
-        request.session["flash"] = flash[:300]
+        with Session(st.read_engine) as s:
+            from stages.services import find_run
+
+            run = find_run(s)
+            labels = words.labels_for(s, run, st.spec(run))
+        request.session["flash"] = words.translate(flash, labels)[:300]
         return RedirectResponse(to, status_code=303)
 
     def common(request: Request, user, actor, run, spec, s: Session) -> dict:
@@ -131,10 +154,13 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         if actor.can_coordinate:
             review_count = len(s.exec(select(Milestone.id).where(Milestone.run_id == run.id,
                                                                  Milestone.status == "submitted")).all())
-        return {"user": user, "actor": actor, "run": run, "spec": spec, "flash": flash, "today": st.now(),
+        units = [d for d in spec.departments if d.kind in ("department", "street")]
+        return {"user": user, "actor": actor, "run": run, "spec": spec, "flash": flash, "today": st.now(), "units": units,
                 "review_count": review_count, "clock_fixed": st.as_of is not None}
 
     async def form_of(request: Request) -> dict:
+        if request.url.path not in ("/login",) and not request.session.get("uid"):
+            raise auth.NeedLogin()
         form = await request.form()
         auth.check_csrf(request, form.get("csrf_token"))
         return form
@@ -160,13 +186,25 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         return await run_in_threadpool(lambda: act(flow_name, req_name, **fields))
 
     # -- errors -----------------------------------------------------------------------------------------------------
-    def error_response(request: Request, status: int, message: str):
-        message = " ".join(str(message).split())
+    def who(request: Request) -> dict:
+        """The signed-in context for an error page's header, if there is one (never raises)."""
+        try:
+            with Session(st.read_engine) as s:
+                user, actor, run, spec = ctx(request, s)
+                return {**common(request, user, actor, run, spec, s), "labels": words.labels_for(s, run, spec)}
+        except Exception:
+            return {}
+
+    def error_response(request: Request, status: int, message: str, prefix: str = ""):
+        base = who(request) if request.session.get("uid") else {}
+        message = prefix + words.translate(message, base.get("labels"))
         if is_api(request):
             return JSONResponse({"error": message}, status_code=status)
         try:
             return templates.TemplateResponse(request, "error.html", {"request": request, "status": status,
-                                                                       "message": message}, status_code=status)
+                                                                       "message": message,
+                                                                       "csrf": auth.csrf_token(request), **base},
+                                              status_code=status)
         except Exception:  # pragma: no cover - a template error must not hide the message
             return HTMLResponse(f"<p>{status}: {message}</p>", status_code=status)
 
@@ -183,19 +221,24 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc):
-        return error_response(request, 403, f"无权办理：{exc}")
+        return error_response(request, 403, str(exc), "无权办理：")
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc):
-        return error_response(request, 404, f"未找到：{exc}")
+        return error_response(request, 404, str(exc), "未找到：")
 
     @app.exception_handler(TransitionError)
     async def _conflict(request: Request, exc):
-        return error_response(request, 409, f"当前状态不允许：{exc}")
+        return error_response(request, 409, str(exc), "无法办理：")
 
     @app.exception_handler(PlancycleError)
     async def _bad(request: Request, exc):
-        return error_response(request, 400, f"无法办理：{exc}")
+        return error_response(request, 400, str(exc), "无法办理：")
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_params(request: Request, exc):
+        where = ".".join(str(x) for x in (exc.errors() or [{}])[0].get("loc", ())[1:]) or "参数"
+        return error_response(request, 400, f"请求参数“{where}”格式不正确")
 
     @app.exception_handler(PageError)
     async def _page_error(request: Request, exc):
@@ -283,6 +326,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                     g = spec.gate(sd["exit_gate"])
                     gates.append({"stage": sd["name"], "gate": g.name, "checks": _checklist(spec, g, facts)})
             return page(request, "board.html", {**common(request, user, actor, run, spec, s), "b": data,
+                                                "labels": words.labels_for(s, run, spec),
                                                 "gates": gates, "depts": spec.departments,
                                                 "f": {"dept": dept, "stage": stage, "late": late}})
 
@@ -416,8 +460,11 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/items/{key}/milestones/{ms}/review")
     async def review(request: Request, key: str, ms: str):
         form = await form_of(request)
-        out = await do_review(request, key, ms, form)
         back = form.get("back") if form.get("back") in ("/review",) else f"/items/{urllib.parse.quote(key)}"
+        if form.get("decision") == "return" and not str(form.get("comments") or "").strip():
+            request.session["flash"] = "退回须填写修改意见，请填写后再点“退回修改”"
+            return RedirectResponse(back + f"#ms-{ms}", status_code=303)
+        out = await do_review(request, key, ms, form)
         return done(request, back, _said(out, "已审核"))
 
     @app.post("/api/items/{key}/milestones/{ms}/review")
@@ -438,7 +485,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             sub = s.exec(select(Submission).where(Submission.milestone_id == m.id)
                          .order_by(Submission.round.desc())).first()
             out.append({"item": it.key, "title": it.title, "kind": it.kind, "milestone": m.ms_id, "name": m.name,
-                        "owner": m.owner, "due": m.due_date.isoformat(), "round": sub.round if sub else 1,
+                        "owner": m.owner, "by": sub.submitted_by if sub else m.owner,
+                        "due": m.due_date.isoformat(), "round": sub.round if sub else 1,
                         "submitted_at": m.submitted_at.isoformat() if m.submitted_at else None,
                         "note": sub.note if sub else None,
                         "files": [{**{k: v for k, v in f.items() if k != "path"}, "url": f"/files/{sub.id}/{i}"}
@@ -462,10 +510,12 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     async def review_bulk(request: Request):
         form = await form_of(request)
         picks = form.getlist("pick")
-        if not picks:
-            raise PageError(400, "请先勾选要通过的材料")
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
+        if not actor.can_coordinate:
+            raise Forbidden("只有规划科（协调人）审核报送材料")
+        if not picks:
+            raise PageError(400, "请先勾选要通过的材料")
         n, refused = 0, []
         for p in picks[:200]:
             key, _, ms = str(p).partition(":")
@@ -499,11 +549,23 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         topics = [it for it in b["items"] if it["kind"] == "topic"]
         proposals = [it for it in b["items"] if it["kind"] == "special_plan" and it["status"] == "active"
                      and any(m["status"] in ("submitted", "open", "pending") for m in it["milestones"][:2])]
-        meeting_ms = sorted({m.id for it in spec.items if it.kind == "topic" for m in it.milestones}
-                            & {m.ms_id for m in s.exec(select(Milestone).where(Milestone.run_id == run.id))})
+        meeting_ms, seen = [], set()
+        for it in spec.items:
+            for m in it.milestones:
+                if it.kind == "topic" and m.id not in seen and any(n.endswith("_meeting") for n in m.notices):
+                    seen.add(m.id)
+                    meeting_ms.append({"id": m.id, "name": m.name})
+        from stages.services import _approval_subjects
+
+        approvals = []
+        for body, subject in sorted(_approval_subjects(spec)):
+            gate = next((g.name for g in spec.file.gates if g.approval and (g.approval.body, g.approval.subject)
+                         == (body, subject)), subject)
+            approvals.append({"value": f"{body}|{subject}", "label": f"{spec.file.approval_bodies.get(body, body)}：{gate}",
+                              "done": (body, subject) in facts.approvals})
         return {"stage": cur.name if cur else None, "stage_id": cur.id if cur else None, "gate": gate,
                 "open": open_ms, "topics": topics, "proposals": proposals, "meeting_milestones": meeting_ms,
-                "bodies": spec.file.approval_bodies}
+                "approvals": approvals, "labels": words.labels_for(s, run, spec)}
 
     @app.get("/manage", response_class=HTMLResponse)
     def manage_page(request: Request):
@@ -537,7 +599,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                 user, actor2, run, spec = ctx(request, s)
                 preview = _extend_preview(s, run, spec, fields)
                 return page(request, "extend_preview.html", {**common(request, user, actor2, run, spec, s),
-                                                             "p": preview, "form": dict(form)})
+                                                             "p": preview, "form": list(form.multi_items()),
+                                                             "labels": words.labels_for(s, run, spec)})
         out = await aact("extend_deadlines", "ExtendRequest", actor=actor, by=actor.dept, **fields)
         return done(request, "/manage", _said(out, "期限已调整"))
 
@@ -569,7 +632,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/manage/approve")
     async def approve(request: Request):
         form, actor, _ = await coordinator_form(request)
-        out = await aact("record_approval", "ApproveRequest", body=form.get("body") or "", subject=form.get("subject") or "",
+        body, _, subject = str(form.get("approval") or "").partition("|")
+        out = await aact("record_approval", "ApproveRequest", body=body, subject=subject,
                   note=form.get("note") or None, actor=actor, by=actor.dept)
         return done(request, "/manage", _said(out, "审批已登记"))
 
@@ -670,10 +734,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
-            if not actor.reads_all:
-                dept = actor.dept
-            elif dept:
-                dept = spec.department(dept).short if dept in [d.short for d in spec.departments] else ""
+            dept = actor.dept if not actor.reads_all else _known_dept(spec, dept)
             rows = ledger_rows(s, spec, st.now(), dept or None)
             with tempfile.TemporaryDirectory() as tmp:
                 p = write_ledger(rows, Path(tmp) / "ledger.xlsx", spec.file.title + "台账")
@@ -690,10 +751,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
-            if not actor.reads_all:
-                dept = actor.dept
-            data = board(s, spec, st.now(), dept=(spec.department(dept).short if dept else None)
-                         if not dept or dept in [d.short for d in spec.departments] else None)
+            dept = actor.dept if not actor.reads_all else _known_dept(spec, dept)
+            data = board(s, spec, st.now(), dept=dept or None)
             with tempfile.TemporaryDirectory() as tmp:
                 p = write_calendar(data, Path(tmp) / "deadlines.ics", st.now())
                 body = p.read_bytes()
@@ -721,6 +780,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
             return page(request, "audit.html", {**common(request, user, actor, run, spec, s),
+                                                "labels": words.labels_for(s, run, spec),
                                                 **audit_data(s, actor, run, spec, q, who, action, limit),
                                                 "f": {"q": q, "who": who, "action": action}})
 
@@ -754,6 +814,7 @@ def _warm_prefect(st: WebState) -> None:
         server = SubprocessASGIServer()
         server.start()
         url = server.api_url
+        st.prefect_server = server
     st.api_url = url
     try:
         import httpx
@@ -770,10 +831,48 @@ def _warm_prefect(st: WebState) -> None:
 
 
 def _said(out: dict, default: str) -> str:
-    msg = out.get("message") or default
-    if out.get("changed") is False:
-        return f"未重复办理：{msg}"
-    return msg
+    return out.get("message") or default
+
+
+def _doc_html(md: str):
+    """A notice's Markdown preview as simple HTML: headings, bold, paragraphs, tables, rules; everything escaped."""
+    import html
+
+    from markupsafe import Markup
+
+    out, table = [], []
+
+    def inline(t: str) -> str:
+        t = html.escape(t)
+        return __import__("re").sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
+
+    def flush():
+        if table:
+            rows = [r for r in table if not set(r.replace("|", "").strip()) <= set("-: ")]
+            cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
+            head, body = cells[0], cells[1:]
+            out.append("<table class='board small'><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head)
+                       + "</tr></thead><tbody>" + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>"
+                                                          for r in body) + "</tbody></table>")
+            table.clear()
+
+    for line in md.splitlines():
+        if line.lstrip().startswith("|"):
+            table.append(line)
+            continue
+        flush()
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            level = min(len(stripped) - len(stripped.lstrip("#")), 3)
+            out.append(f"<h{level + 1} class='doc-h'>{inline(stripped.lstrip('#').strip())}</h{level + 1}>")
+        elif set(stripped) <= set("-*_ "):
+            out.append("<hr>")
+        else:
+            out.append(f"<p>{inline(stripped)}</p>")
+    flush()
+    return Markup("\n".join(out))
 
 
 def _size(n) -> str:
@@ -793,6 +892,15 @@ def _disposition(name: str) -> str:
 def _addressed_to(n: Notice, dept: str | None) -> bool:
     rec = set(n.recipients or [])
     return bool(dept and (dept in rec or rec & {"各部门", "各有关部门", "各街镇", "各有关单位", "社会各有关单位"}))
+
+
+def _known_dept(spec, dept: str) -> str:
+    if not dept:
+        return ""
+    try:
+        return spec.department(dept).short
+    except KeyError:
+        raise PageError(400, f"未知部门：{dept}") from None
 
 
 def _checklist(spec, gate, facts) -> list[dict]:
@@ -888,8 +996,10 @@ def _extend_preview(s: Session, run: CycleRun, spec, f: dict) -> dict:
         except (OverflowError, PlancycleError) as exc:
             raise PageError(400, f"无法计算新期限：{exc}") from None
         rows.append({"item": m.item_key, "name": m.name, "owner": m.owner, "from": m.due_date.isoformat(),
-                     "to": to.isoformat()})
-    return {"rows": rows, "reason": f["reason"]}
+                     "to": to.isoformat(), "ok": to > m.due_date})
+    if f["due_from"] and f["due_to"] and f["due_from"] > f["due_to"]:
+        raise PageError(400, "期限范围的起始日期晚于截止日期")
+    return {"rows": rows, "reason": f["reason"], "ok": all(r["ok"] for r in rows)}
 
 
 def serve(db: str | None, host: str, port: int, as_of: str | None = None) -> None:

@@ -94,7 +94,7 @@ def test_department_sees_only_its_own_and_cannot_review_its_own(make_client, app
                  files={"files": ("方案.docx", body)}, data={"note": "初稿"})
     assert r.status_code == 200 and r.json()["changed"], r.text
     r = hqb.post("/api/items/topic-07/milestones/plan/review", headers={"x-csrf-token": tok}, data={"decision": "accept"})
-    assert r.status_code == 403 and "only the coordinator" in r.json()["error"]
+    assert r.status_code == 403 and r.json()["error"] == "无权办理：只有区发改委（规划科）可以审核“课题7 形成方案”，区虹桥办不能审核"
     # a leader reads everything and changes nothing
     boss = make_client("boss")
     assert boss.get("/items/topic-07").status_code == 200
@@ -216,3 +216,24 @@ def test_a_web_action_is_a_prefect_flow_run(app_url, tmp_path, monkeypatch):
     with Session(make_engine(app_url)) as s:
         ev = s.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()
     assert ev.flow_run_id and ev.actor_user == "hqb"
+
+
+@pytest.mark.integration
+def test_refusals_keep_their_kind_through_a_prefect_flow_run(app_url, tmp_path, monkeypatch):
+    """A leader's attempt is 403 and a bad request 400 even when the action ran as a Prefect flow run."""
+    from fastapi.testclient import TestClient
+
+    from app.web.server import create_app
+
+    monkeypatch.setenv("PLANCYCLE_RUN_DIR", str(tmp_path / "run"))
+    app = create_app(app_url, as_of="2019-06-05", flows="prefect")
+    boss = TestClient(app, raise_server_exceptions=False)
+    boss.post("/login", data={"username": "boss", "password": PASSWORD, "csrf_token": _csrf(boss, "/login")})
+    r = boss.post("/api/items/topic-07/milestones/plan/review", headers={"x-csrf-token": _csrf(boss)},
+                  data={"decision": "accept"})
+    assert r.status_code == 403 and "只能查看" in r.json()["error"]
+    coord = TestClient(app, raise_server_exceptions=False)
+    coord.post("/login", data={"username": "coord", "password": PASSWORD, "csrf_token": _csrf(coord, "/login")})
+    r = coord.post("/api/items/topic-07/milestones/plan/review", headers={"x-csrf-token": _csrf(coord)},
+                   data={"decision": "accept"})
+    assert r.status_code == 409 and "当前" in r.json()["error"], r.text  # not submitted yet: the state refuses

@@ -1,0 +1,138 @@
+"""What the console says, in Chinese: the services' one-line outcomes and refusals, read for a 发改委 user.
+
+The services speak one line of plain English (the CLI prints it, the audit log keeps it). The console shows the
+same line translated by the patterns below, and with item keys (``topic-07``) and milestone ids (``kickoff``)
+replaced by what the source documents call them (课题7《…》, 开题). A line no pattern knows is shown with its
+ids replaced, so nothing is ever lost, only less polished.
+"""
+
+from __future__ import annotations
+
+import re
+
+# (pattern, replacement): first match wins; groups keep the services' values
+PATTERNS: list[tuple[str, str]] = [
+    (r"^(.+?) submitted by (\S+?)(?:, (\d+) working days late)?$",
+     lambda m: f"{m[1]}：{m[2]}已报送" + (f"（逾期{m[3]}个工作日）" if m[3] else "")),
+    (r"^(.+?) accepted$", r"\1：已审核通过"),
+    (r"^(.+?) returned: (.+)$", r"\1：已退回，意见：\2"),
+    (r"^(.+?) waived: (.+)$", r"\1：已免除（\2）"),
+    (r"^(\S+) proposed by (\S+): (.+)$", r"\2已报送专项规划立项建议：\3"),
+    (r"^(\d+) deadline\(s\) extended: (.+)$", r"已调整 \1 个节点的期限（\2）"),
+    (r"^(\d+) 专项规划 confirmed, (\d+) not$", r"立项确认已办理：确认 \1 项，不予确认 \2 项"),
+    (r"^(\S+) 承接单位：(.+)$", r"\1 已登记承接单位：\2"),
+    (r"^(.+?) approval of (\S+) recorded$", r"已登记\1的审议结果（\2）"),
+    (r"^stage (.+)$", r"阶段已推进：\1"),
+    (r"^(.+?) (\d{4}-\d\d-\d\d \d\d:\d\d) for (\d+) topic\(s\): (.+)$", r"已安排\1（\2，\3 个课题），通知文号 \4"),
+    (r"^already recorded on (\S+ \S+) by (.+?); nothing changed$", r"此前（\1，\2）已办理过同一事项，本次未重复办理"),
+    (r"^(.+?) was already recorded with a different request .*$",
+     "该事项此前已按不同内容办理过，不能直接修改；如需更正，请联系规划科"),
+    (r"^(.+?) cannot submit (.+?): it is owed by (\S+)$", r"\1不能报送“\2”：该节点由\3负责"),
+    (r"^(.+?) cannot review (.+?): only the coordinator \((\S+)\) reviews deliverables$",
+     r"只有\3（规划科）可以审核“\2”，\1不能审核"),
+    (r"^(.+?) cannot (.+?): only the coordinator \((\S+)\) can$", r"只有\3（规划科）可以办理此事项，\1无权办理"),
+    (r"^(.+?) 为领导账号，只能查看，不能办理（.*）$", r"\1为领导账号，只能查看，不能办理"),
+    (r"^cannot (\w+) (.+?): it is (.+)$", lambda m: f"“{m[2]}”当前{_state(m[3])}，不能{_verb(m[1])}"),
+    (r"^cannot leave (.+?): gate (\S+) \((.+?)\) is not met: (.+?); give --override-reason to force it$",
+     r"“\1”的阶段门“\3”尚未满足（\4）；如确需推进，请填写强制推进理由"),
+    (r"^cannot accept (.+?): gate (\S+) \((.+?)\) is not met: (.+)$", r"“\1”暂不能通过：尚未满足“\3”（\4）"),
+    (r"^returning (.+?) needs comments saying what to change$", r"退回“\1”须填写修改意见"),
+    (r"^waiving (.+?) needs a reason$", r"免除“\1”须填写理由"),
+    (r"^extending deadlines needs a reason$", "调整期限须填写理由"),
+    (r"^extend needs exactly one of .*$", "请在顺延天数、顺延工作日、新期限中填写且只填写一项"),
+    (r"^cannot move (.+?) from (\S+) to (\S+): an extension must be later$", r"“\1”的新期限\3不晚于原期限\2"),
+    (r"^no unfinished milestone matches that selection; nothing changed$", "没有符合条件的未完成节点，未作调整"),
+    (r"^name the topics \(--topic\) or a lead department \(--dept\)$", "请选择课题或牵头部门"),
+    (r"^(\S+) leads no topic whose (\S+) is still to come$", r"\1牵头的课题中没有尚未完成该会议的课题"),
+    (r"^the meeting time (.+?) is not after now \((.+)\)$", r"会议时间\1早于当前时间\2"),
+    (r"^unknown item '(.+?)'.*$", r"未知事项：\1"),
+    (r"^unknown department '(.+?)'.*$", r"未知部门：\1"),
+    (r"^(.+?) has no milestone '(.+?)'.*$", r"\1没有节点“\2”"),
+    (r"^no gate waits for an approval of '(.+?)' by (\S+).*$", r"没有等待该审议结果的阶段门：\1"),
+    (r"^(.+?) is decided by 立项确认 .*$", r"“\1”须在协调工具“专项规划立项确认”中办理"),
+    (r"^立项确认 needs at least one .*$", "请至少选择一项专项规划确认或不予确认；未生成任何文件"),
+    (r"^rejecting a proposal needs a reason$", "不予确认立项须填写理由"),
+    (r"^(\S+): a contractor needs a name and a contact$", r"登记承接单位须填写单位名称和联系人"),
+    (r"^a 专项规划 proposal needs a title$", "请填写专项规划名称"),
+    (r"^cannot propose a 专项规划: 立项确认 is complete for this cycle$", "立项确认已完成，不再受理新的专项规划立项建议"),
+    (r"^(\d+) of (\d+) (\w+) have (\S+) done$", r"已完成 \1 项，须 \2 项"),
+    (r"^no approval by (.+?) on (\S+)$", r"尚待\1审议"),
+    (r"^no (\w+) yet$", "尚无事项"),
+    (r"^… and (\d+) more$", r"另有 \1 项"),
+    (r"^(\w+): is empty / (.+)$", r"\2"),
+    (r"^(\w+): .*? / (.+)$", r"\2"),
+    (r"^(.+?): (.+?) / (?:file type not allowed|empty file|content does not match the file type|file too large)$",
+     r"\1：\2"),
+]
+_COMPILED = [(re.compile(p), r) for p, r in PATTERNS]
+STATE_ZH = {"not yet open": "尚未开始", "pending": "尚未开始", "open": "待报送", "submitted": "已报送待审",
+            "returned": "已退回待修改", "accepted": "已完成", "waived": "已免除"}
+VERB_ZH = {"submit": "报送", "accept": "通过", "return": "退回", "review": "审核", "waive": "免除", "decide": "办理",
+           "record": "登记", "complete": "完成"}
+ACTION_ZH = {"deliverable.submitted": "报送", "deliverable.accepted": "审核通过", "deliverable.returned": "退回",
+             "milestone.opened": "节点开始", "milestone.completed": "节点完成", "milestone.waived": "免除节点",
+             "milestone.open.override": "提前开始节点", "deadline.extended": "调整期限", "stage.advanced": "阶段推进",
+             "stage.advance.requested": "申请推进阶段", "gate.ready": "阶段门满足", "gate.overridden": "强制通过阶段门",
+             "special_plan.proposed": "专项规划立项建议", "special_plan.registered": "确认立项",
+             "special_plan.rejected": "不予确认立项", "special_plans.decided": "立项确认", "contractor.assigned": "登记承接单位",
+             "meeting.scheduled": "安排评审会", "approval.recorded": "登记审议结果", "cycle.created": "建立周期",
+             "sweep.ran": "每日巡检", "report.monthly": "月度报告", "user.added": "新增用户", "user.disabled": "停用用户",
+             "user.enabled": "启用用户", "user.password_set": "重设密码"}
+
+
+def _state(text: str) -> str:
+    for k, v in STATE_ZH.items():
+        if text.startswith(k):
+            return v
+    return text
+
+
+def _verb(v: str) -> str:
+    return VERB_ZH.get(v, v)
+
+
+def translate(message: str, labels: dict[str, str] | None = None) -> str:
+    """One line in Chinese for a 发改委 user: known patterns translated, ids replaced by names."""
+    text = " ".join(str(message).split())
+    for rx, rep in _COMPILED:
+        m = rx.match(text)
+        if m:
+            text = rep(m) if callable(rep) else m.expand(rep)
+            break
+    return humanize(text, labels or {})
+
+
+_KEY = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?::([a-z_][a-z0-9_]*))?(?: not done)?\b")
+
+
+def humanize(text: str, labels: dict[str, str]) -> str:
+    """Replace ``item`` and ``item:milestone`` ids by their names (``labels`` maps both), and 'X not done'."""
+    def sub(m: re.Match) -> str:
+        key, ms = m[1], m[2]
+        if key not in labels:
+            return m[0]
+        name = labels[key] + (f"·{labels.get(key + ':' + ms, ms)}" if ms else "")
+        return name + ("未完成" if m[0].endswith(" not done") else "")
+
+    return _KEY.sub(sub, text)
+
+
+def labels_for(session, run, spec) -> dict[str, str]:
+    """``{item key: short name, "key:ms": milestone name}`` for the run: 课题7, 专项规划3《…》, 工作任务 titles."""
+    from sqlmodel import select
+
+    from stages.models import Item, Milestone
+
+    out: dict[str, str] = {}
+    for it in session.exec(select(Item).where(Item.run_id == run.id)):
+        title = it.title if len(it.title) <= 16 else it.title[:15] + "…"
+        if it.kind == "topic" and it.no:
+            out[it.key] = f"课题{it.no}"
+        elif it.kind == "special_plan":
+            out[it.key] = f"《{title}》"
+        else:
+            out[it.key] = title
+    for key, ms, name in session.exec(select(Milestone.item_key, Milestone.ms_id, Milestone.name)
+                                      .where(Milestone.run_id == run.id)):
+        out[f"{key}:{ms}"] = name
+    return out

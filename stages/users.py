@@ -147,31 +147,59 @@ def authenticate(session: Session, username: str, password: str, *, at: dt.datet
     After ``MAX_FAILURES`` wrong passwords in a row the account is locked for ``LOCK_MINUTES``; the caller commits
     either way, so failures are counted even though the sign-in is refused.
     """
-    from argon2.exceptions import InvalidHashError, VerificationError
-
     when = at or now()
+    ok = verify_password(session, username, password)  # the slow hash, before this session writes anything
     u = session.exec(select(UserAccount).where(UserAccount.username == (username or "").strip())).first()
     if u is None:
-        _hasher().hash("timing-equaliser")  # the same work as a real check: names cannot be probed by timing
         raise LoginRefused("用户名或密码不正确")
     if u.disabled:
         raise LoginRefused("该账号已停用，请联系管理员")
     if u.locked_until and u.locked_until > when:
         raise LoginRefused(f"密码错误次数过多，账号已锁定至 {u.locked_until:%H:%M}")
-    try:
-        _hasher().verify(u.password_hash, password or "")
-    except (VerificationError, InvalidHashError):
+    if not ok:
         u.failed_logins += 1
         if u.failed_logins >= MAX_FAILURES:
             u.locked_until = when + dt.timedelta(minutes=LOCK_MINUTES)
             u.failed_logins = 0
         session.add(u)
-        raise LoginRefused("用户名或密码不正确") from None
-    if _hasher().check_needs_rehash(u.password_hash):
-        u.password_hash = _hasher().hash(password)
+        raise LoginRefused("用户名或密码不正确")
     u.failed_logins, u.locked_until, u.last_login_at = 0, None, when
     session.add(u)
     return u
+
+
+def verify_password(session: Session, username: str, password: str) -> bool:
+    """The argon2 check alone, on a read of its own: done before the sign-in's write transaction begins, so the
+    tens of milliseconds of hashing never hold the database's write lock (fifty people signing in at nine o'clock
+    would otherwise queue every action behind them)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+    from sqlmodel import Session as _S
+
+    with _S(_read_engine(session)) as s:
+        h = s.exec(select(UserAccount.password_hash).where(UserAccount.username == (username or "").strip())).first()
+    if h is None:
+        _hasher().hash("timing-equaliser")  # the same work as a real check: names cannot be probed by timing
+        return False
+    try:
+        return _hasher().verify(h, password or "")
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_READ: dict = {}
+
+
+def _read_engine(session: Session):
+    """A deferred-transaction engine on the session's database (a SQLite write engine would take the lock)."""
+    from .models import make_engine
+
+    bind = session.get_bind()
+    url = bind.url.render_as_string(hide_password=False)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return bind
+    if url not in _READ:
+        _READ[url] = make_engine(url, write=False)
+    return _READ[url]
 
 
 def actor_for(u: UserAccount) -> Actor:

@@ -64,10 +64,10 @@ def check_csrf(request, form_value: str | None) -> None:
         raise CsrfRefused("请求缺少有效的安全令牌（CSRF），请刷新页面后重试")
 
 
-def sign_in(request, user: UserAccount) -> None:
+def sign_in(request, username: str, password_changed_at) -> None:
     request.session.clear()
-    request.session["uid"] = user.username
-    request.session["pwd"] = user.password_changed_at.isoformat() if user.password_changed_at else ""
+    request.session["uid"] = username
+    request.session["pwd"] = password_changed_at.isoformat() if password_changed_at else ""
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 

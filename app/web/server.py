@@ -179,6 +179,21 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             return run_through_prefect(getattr(fa, flow_name), req, api_url=st.api_url)
         return run_in_process(getattr(fa, flow_name), req)
 
+    def _acting(request: Request):
+        with Session(st.read_engine) as s:
+            return ctx(request, s)
+
+    async def acting(request: Request):
+        """Who is signed in and the run, read off the event loop (an action's own work runs in a thread too)."""
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(_acting, request)
+
+    async def adone(request: Request, to: str, flash: str) -> RedirectResponse:
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(done, request, to, flash)
+
     async def aact(flow_name: str, req_name: str, **fields) -> dict:
         """``act`` off the event loop: a Prefect flow run is synchronous and must not run inside it."""
         from starlette.concurrency import run_in_threadpool
@@ -278,16 +293,24 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         form = await form_of(request)
         nxt = _safe_next(form.get("next") or "/")
-        with Session(st.write_engine) as s:
-            try:
-                u = authenticate(s, str(form.get("username") or ""), str(form.get("password") or ""),
-                                 at=as_datetime(None))
-                auth.sign_in(request, u)
-                s.commit()
-            except LoginRefused as exc:
-                s.commit()  # count the failure
-                return page(request, "login.html", {"next": nxt, "error": str(exc),
-                                                    "username": str(form.get("username") or "")[:40]}, status=401)
+        from starlette.concurrency import run_in_threadpool
+
+        def check():
+            with Session(st.write_engine) as s:
+                try:
+                    u = authenticate(s, str(form.get("username") or ""), str(form.get("password") or ""),
+                                     at=as_datetime(None))
+                    s.commit()
+                    return u.username, u.password_changed_at, None
+                except LoginRefused as exc:
+                    s.commit()  # count the failure
+                    return None, None, str(exc)
+
+        username, changed, error = await run_in_threadpool(check)
+        if error:
+            return page(request, "login.html", {"next": nxt, "error": error,
+                                                "username": str(form.get("username") or "")[:40]}, status=401)
+        auth.sign_in(request, username, changed)
         return RedirectResponse(nxt, status_code=303)
 
     @app.post("/logout")
@@ -425,8 +448,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     # -- submit and review ------------------------------------------------------------------------------------------
     async def do_submit(request: Request, key: str, ms: str) -> dict:
         form = await form_of(request)
-        with Session(st.read_engine) as s:
-            _user, actor, run, spec = ctx(request, s)
+        _user, actor, run, spec = await acting(request)
         uploads = [f for f in form.getlist("files") if getattr(f, "filename", None)]
         if len(uploads) > 20:
             raise PageError(400, "一次最多上传 20 个文件")
@@ -441,7 +463,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/items/{key}/milestones/{ms}/submit")
     async def submit(request: Request, key: str, ms: str):
         out = await do_submit(request, key, ms)
-        return done(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已报送"))
+        return await adone(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已报送"))
 
     @app.post("/api/items/{key}/milestones/{ms}/submit")
     async def api_submit(request: Request, key: str, ms: str):
@@ -452,8 +474,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         decision = form.get("decision")
         if decision not in ("accept", "return"):
             raise PageError(400, "请选择“通过”或“退回”")
-        with Session(st.read_engine) as s:
-            _user, actor, run, spec = ctx(request, s)
+        _user, actor, run, spec = await acting(request)
         return await aact("review_deliverable", "ReviewRequest", item=key, milestone=ms, decision=decision, by=actor.dept,
                    actor=actor, comments=(form.get("comments") or None))
 
@@ -465,7 +486,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             request.session["flash"] = "退回须填写修改意见，请填写后再点“退回修改”"
             return RedirectResponse(back + f"#ms-{ms}", status_code=303)
         out = await do_review(request, key, ms, form)
-        return done(request, back, _said(out, "已审核"))
+        return await adone(request, back, _said(out, "已审核"))
 
     @app.post("/api/items/{key}/milestones/{ms}/review")
     async def api_review(request: Request, key: str, ms: str):
@@ -510,8 +531,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     async def review_bulk(request: Request):
         form = await form_of(request)
         picks = form.getlist("pick")
-        with Session(st.read_engine) as s:
-            _user, actor, run, spec = ctx(request, s)
+        _user, actor, run, spec = await acting(request)
         if not actor.can_coordinate:
             raise Forbidden("只有规划科（协调人）审核报送材料")
         if not picks:
@@ -526,7 +546,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             except PlancycleError as exc:
                 refused.append(f"{key} {ms}：{exc}")
         msg = f"已通过 {n} 项" + (f"；{len(refused)} 项未通过：" + "；".join(refused[:3]) if refused else "")
-        return done(request, "/review", msg)
+        return await adone(request, "/review", msg)
 
     # -- coordinator tools ------------------------------------------------------------------------------------------
     def manage_data(s, actor, run, spec):
@@ -577,8 +597,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     async def coordinator_form(request: Request):
         form = await form_of(request)
-        with Session(st.read_engine) as s:
-            _user, actor, run, spec = ctx(request, s)
+        _user, actor, run, spec = await acting(request)
         if not actor.can_coordinate:
             raise Forbidden("只有规划科（协调人）可以办理")
         return form, actor, spec
@@ -588,7 +607,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         form, actor, _spec = await coordinator_form(request)
         out = await aact("advance_stage", "AdvanceRequest", from_stage=form.get("from_stage") or None, actor=actor,
                   by=actor.dept, override_reason=form.get("override_reason") or None)
-        return done(request, "/manage", _said(out, "阶段已推进"))
+        return await adone(request, "/manage", _said(out, "阶段已推进"))
 
     @app.post("/manage/extend")
     async def extend(request: Request):
@@ -602,7 +621,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                                                              "p": preview, "form": list(form.multi_items()),
                                                              "labels": words.labels_for(s, run, spec)})
         out = await aact("extend_deadlines", "ExtendRequest", actor=actor, by=actor.dept, **fields)
-        return done(request, "/manage", _said(out, "期限已调整"))
+        return await adone(request, "/manage", _said(out, "期限已调整"))
 
     @app.post("/manage/waive")
     async def waive(request: Request):
@@ -610,7 +629,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         key, _, ms = str(form.get("target") or "").partition(":")
         out = await aact("waive_milestone", "WaiveRequest", item=key, milestone=ms, reason=form.get("reason") or "",
                   actor=actor, by=actor.dept)
-        return done(request, "/manage", _said(out, "已免除"))
+        return await adone(request, "/manage", _said(out, "已免除"))
 
     @app.post("/manage/meeting")
     async def meeting(request: Request):
@@ -619,7 +638,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         out = await aact("schedule_meeting", "MeetingRequest", milestone=form.get("milestone") or "", at=at,
                   topics=form.getlist("topic"), dept=form.get("dept") or None, place=form.get("place") or None,
                   attendees=form.get("attendees") or None, actor=actor, by=actor.dept)
-        return done(request, "/manage", _said(out, "会议通知已生成"))
+        return await adone(request, "/manage", _said(out, "会议通知已生成"))
 
     @app.post("/manage/contractor")
     async def contractor(request: Request):
@@ -627,7 +646,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         out = await aact("assign_contractor", "ContractorRequest", topic=form.get("topic") or "",
                   contractor=form.get("contractor") or "", contact=form.get("contact") or "", actor=actor,
                   by=actor.dept)
-        return done(request, "/manage", _said(out, "承接单位已登记"))
+        return await adone(request, "/manage", _said(out, "承接单位已登记"))
 
     @app.post("/manage/approve")
     async def approve(request: Request):
@@ -635,7 +654,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         body, _, subject = str(form.get("approval") or "").partition("|")
         out = await aact("record_approval", "ApproveRequest", body=body, subject=subject,
                   note=form.get("note") or None, actor=actor, by=actor.dept)
-        return done(request, "/manage", _said(out, "审批已登记"))
+        return await adone(request, "/manage", _said(out, "审批已登记"))
 
     @app.post("/manage/register")
     async def register(request: Request):
@@ -644,17 +663,16 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         reject = [k for k, v in form.multi_items() if k.startswith("sp:") and v == "reject"]
         out = await aact("register_special_plans", "RegisterRequest", confirm=[k[3:] for k in confirm],
                   reject=[k[3:] for k in reject], reason=form.get("reason") or None, actor=actor, by=actor.dept)
-        return done(request, "/manage", _said(out, "立项确认已办理"))
+        return await adone(request, "/manage", _said(out, "立项确认已办理"))
 
     @app.post("/propose")
     async def propose(request: Request):
         form = await form_of(request)
-        with Session(st.read_engine) as s:
-            _user, actor, run, spec = ctx(request, s)
+        _user, actor, run, spec = await acting(request)
         dept = actor.dept if actor.role == "department" else (form.get("dept") or actor.dept)
         out = await aact("propose_special_plan", "ProposeRequest", dept=dept, title=form.get("title") or "",
                   note=form.get("note") or None, actor=actor)
-        return done(request, "/inbox", _said(out, "立项建议已报送"))
+        return await adone(request, "/inbox", _said(out, "立项建议已报送"))
 
     # -- documents, timeline, exports, audit ------------------------------------------------------------------------
     def documents_data(s, actor, run, spec):

@@ -167,7 +167,10 @@ def run(url: str, users: int, k: int) -> dict:
             proc.wait(timeout=30)
         return {"users": users, "startup": startup, "wall": wall, "rounds": done, "timings": timings}
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if os.environ.get("KEEP_BENCH"):
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def postgres_url(stack):

@@ -11,7 +11,9 @@ as the PlancycleError it is, and no events are emitted (there is no API to recei
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -27,6 +29,7 @@ from stages.requests import ActionBase  # noqa: F401  (re-exported: flows.common
 log = logging.getLogger("plancycle.flows")
 
 _ENGINES: dict[str, Any] = {}
+_ENGINES_GUARD = threading.Lock()
 _SPECS: dict[tuple[str, float], Any] = {}
 
 
@@ -34,11 +37,20 @@ def engine_for(db: str | None):
     from stages.models import database_url
 
     url = database_url(db)
-    if url not in _ENGINES:
-        eng = make_engine(url)
-        if not schema_complete(eng):  # DDL only when something is missing, never on every process
-            create_schema(eng)
-        _ENGINES[url] = eng
+    eng = _ENGINES.get(url)
+    if eng is not None:
+        return eng
+    with _ENGINES_GUARD:  # threads of one process (the web console) make it once
+        if url not in _ENGINES:
+            probe = make_engine(url, write=False)  # a read: no write lock taken just to look
+            try:
+                complete = schema_complete(probe)
+            finally:
+                probe.dispose()
+            eng = make_engine(url)
+            if not complete:  # DDL only when something is missing, never on every process
+                create_schema(eng)
+            _ENGINES[url] = eng
     return _ENGINES[url]
 
 
@@ -83,17 +95,33 @@ def current_flow_run_id() -> str | None:
         return None
 
 
+_WRITERS: dict[str, threading.Lock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer(url: str):
+    """One writer at a time per SQLite file in this process: moves queue here in order instead of spinning in
+    SQLite's busy handler (which gives up after its timeout when fifty people click at once). PostgreSQL needs no
+    such lock: the run's row lock orders moves there, across processes too."""
+    if not url.startswith("sqlite"):
+        return contextlib.nullcontext()
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(url, threading.Lock())
+
+
 def perform(action: Callable, request: ActionBase, **kwargs) -> dict:
     """Call a ``stages`` service in one transaction, commit, then emit one event per audit entry it wrote."""
+    from stages.models import database_url
+
     eng = engine_for(request.db)
-    with Session(eng) as session:
+    with _writer(database_url(request.db)), Session(eng, expire_on_commit=False) as session:
         run = services.find_run(session, request.cycle)
         spec = spec_for(run.spec_path)
         outcome = action(session, spec, as_of=request.as_of, key=request.key, flow_run_id=current_flow_run_id(),
                          **kwargs)
-        session.commit()
         events = session.exec(select(AuditEvent).where(AuditEvent.id.in_(outcome.audit_ids))
                               .order_by(AuditEvent.id)).all() if outcome.changed else []
+        session.commit()  # the events were read inside the transaction: no second one (and no second lock)
         spec_id = run.spec_id
     if current_flow_run_id() is not None:
         emit_events(spec_id, events)

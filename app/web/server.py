@@ -90,7 +90,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     run (the default; the API is started once, here, and kept warm), ``direct`` calls the same flow functions
     without an orchestrator (``PLANCYCLE_WEB_FLOWS`` sets the default).
     """
-    st = WebState(db, as_of, flows or os.environ.get("PLANCYCLE_WEB_FLOWS", "prefect"))
+    st = WebState(db, as_of, flows or os.environ.get("PLANCYCLE_WEB_FLOWS") or _default_flows())
     app = FastAPI(title="plancycle", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.pc = st
     app.add_middleware(SessionMiddleware, secret_key=auth.session_secret(st.read_engine),
@@ -272,6 +272,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         from sqlalchemy.exc import OperationalError
 
         if isinstance(exc, OperationalError) and "locked" in str(exc):
+            log.warning("database busy on %s", request.url.path, exc_info=exc)
             return error_response(request, 503, "系统正忙（数据库被占用），请稍后重试；本次操作未生效")
         log.exception("internal error on %s", request.url.path)
         return error_response(request, 500, f"系统内部错误（{type(exc).__name__}），本次操作未生效；请联系管理员")
@@ -819,6 +820,20 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
+def _default_flows() -> str:
+    """``prefect`` when a Prefect server is configured (``PREFECT_API_URL``): every action a flow run on it.
+    ``direct`` on the embedded default: the same flow functions called in the console's threads, no flow run.
+
+    Measured here (benchmarks/web.py, 2 cores): on Prefect's embedded API a flow run adds ~250–350 ms to an action
+    and the embedded server (SQLite-backed, sharing the 2 cores) saturates near two runs a second, so fifty people
+    working at once time out; called directly the same actions take 20–50 ms alone and hold fifty users without
+    an error. The database is the system of record either way; Prefect keeps the schedules (sweep, reports).
+    """
+    from flows.runner import configured_api_url
+
+    return "prefect" if configured_api_url() else "direct"
+
+
 def _warm_prefect(st: WebState) -> None:
     """Start Prefect's API once for this process and keep it: ``PREFECT_API_URL`` when set, else an embedded API
     server (a subprocess Prefect stops at exit). Local CLI actions on the same database are told where it is, so

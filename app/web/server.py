@@ -580,9 +580,13 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         approvals = []
         for body, subject in sorted(_approval_subjects(spec)):
-            gate = next((g.name for g in spec.file.gates if g.approval and (g.approval.body, g.approval.subject)
-                         == (body, subject)), subject)
-            approvals.append({"value": f"{body}|{subject}", "label": f"{spec.file.approval_bodies.get(body, body)}：{gate}",
+            from stages.gates import predicates
+
+            waiting = [g.name for g in spec.file.gates
+                       if any(p.approval and (p.approval.body, p.approval.subject) == (body, subject)
+                              for p in predicates(g))]
+            what = waiting[0] if waiting else subject
+            approvals.append({"value": f"{body}|{subject}", "label": f"{spec.file.approval_bodies.get(body, body)}：{what}",
                               "done": (body, subject) in facts.approvals})
         return {"stage": cur.name if cur else None, "stage_id": cur.id if cur else None, "gate": gate,
                 "open": open_ms, "topics": topics, "proposals": proposals, "meeting_milestones": meeting_ms,

@@ -155,3 +155,31 @@ def test_the_first_number_of_a_year_taken_by_twenty_writers_at_once(pg_url):  # 
         t.join()
     eng.dispose()
     assert errors == [] and sorted(got) == list(range(5, 5 + N))
+
+
+def test_eight_cli_actions_at_once_on_the_default_all_succeed(tmp_path):
+    """Eight `plancycle submit` processes started together on one SQLite file: each waits its turn (BEGIN
+    IMMEDIATE and the busy timeout), none fails, none prints a traceback, none starts a Prefect server."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    spec = _cycle(tmp_path)
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {**os.environ, "PLANCYCLE_FILES": str(tmp_path / "files"), "PLANCYCLE_RUN_DIR": str(tmp_path / "run")}
+    env.pop("PREFECT_API_URL", None)
+    base = [sys.executable, "-m", "app.cli", "--db", db]
+    assert subprocess.run(base + ["init", str(spec), "--as-of", "2019-06-03"], cwd=root, env=env,
+                          capture_output=True).returncode == 0
+    procs = [subprocess.Popen(base + ["submit", f"topic-{i:02d}", "kickoff", "--by", f"部门{i:02d}", "--as-of",
+                                      "2019-07-01"], cwd=root, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(1, 9)]
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    assert all(rc == 0 for rc, _ in results), results
+    assert not any("Traceback" in err for _, err in results)
+    eng = make_engine(db)
+    with Session(eng) as s:
+        n = len(s.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).all())
+    eng.dispose()
+    assert n == 8

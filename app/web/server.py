@@ -614,6 +614,20 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                   by=actor.dept, override_reason=form.get("override_reason") or None)
         return await adone(request, "/manage", _said(out, "阶段已推进"))
 
+    @app.get("/manage/extend", response_class=HTMLResponse)
+    def extend_preview(request: Request):
+        """The preview is a page of its own (GET, nothing written): back and reload work, and it can be shared."""
+        form = request.query_params
+        with Session(st.read_engine) as s:
+            user, actor, run, spec = ctx(request, s)
+            if not actor.can_coordinate:
+                raise Forbidden("只有规划科（协调人）可以调整期限")
+            preview = _extend_preview(s, run, spec, _extend_fields(form))
+            return page(request, "extend_preview.html", {**common(request, user, actor, run, spec, s), "p": preview,
+                                                         "form": [(k, v) for k, v in form.multi_items()
+                                                                  if k not in ("csrf_token", "confirm")],
+                                                         "labels": words.labels_for(s, run, spec)})
+
     @app.post("/manage/extend")
     async def extend(request: Request):
         form, actor, spec = await coordinator_form(request)

@@ -184,8 +184,10 @@ def test_a_disabled_user_is_signed_out(make_client, app_url):
 def test_extend_previews_before_it_moves_anything(make_client):
     coord = make_client("coord")
     tok = _csrf(coord)
-    r = coord.post("/manage/extend", data={"item": "topic-07", "days": "10", "reason": "疫情影响", "csrf_token": tok})
+    r = coord.get("/manage/extend", params={"item": ["topic-07", "topic-01"], "days": "10", "reason": "疫情影响"})
     assert r.status_code == 200 and "预览" in r.text and "确认调整" in r.text
+    assert r.text.count('name="item"') == 2  # every selected item is carried to the confirmation
+    assert make_client("hqb").get("/manage/extend", params={"days": "10", "reason": "x"}).status_code == 403
     assert coord.get("/api/items/topic-07").json()["milestones"][0]["due"] == "2019-06-10"  # not yet
     r = coord.post("/manage/extend", data={"item": "topic-07", "days": "10", "reason": "疫情影响", "confirm": "yes",
                                            "csrf_token": tok}, follow_redirects=False)

@@ -84,6 +84,8 @@ def resolve_actor(spec, by: "Actor | str | None", *, operator: str = "cli") -> A
     if isinstance(by, Actor):
         if by.role == "system":
             return by
+        if by.role in ("coordinator", "admin", "leader"):  # the office's people act as the office, never as a unit
+            return by.model_copy(update={"dept": coord})
         if by.dept is None:
             if by.role in ("coordinator", "admin", "leader"):
                 return by.model_copy(update={"dept": coord})

@@ -149,11 +149,10 @@ def authenticate(session: Session, username: str, password: str, *, at: dt.datet
     """
     when = at or now()
     ok = verify_password(session, username, password)  # the slow hash, before this session writes anything
-    u = session.exec(select(UserAccount).where(UserAccount.username == (username or "").strip())).first()
-    if u is None:
-        raise LoginRefused("用户名或密码不正确")
-    if u.disabled:
-        raise LoginRefused("该账号已停用，请联系管理员")
+    u = session.exec(select(UserAccount).where(UserAccount.username == (username or "").strip())
+                     .with_for_update()).first()  # concurrent wrong guesses each count (PostgreSQL)
+    if u is None or u.disabled:
+        raise LoginRefused("用户名或密码不正确")  # a disabled account is not told apart from a wrong password
     if u.locked_until and u.locked_until > when:
         raise LoginRefused(f"密码错误次数过多，账号已锁定至 {u.locked_until:%H:%M}")
     if not ok:

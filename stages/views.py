@@ -205,10 +205,10 @@ def check_visible(session: Session, spec: CycleSpec, actor, key: str) -> Item:
     if it is None:
         if actor.reads_all:
             raise NotFound(f"unknown item {key!r}")
-        raise Forbidden(f"{key} 不属于{actor.dept}的事项")
+        raise Forbidden(f"该事项不属于{actor.dept}")
     if actor.reads_all or actor.dept in it.lead or actor.dept in it.cooperating:
         return it
     owes = session.exec(select(Milestone.id).where(Milestone.item_id == it.id, Milestone.owner == actor.dept)).first()
     if owes is None:
-        raise Forbidden(f"{key} 不属于{actor.dept}的事项")
+        raise Forbidden(f"该事项不属于{actor.dept}")  # the same words whether or not it exists
     return it

@@ -65,14 +65,29 @@ def check_csrf(request, form_value: str | None) -> None:
 
 
 def sign_in(request, username: str, password_changed_at) -> None:
+    import time
+
     request.session.clear()
     request.session["uid"] = username
+    request.session["iat"] = int(time.time())  # issued at: an absolute limit, and signing out ends older cookies
     request.session["pwd"] = password_changed_at.isoformat() if password_changed_at else ""
     request.session["csrf"] = secrets.token_urlsafe(32)
 
 
-def sign_out(request) -> None:
+def sign_out(request, engine=None) -> None:
+    """Clear the browser's session and, server-side, refuse every cookie issued to this user before now (a copied
+    cookie does not outlive the sign-out)."""
+    import time
+
+    uid = request.session.get("uid")
     request.session.clear()
+    if uid and engine is not None:
+        with Session(engine) as s:
+            key = f"signed_out:{uid}"
+            row = s.get(AppSetting, key) or AppSetting(key=key, value="0")
+            row.value = str(int(time.time()))
+            s.add(row)
+            s.commit()
 
 
 def current_user(request, session: Session) -> UserAccount:
@@ -81,7 +96,12 @@ def current_user(request, session: Session) -> UserAccount:
         raise NeedLogin()
     u = session.exec(select(UserAccount).where(UserAccount.username == uid)).first()
     pwd = u.password_changed_at.isoformat() if u and u.password_changed_at else ""
-    if u is None or u.disabled or request.session.get("pwd") != pwd:
+    import time
+
+    iat = int(request.session.get("iat") or 0)
+    out = session.get(AppSetting, f"signed_out:{uid}")
+    if (u is None or u.disabled or request.session.get("pwd") != pwd or time.time() - iat > SESSION_HOURS * 3600
+            or (out is not None and int(out.value) >= iat)):
         request.session.clear()
         raise NeedLogin()
     return u

@@ -96,6 +96,15 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     app.add_middleware(SessionMiddleware, secret_key=auth.session_secret(st.read_engine),
                        session_cookie=auth.SESSION_COOKIE, max_age=auth.SESSION_HOURS * 3600, same_site="lax",
                        https_only=os.environ.get("PLANCYCLE_SECURE_COOKIES") == "1")
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        resp = await call_next(request)
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
+
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals.update(LIGHT_ZH=LIGHT_ZH, KIND_ZH=KIND_ZH, TRACK_ZH=TRACK_ZH, ROLE_NAMES=ROLE_NAMES)
     templates.env.filters["d"] = lambda v: (v or "")[:10]
@@ -221,7 +230,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                                                                        "csrf": auth.csrf_token(request), **base},
                                               status_code=status)
         except Exception:  # pragma: no cover - a template error must not hide the message
-            return HTMLResponse(f"<p>{status}: {message}</p>", status_code=status)
+            import html
+
+            return HTMLResponse(f"<p>{status}: {html.escape(message)}</p>", status_code=status)
 
     @app.exception_handler(auth.NeedLogin)
     async def _need_login(request: Request, _exc):
@@ -317,10 +328,19 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/logout")
     async def logout(request: Request):
         await form_of(request)
-        auth.sign_out(request)
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(auth.sign_out, request, st.write_engine)
         return RedirectResponse("/login", status_code=303)
 
     # -- the board --------------------------------------------------------------------------------------------------
+    def _visible(key: str, actor) -> None:
+        from stages.services import find_run
+        from stages.views import check_visible
+
+        with Session(st.read_engine) as s:
+            check_visible(s, st.spec(find_run(s)), actor, key)
+
     def board_data(s, actor, run, spec, dept, stage, late):
         from stages.board import board
 
@@ -333,7 +353,11 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                 raise PageError(400, f"未知部门：{dept}") from None
         if stage and stage not in [x.id for x in spec.stages]:
             raise PageError(400, f"未知阶段：{stage}")
-        return board(s, spec, st.now(), dept=dept or None, stage=stage or None, late_only=late)
+        data = board(s, spec, st.now(), dept=dept or None, stage=stage or None, late_only=late)
+        if not actor.reads_all:  # the run-wide gate progress is the planning office's
+            for sd in data["stages"]:
+                sd["gate_missing"] = []
+        return data
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request, dept: str = "", stage: str = "", late: bool = False):
@@ -404,6 +428,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         subs = s.exec(select(Submission).join(Milestone, Milestone.id == Submission.milestone_id)
                       .where(Milestone.item_key == key, Milestone.run_id == run.id)
                       .order_by(Submission.submitted_at, Submission.id)).all()
+        if not actor.reads_all:
+            data["audit"] = []  # the audit trail is the planning office's and the leaders'
         for out, sub in zip(data["submissions"], subs):
             out["id"] = sub.id
             for i, f in enumerate(out["files"]):
@@ -450,6 +476,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     async def do_submit(request: Request, key: str, ms: str) -> dict:
         form = await form_of(request)
         _user, actor, run, spec = await acting(request)
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(lambda: _visible(key, actor))  # nothing is stored for an item one cannot see
         uploads = [f for f in form.getlist("files") if getattr(f, "filename", None)]
         if len(uploads) > 20:
             raise PageError(400, "一次最多上传 20 个文件")

@@ -239,3 +239,27 @@ def test_refusals_keep_their_kind_through_a_prefect_flow_run(app_url, tmp_path, 
     r = coord.post("/api/items/topic-07/milestones/plan/review", headers={"x-csrf-token": _csrf(coord)},
                    data={"decision": "accept"})
     assert r.status_code == 409 and "当前" in r.json()["error"], r.text  # not submitted yet: the state refuses
+
+
+def test_signing_out_ends_a_copied_cookie_too(make_client):
+    c = make_client("hqb")
+    stolen = dict(c.cookies)
+    assert c.post("/logout", data={"csrf_token": _csrf(c)}, follow_redirects=False).status_code == 303
+    other = make_client()
+    for k, v in stolen.items():
+        other.cookies.set(k, v)
+    assert other.get("/api/me").status_code == 401
+
+
+def test_uploads_to_an_item_one_cannot_see_are_not_stored(make_client, web_files_dir=None):
+    import os
+
+    swj = make_client("swj")
+    root = os.environ["PLANCYCLE_FILES"]
+    before = sum(len(f) for _, _, f in os.walk(root)) if os.path.isdir(root) else 0
+    r = swj.post("/api/items/topic-07/milestones/plan/submit", headers={"x-csrf-token": _csrf(swj)},
+                 files={"files": ("x.pdf", b"%PDF-1.4 nope")})
+    assert r.status_code == 403
+    after = sum(len(f) for _, _, f in os.walk(root)) if os.path.isdir(root) else 0
+    assert after == before
+    assert "topic" not in r.json()["error"] and "课题" not in r.json()["error"]  # no titles of others' items

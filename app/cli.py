@@ -824,6 +824,20 @@ def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contac
 
 
 @app.command()
+def correct(item: str, field: str = typer.Option(..., "--field", help="title | contractor | contractor_contact"),
+            value: str = typer.Option(..., "--value", help="the corrected text"),
+            reason: str = typer.Option(..., "--reason", help="why (recorded in the audit log)"),
+            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
+            as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """Correct a recorded text — a proposal's title, a topic's 承接单位 or its contact — with a reason (audited)."""
+    from stages.requests import CorrectRequest
+
+    req = _request(CorrectRequest, item=item, field=field, value=value, reason=reason, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[req.item])
+    _act("correct_record", req, as_json)
+
+
+@app.command()
 def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to sweep (default today)"),
           force: bool = typer.Option(False, "--force", help="sweep even on a non-working day"), as_json: bool = JSON):
     """Run the daily deadline sweep now (the schedule runs it at 09:00 on working days)."""

@@ -18,6 +18,7 @@ from typing import Any, Callable
 from stages import services
 from stages.errors import PlancycleError
 from stages.requests import (ActionBase, AdvanceRequest, ApproveRequest, ContractorRequest,  # noqa: F401
+                             CorrectRequest,
                              ExtendRequest, MeetingRequest, ProposeRequest, RegisterRequest, ReviewRequest,
                              SubmitRequest, WaiveRequest, first_error)
 
@@ -121,6 +122,12 @@ def schedule_meeting(request: MeetingRequest) -> dict:
     return _run(services.schedule_meeting, request, milestone=request.milestone, at=request.at,
                 topics=request.topics or None, dept=request.dept, place=request.place, attendees=request.attendees,
                 by=_by(request))
+
+
+@_action("correct-record")
+def correct_record(request: CorrectRequest) -> dict:
+    return _run(services.correct, request, item=request.item, field=request.field, value=request.value,
+                reason=request.reason, by=_by(request))
 
 
 # Those names are served by __getattr__ as Prefect Flows; the plain functions stay in ACTIONS.

@@ -34,13 +34,14 @@ TEXT_FIELDS: dict[str, tuple[str, int, bool]] = {
     "contractor": ("承接单位", 200, False),
     "contact": ("联系人及联系方式", 200, False),
     "place": ("会议地点", 200, False),
+    "value": ("更正后的内容", 200, False),
 }
 # identifiers and names a user types: one line, no control characters, bounded
 NAME_FIELDS: dict[str, tuple[str, int]] = {
     "item": ("事项", 200), "milestone": ("节点", 200), "by": ("部门", 200), "dept": ("部门", 200),
     "body": ("审批机构", 200), "subject": ("审批事项", 200), "key": ("幂等键", 500), "cycle": ("规划周期", 200),
     "db": ("数据库", 2000), "from_stage": ("阶段", 200), "files": ("附件", 4096), "items": ("事项", 200),
-    "confirm": ("专项规划", 200), "reject": ("专项规划", 200), "topics": ("课题", 200),
+    "confirm": ("专项规划", 200), "reject": ("专项规划", 200), "topics": ("课题", 200), "field": ("更正项", 40),
 }
 LIST_MAX = 500  # entries of a list field (items, topics, confirm …)
 FILES_MAX = 20
@@ -302,8 +303,16 @@ class ContractorRequest(ActionBase):
     by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
+class CorrectRequest(ActionBase):
+    item: str
+    field: Literal["title", "contractor", "contractor_contact"] = Field(description="what is corrected")
+    value: str
+    reason: str
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
+
+
 REQUESTS = (SubmitRequest, ReviewRequest, WaiveRequest, ApproveRequest, AdvanceRequest, ExtendRequest,
-            ProposeRequest, RegisterRequest, MeetingRequest, ContractorRequest)
+            ProposeRequest, RegisterRequest, MeetingRequest, ContractorRequest, CorrectRequest)
 
 
 def first_error(exc: ValidationError) -> str:

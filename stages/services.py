@@ -943,3 +943,46 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
     ctx.outcome.data["notices_issued"] = [{"id": n.id, "kind": n.kind, "number": n.doc_number, "title": n.title}]
     ctx.outcome.message = f"{c['meeting_name']} {when:%Y-%m-%d %H:%M} for {len(keys)} topic(s): {n.doc_number}"
     return ctx.outcome
+
+
+# -- corrections -------------------------------------------------------------------------------------------------
+CORRECTABLE = {"title": "名称", "contractor": "承接单位", "contractor_contact": "承接单位联系人"}
+
+
+def correct(session: Session, spec: CycleSpec, *, item: str, field: str, value: str, reason: str,
+            by: Actor | str | None = None, as_of=None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """Correct a recorded text (a proposal's title, a topic's 承接单位 or its contact) with a reason.
+
+    The coordinator's move, audited with the old and the new value; documents rendered later use the correction.
+    A request recorded earlier under its idempotency key stays as it was: the correction is a move of its own.
+    """
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "correct", item)
+    _require_coordinator(ctx, f"correct {item}")
+    if field not in CORRECTABLE:
+        raise PlancycleError(f"cannot correct {field!r} (correctable: {', '.join(CORRECTABLE)})")
+    value, reason = (value or "").strip(), (reason or "").strip()
+    if not value:
+        raise PlancycleError(f"the corrected {field} is empty")
+    if not reason:
+        raise PlancycleError("a correction needs a reason")
+    it = _item(ctx, item)
+    if field == "title" and it.kind != "special_plan":
+        raise PlancycleError(f"{item}'s title comes from the cycle file; only a proposed 专项规划's title is corrected here")
+    if field != "title" and it.kind != "topic":
+        raise PlancycleError(f"{item} is a {it.kind}, not a research topic")
+    old = getattr(it, field)
+    if old in (None, ""):
+        raise PlancycleError(f"{item} has no {field} recorded yet: record it first (nothing to correct)")
+    request = {"item": item, "field": field, "value": value, "reason": reason}
+    key = key or f"correct:{item}:{field}:{_fingerprint(request)}"
+    ctx.outcome.target = item
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    if old == value:
+        raise PlancycleError(f"{item} {field} is already {value!r}; nothing changed")
+    setattr(it, field, value)
+    session.add(it)
+    _audit(ctx, "record.corrected", item, why=reason, data={"request": request, "field": field, "old": old,
+                                                             "new": value}, key=key)
+    ctx.outcome.message = f"{item} {CORRECTABLE[field]} corrected: {old} → {value}"
+    return _finish(ctx)

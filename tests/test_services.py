@@ -338,3 +338,23 @@ def test_changning_run_opens_the_seed_first_steps(changning_run, changning):
     assert ms(s, "topic-10", "plan").owner == "区委组织部"
     done(s, changning, "work-plan", "issued", "2019-06-06")
     assert ms(s, "call-for-tender", "publish").status == "open"
+
+
+def test_a_recorded_text_is_corrected_with_a_reason(mini_run, mini):
+    s = mini_run
+    sv.assign_contractor(s, mini, topic="topic-01", contractor="某大学\u8bfe题组", contact="张三", by=COORD,
+                         as_of="2019-06-25")
+    s.commit()
+    with pytest.raises(PlancycleError, match="needs a reason"):
+        sv.correct(s, mini, item="topic-01", field="contractor", value="复旦大学课题组", reason=" ", by=COORD)
+    s.rollback()
+    with pytest.raises(Forbidden):
+        sv.correct(s, mini, item="topic-01", field="contractor", value="复旦大学课题组", reason="笔误", by="区商务委",
+                   as_of="2019-06-26")
+    s.rollback()
+    out = sv.correct(s, mini, item="topic-01", field="contractor", value="复旦大学课题组", reason="名称笔误",
+                     by=COORD, as_of="2019-06-26")
+    s.commit()
+    assert out.changed and s.exec(select(Item).where(Item.key == "topic-01")).one().contractor == "复旦大学课题组"
+    ev = s.exec(select(AuditEvent).where(AuditEvent.action == "record.corrected")).one()
+    assert (ev.why, ev.data["old"], ev.data["new"]) == ("名称笔误", "某大学课题组", "复旦大学课题组")

@@ -671,6 +671,13 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         out = await aact("extend_deadlines", "ExtendRequest", actor=actor, by=actor.dept, **fields)
         return await adone(request, "/manage", _said(out, "期限已调整"))
 
+    @app.post("/items/{key}/correct")
+    async def correct(request: Request, key: str):
+        form, actor, _ = await coordinator_form(request)
+        out = await aact("correct_record", "CorrectRequest", item=key, field=form.get("field") or "",
+                         value=form.get("value") or "", reason=form.get("reason") or "", actor=actor, by=actor.dept)
+        return await adone(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已更正"))
+
     @app.post("/manage/waive")
     async def waive(request: Request):
         form, actor, _ = await coordinator_form(request)

@@ -263,3 +263,15 @@ def test_uploads_to_an_item_one_cannot_see_are_not_stored(make_client, web_files
     after = sum(len(f) for _, _, f in os.walk(root)) if os.path.isdir(root) else 0
     assert after == before
     assert "topic" not in r.json()["error"] and "课题" not in r.json()["error"]  # no titles of others' items
+
+
+def test_the_coordinator_corrects_a_contractor_name(make_client):
+    coord = make_client("coord")
+    tok = _csrf(coord)
+    r = coord.post("/items/topic-07/correct", data={"field": "contractor", "value": "复旦大学课题组", "reason": "笔误",
+                                                     "csrf_token": tok})
+    assert r.status_code == 400 and "尚未登记" in r.text  # nothing recorded yet: nothing to correct
+    hqb = make_client("hqb")
+    r = hqb.post("/items/topic-07/correct", data={"field": "contractor", "value": "x", "reason": "y",
+                                                   "csrf_token": _csrf(hqb)})
+    assert r.status_code == 403

@@ -323,7 +323,9 @@ def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. con
 @app.command()
 def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definition to run"),
          as_of: Optional[str] = typer.Option(None, "--as-of", help="the run's start (YYYY-MM-DD); default now"),
-         as_json: bool = typer.Option(False, "--json")):
+         as_json: bool = typer.Option(False, "--json"),
+         replace: bool = typer.Option(False, "--replace", help="start over: back the database file up, then make it anew"),
+         yes: bool = typer.Option(False, "--yes", help="with --replace: do not ask for confirmation")):
     """Create the run for a cycle definition (the only command that creates a database). Again: changes nothing."""
     from sqlmodel import Session
 
@@ -334,6 +336,7 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
 
     when = _request_check(lambda: parse_when("as_of", as_of)) if as_of else now()
     spec = load_cycle(_config_file(config))
+    backup = _replace_database(yes) if replace else None
     engine = _engine(create=True)
     with Session(engine) as session:
         out = init_run(session, spec, as_of=when)
@@ -343,9 +346,45 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
         started = (f"; run started {when:%Y-%m-%d %H:%M}" + (" (now: give --as-of YYYY-MM-DD for another day)"
                                                                if not as_of else ""))
     if as_json:
-        _print_json({**out.as_dict(), "as_of": when.isoformat() if out.changed else None})
+        _print_json({**out.as_dict(), "as_of": when.isoformat() if out.changed else None,
+                     "backup": str(backup) if backup else None})
     else:
+        if backup:
+            typer.echo(f"the previous database is kept as {backup}")
         typer.echo(out.message + started + (f"; {len(out.opened)} milestones open" if out.changed else ""))
+
+
+def _replace_database(yes: bool):
+    """``init --replace``: copy the SQLite file aside (SQLite's online backup, so a consistent copy), then remove
+    it. Asks first at a terminal; elsewhere needs ``--yes``. PostgreSQL databases are not dropped from here."""
+    import datetime as dt
+    import sqlite3
+
+    url = _checked_url(create=True, write=True)
+    if url.get_backend_name() != "sqlite":
+        raise PlancycleError("--replace works on a SQLite file; for PostgreSQL create a new database and point --db at it")
+    path = Path(url.database or "")
+    if not url.database or url.database == ":memory:" or not path.exists():
+        return None
+    if not yes:
+        if not sys.stdin.isatty():
+            raise PlancycleError("--replace discards the current run: add --yes to confirm (a backup is kept)")
+        if not typer.confirm(f"start over in {path}? the current run is kept only in a backup copy", default=False):
+            raise PlancycleError("not replaced; nothing changed")
+    backup = path.with_name(f"{path.name}.bak-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    src = sqlite3.connect(str(path))
+    try:
+        dst = sqlite3.connect(str(backup))
+        with dst:
+            src.backup(dst)
+        dst.close()
+    finally:
+        src.close()
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(path) + suffix)
+        if p.exists():
+            p.unlink()
+    return backup
 
 
 @app.command()

@@ -61,3 +61,20 @@ def test_user_commands(tmp_path):
     assert cli("user", "disable", "hqb", db=db).returncode == 0
     listed = {u["username"]: u for u in json.loads(cli("user", "list", "--json", db=db).stdout)}
     assert listed["hqb"]["disabled"] and listed["hqb"]["dept"] == "区虹桥办"
+
+
+def test_init_replace_keeps_a_backup_and_asks_first(tmp_path):
+    import sqlite3
+
+    db_file = tmp_path / "r.db"
+    db = f"sqlite:///{db_file}"
+    assert cli("init", "--as-of", "2019-06-01", db=db).returncode == 0
+    p = cli("init", "--as-of", "2019-07-01", "--replace", db=db, stdin="")
+    assert p.returncode == 2 and "--yes" in p.stderr  # not asked at a terminal: refused, nothing changed
+    assert json.loads(cli("audit", "--json", db=db).stdout)[0]["at"].startswith("2019-06-01")
+    p = cli("init", "--as-of", "2019-07-01", "--replace", "--yes", "--json", db=db)
+    assert p.returncode == 0, p.stderr
+    backup = Path(json.loads(p.stdout)["backup"])
+    assert json.loads(cli("audit", "--json", db=db).stdout)[0]["at"].startswith("2019-07-01")
+    with sqlite3.connect(backup) as old:  # the previous run, whole, in the backup
+        assert old.execute("SELECT created_at FROM cycle_run").fetchone()[0].startswith("2019-06-01")

@@ -714,28 +714,15 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None
     _require_coordinator(ctx, "extend deadlines")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    q = select(Milestone).where(Milestone.run_id == ctx.run.id, Milestone.status.in_(["pending", "open", "submitted", "returned"]))
     if items:
         for k in items:
             _item(ctx, k)
-        q = q.where(Milestone.item_key.in_(items))
-    if milestone:
-        q = q.where((Milestone.ms_id == milestone) | (Milestone.name == milestone))
-    if due_from:
-        q = q.where(Milestone.due_date >= due_from)
-    if due_to:
-        q = q.where(Milestone.due_date <= due_to)
-    rows = session.exec(q.order_by(Milestone.due_date, Milestone.id)).all()
-    if not rows:
+    plan = extension_plan(session, ctx.run.id, ctx.cal, items=items, milestone=milestone, due_from=due_from,
+                          due_to=due_to, days=days, workdays=workdays, new_due=new_due)
+    if not plan:
         raise NotFound("no unfinished milestone matches that selection; nothing changed")
     moved = []
-    for m in rows:
-        if new_due is not None:
-            target = new_due
-        elif workdays is not None:
-            target = ctx.cal.add_workdays(m.due_date, workdays)
-        else:
-            target = m.due_date + dt.timedelta(days=days)
+    for m, target in plan:
         if target <= m.due_date:
             raise PlancycleError(f"cannot move {_label(m)} from {m.due_date} to {target}: an extension must be later")
         moved.append({"milestone": f"{m.item_key}:{m.ms_id}", "from": m.due_date.isoformat(), "to": target.isoformat()})
@@ -748,9 +735,36 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None
     _audit(ctx, "deadline.extended", key, why=reason, data={"request": request, "moved": moved}, key=key)
     ctx.outcome.data = {"moved": moved}
     ctx.outcome.message = f"{len(moved)} deadline(s) extended: {reason}"
-    owners = sorted({m.owner for m in rows})
+    owners = sorted({m.owner for m, _ in plan})
     ctx.outcome.notices.append({"kind": "deadline_extended", "to": owners, "about": key, "count": len(moved)})
     return _finish(ctx)
+
+
+def extension_plan(session: Session, run_id: int, cal: WorkCalendar, *, items=None, milestone=None, due_from=None,
+                   due_to=None, days=None, workdays=None, new_due=None) -> list[tuple[Milestone, dt.date]]:
+    """The unfinished milestones an extension selects, each with the due date it would get (read only).
+
+    ``extend_deadline`` applies it; the console's preview shows it, so what is previewed is what moves.
+    """
+    q = select(Milestone).where(Milestone.run_id == run_id, Milestone.status.in_(["pending", "open", "submitted", "returned"]))
+    if items:
+        q = q.where(Milestone.item_key.in_(items))
+    if milestone:
+        q = q.where((Milestone.ms_id == milestone) | (Milestone.name == milestone))
+    if due_from:
+        q = q.where(Milestone.due_date >= due_from)
+    if due_to:
+        q = q.where(Milestone.due_date <= due_to)
+    out = []
+    for m in session.exec(q.order_by(Milestone.due_date, Milestone.id)).all():
+        if new_due is not None:
+            target = new_due
+        elif workdays is not None:
+            target = cal.add_workdays(m.due_date, workdays)
+        else:
+            target = m.due_date + dt.timedelta(days=days)
+        out.append((m, target))
+    return out
 
 
 def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=None, note: str | None = None,

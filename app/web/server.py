@@ -1053,37 +1053,21 @@ def _extend_fields(form) -> dict:
 
 
 def _extend_preview(s: Session, run: CycleRun, spec, f: dict) -> dict:
-    """What an extension would move, computed the way the service will, without writing."""
-    from stages.services import calendar_for
+    """What an extension would move: the service's own selection (``extension_plan``), without writing."""
+    from stages.services import calendar_for, extension_plan
 
     if sum(x is not None for x in (f["days"], f["workdays"], f["new_due"])) != 1:
         raise PageError(400, "请在“顺延天数”“顺延工作日”“新期限”中填写且只填写一项")
     if not (f["reason"] or "").strip():
         raise PageError(400, "调整期限须填写理由")
-    q = select(Milestone).where(Milestone.run_id == run.id,
-                                Milestone.status.in_(["pending", "open", "submitted", "returned"]))
-    if f["items"]:
-        q = q.where(Milestone.item_key.in_(f["items"]))
-    if f["milestone"]:
-        q = q.where((Milestone.ms_id == f["milestone"]) | (Milestone.name == f["milestone"]))
-    if f["due_from"]:
-        q = q.where(Milestone.due_date >= f["due_from"])
-    if f["due_to"]:
-        q = q.where(Milestone.due_date <= f["due_to"])
-    cal = calendar_for(spec)
-    rows = []
-    for m in s.exec(q.order_by(Milestone.due_date, Milestone.id)).all():
-        try:
-            if f["new_due"]:
-                to = f["new_due"]
-            elif f["workdays"] is not None:
-                to = cal.add_workdays(m.due_date, f["workdays"])
-            else:
-                to = m.due_date + dt.timedelta(days=f["days"])
-        except (OverflowError, PlancycleError) as exc:
-            raise PageError(400, f"无法计算新期限：{exc}") from None
-        rows.append({"item": m.item_key, "name": m.name, "owner": m.owner, "from": m.due_date.isoformat(),
-                     "to": to.isoformat(), "ok": to > m.due_date})
+    try:
+        plan = extension_plan(s, run.id, calendar_for(spec), items=f["items"], milestone=f["milestone"],
+                              due_from=f["due_from"], due_to=f["due_to"], days=f["days"], workdays=f["workdays"],
+                              new_due=f["new_due"])
+    except (OverflowError, PlancycleError) as exc:
+        raise PageError(400, f"无法计算新期限：{exc}") from None
+    rows = [{"item": m.item_key, "name": m.name, "owner": m.owner, "from": m.due_date.isoformat(),
+             "to": to.isoformat(), "ok": to > m.due_date} for m, to in plan]
     if f["due_from"] and f["due_to"] and f["due_from"] > f["due_to"]:
         raise PageError(400, "期限范围的起始日期晚于截止日期")
     return {"rows": rows, "reason": f["reason"], "ok": all(r["ok"] for r in rows)}

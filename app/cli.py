@@ -357,7 +357,6 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
 def _replace_database(yes: bool):
     """``init --replace``: copy the SQLite file aside (SQLite's online backup, so a consistent copy), then remove
     it. Asks first at a terminal; elsewhere needs ``--yes``. PostgreSQL databases are not dropped from here."""
-    import datetime as dt
     import sqlite3
 
     url = _checked_url(create=True, write=True)
@@ -371,7 +370,9 @@ def _replace_database(yes: bool):
             raise PlancycleError("--replace discards the current run: add --yes to confirm (a backup is kept)")
         if not typer.confirm(f"start over in {path}? the current run is kept only in a backup copy", default=False):
             raise PlancycleError("not replaced; nothing changed")
-    backup = path.with_name(f"{path.name}.bak-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    from stages.clock import now
+
+    backup = path.with_name(f"{path.name}.bak-{now():%Y%m%d-%H%M%S}")
     src = sqlite3.connect(str(path))
     try:
         dst = sqlite3.connect(str(backup))

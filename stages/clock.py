@@ -19,6 +19,11 @@ def now() -> dt.datetime:
     return dt.datetime.now(TZ).replace(tzinfo=None, microsecond=0)
 
 
+def epoch_seconds() -> int:
+    """Seconds since the epoch, for wall-clock limits that no cycle date touches (a sign-in session's age)."""
+    return int(dt.datetime.now(TZ).timestamp())
+
+
 def today() -> dt.date:
     return now().date()
 

@@ -386,9 +386,9 @@ def ensure_schema(engine: Engine) -> None:
                                      f"start a new database (nothing was changed)")
         for stmt in _TRIGGERS.get(engine.dialect.name, []):
             conn.execute(text(stmt))
-        import datetime as _dt
+        from .clock import now
 
-        stamp = _dt.datetime.now().replace(microsecond=0)
+        stamp = now()
         if old is None or "schema_info" not in names:
             conn.execute(SchemaInfo.__table__.insert().values(id=1, version=SCHEMA_VERSION, upgraded_at=stamp))
         else:

@@ -224,8 +224,8 @@ class StoredFile(BaseModel):
 
 
 class SubmitRequest(ActionBase):
-    item: str = Field(description="item key, e.g. topic-07")
-    milestone: str = Field(description="milestone id or name, e.g. kickoff or 开题")
+    item: str = Field(description="item key, as the board shows it")
+    milestone: str = Field(description="milestone id or name, as the cycle file gives them")
     by: str = Field(description="the submitting department (short name or id)")
     files: list[Union[StoredFile, str]] = Field(
         default_factory=list, description="attachments in the store (the web's uploads, the CLI's --file), or paths "
@@ -287,7 +287,7 @@ class RegisterRequest(ActionBase):
 
 
 class MeetingRequest(ActionBase):
-    milestone: Literal["kickoff", "midterm", "final_review"] | str = Field(description="kickoff / midterm / final_review")
+    milestone: str = Field(description="the topic milestone whose review meeting this is (its id in the cycle file)")
     at: dt.datetime = Field(description="meeting time (Asia/Shanghai)")
     topics: list[str] = Field(default_factory=list, description="topic keys; or give dept")
     dept: Optional[str] = Field(None, description="batch every open topic this lead department leads")

@@ -65,11 +65,11 @@ def check_csrf(request, form_value: str | None) -> None:
 
 
 def sign_in(request, username: str, password_changed_at) -> None:
-    import time
+    from stages.clock import epoch_seconds
 
     request.session.clear()
     request.session["uid"] = username
-    request.session["iat"] = int(time.time())  # issued at: an absolute limit, and signing out ends older cookies
+    request.session["iat"] = epoch_seconds()  # issued at: an absolute limit, and signing out ends older cookies
     request.session["pwd"] = password_changed_at.isoformat() if password_changed_at else ""
     request.session["csrf"] = secrets.token_urlsafe(32)
 
@@ -77,7 +77,7 @@ def sign_in(request, username: str, password_changed_at) -> None:
 def sign_out(request, engine=None) -> None:
     """Clear the browser's session and, server-side, refuse every cookie issued to this user before now (a copied
     cookie does not outlive the sign-out)."""
-    import time
+    from stages.clock import epoch_seconds
 
     uid = request.session.get("uid")
     request.session.clear()
@@ -85,7 +85,7 @@ def sign_out(request, engine=None) -> None:
         with Session(engine) as s:
             key = f"signed_out:{uid}"
             row = s.get(AppSetting, key) or AppSetting(key=key, value="0")
-            row.value = str(int(time.time()))
+            row.value = str(epoch_seconds())
             s.add(row)
             s.commit()
 
@@ -96,11 +96,11 @@ def current_user(request, session: Session) -> UserAccount:
         raise NeedLogin()
     u = session.exec(select(UserAccount).where(UserAccount.username == uid)).first()
     pwd = u.password_changed_at.isoformat() if u and u.password_changed_at else ""
-    import time
+    from stages.clock import epoch_seconds
 
     iat = int(request.session.get("iat") or 0)
     out = session.get(AppSetting, f"signed_out:{uid}")
-    if (u is None or u.disabled or request.session.get("pwd") != pwd or time.time() - iat > SESSION_HOURS * 3600
+    if (u is None or u.disabled or request.session.get("pwd") != pwd or epoch_seconds() - iat > SESSION_HOURS * 3600
             or (out is not None and int(out.value) >= iat)):
         request.session.clear()
         raise NeedLogin()

@@ -12,7 +12,6 @@ exist, 409 for a move the cycle's state refuses; never a stack trace. ``GET /hea
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
 import os
 import threading
@@ -26,13 +25,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlmodel import Session, select
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
 from stages.clock import as_datetime
 from stages.errors import NotFound, PlancycleError, TransitionError
 from stages.files import FileStore
-from stages.identity import ROLE_NAMES, Actor, Forbidden
+from stages.identity import ROLE_NAMES, Forbidden
 from stages.models import CycleRun, Item, Milestone, Notice, Submission, check_schema, database_url, make_engine
 
 from . import auth, words
@@ -194,19 +194,13 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     async def acting(request: Request):
         """Who is signed in and the run, read off the event loop (an action's own work runs in a thread too)."""
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(_acting, request)
 
     async def adone(request: Request, to: str, flash: str) -> RedirectResponse:
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(done, request, to, flash)
 
     async def aact(flow_name: str, req_name: str, **fields) -> dict:
         """``act`` off the event loop: a Prefect flow run is synchronous and must not run inside it."""
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(lambda: act(flow_name, req_name, **fields))
 
     # -- errors -----------------------------------------------------------------------------------------------------
@@ -305,8 +299,6 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         form = await form_of(request)
         nxt = _safe_next(form.get("next") or "/")
-        from starlette.concurrency import run_in_threadpool
-
         def check():
             with Session(st.write_engine) as s:
                 try:
@@ -328,18 +320,15 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/logout")
     async def logout(request: Request):
         await form_of(request)
-        from starlette.concurrency import run_in_threadpool
-
         await run_in_threadpool(auth.sign_out, request, st.write_engine)
         return RedirectResponse("/login", status_code=303)
 
     # -- the board --------------------------------------------------------------------------------------------------
-    def _visible(key: str, actor) -> None:
-        from stages.services import find_run
+    def _visible(key: str, actor, spec) -> None:
         from stages.views import check_visible
 
         with Session(st.read_engine) as s:
-            check_visible(s, st.spec(find_run(s)), actor, key)
+            check_visible(s, spec, actor, key)
 
     def board_data(s, actor, run, spec, dept, stage, late):
         from stages.board import board
@@ -364,7 +353,6 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
             data = board_data(s, actor, run, spec, dept, stage, late)
-            from stages.gates import evaluate
             from stages.services import facts_for
 
             facts = facts_for(s, run)
@@ -476,16 +464,12 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     async def do_submit(request: Request, key: str, ms: str) -> dict:
         form = await form_of(request)
         _user, actor, run, spec = await acting(request)
-        from starlette.concurrency import run_in_threadpool
-
-        await run_in_threadpool(lambda: _visible(key, actor))  # nothing is stored for an item one cannot see
+        await run_in_threadpool(_visible, key, actor, spec)  # nothing is stored for an item one cannot see
         uploads = [f for f in form.getlist("files") if getattr(f, "filename", None)]
         if len(uploads) > 20:
             raise PageError(400, "一次最多上传 20 个文件")
         stored = []
         for up in uploads:
-            from starlette.concurrency import run_in_threadpool
-
             stored.append(await run_in_threadpool(st.store.put, up.filename, up.file))
         return await aact("submit_deliverable", "SubmitRequest", item=key, milestone=ms, by=actor.dept, actor=actor,
                    files=stored, note=(form.get("note") or None))

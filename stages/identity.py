@@ -90,18 +90,19 @@ def resolve_actor(spec, by: "Actor | str | None", *, operator: str = "cli") -> A
             if by.role in ("coordinator", "admin", "leader"):
                 return by.model_copy(update={"dept": coord})
             raise Forbidden(f"用户 {by.user} 未绑定部门，不能办理")
-        return by.model_copy(update={"dept": _short(spec, by.dept)})
+        return by.model_copy(update={"dept": department_short(spec, by.dept)})
     if by in (None, ""):
         return Actor(user=operator, name=operator, role="coordinator", dept=coord)
     if by == "system":
         raise Forbidden("'system' is the engine itself (the sweep); no person or command acts as it")
-    short = _short(spec, by)
+    short = department_short(spec, by)
     if short == coord:
         return Actor(user=operator, name=operator, role="coordinator", dept=coord)
     return Actor(user=operator, name=operator, role="department", dept=short, agent=operator)
 
 
-def _short(spec, name: str) -> str:
+def department_short(spec, name: str) -> str:
+    """A department's short name from its id, short name, full name or alias; one line naming examples if unknown."""
     from .errors import NotFound
 
     try:

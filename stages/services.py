@@ -27,7 +27,7 @@ from .calendar import WorkCalendar
 from .clock import as_datetime, now
 from .errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
 from .gates import Facts, evaluate
-from .identity import SYSTEM, Actor, Forbidden, resolve_actor
+from .identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
 from .models import AuditEvent, CycleRun, Decision, Item, Milestone, Notice, StageState, Submission
 from .spec import TRACK_OF_KIND, CycleSpec, MilestoneSpec
 from .status import DONE, Status, describe, transition
@@ -122,13 +122,7 @@ def _ctx(session: Session, spec: CycleSpec, by, as_of, flow_run_id: str | None, 
 
 
 def _dept(spec: CycleSpec, name: str) -> str:
-    if name in ("system",):
-        return name
-    try:
-        return spec.department(name).short
-    except KeyError:
-        raise NotFound(f"unknown department {name!r} (use a short name such as {spec.coordinator.short}, "
-                       f"or an id such as {spec.coordinator.id})") from None
+    return name if name == "system" else department_short(spec, name)
 
 
 def _require_coordinator(ctx: Ctx, what: str):

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-SCHEMA_VERSION = 2  # 2: users, settings, audit_event.actor_user, schema_info
+SCHEMA_VERSION = 3  # 2: users, settings, audit_event.actor_user, schema_info; 3: message, user_account.email/phone
 DEFAULT_URL = "sqlite:///plancycle.db"
 
 
@@ -226,6 +226,49 @@ class UserAccount(SQLModel, table=True):
     created_at: NaiveDatetime
     password_changed_at: Optional[NaiveDatetime] = None
     last_login_at: Optional[NaiveDatetime] = None
+    email: Optional[str] = None  # where messages (reminders) reach this person by e-mail (schema 3)
+    phone: Optional[str] = None  # mobile number: @-mentioned by the department's group robot (schema 3)
+
+
+class Message(SQLModel, table=True):
+    """A message to a person (not a 公文): one row per (message, recipient, channel) and its delivery state.
+
+    Written by ``stages.messages.enqueue_reminders`` under a unique idempotency ``key``; delivered by
+    ``stages.messages`` (``flows.delivery``). ``ext_id`` is what the receiver sees (SMTP Message-ID, webhook
+    Idempotency-Key): derived from ``key``, so a resend after a crash carries the same id.
+    """
+
+    __tablename__ = "message"
+    __table_args__ = (UniqueConstraint("key"), Index("ix_message_due", "channel", "status", "next_attempt_at"),
+                      Index("ix_message_inbox", "recipient", "channel", "read_at"),
+                      Index("ix_message_reminder", "reminder_id"), Index("ix_message_claim", "claim_token"))
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    key: str  # reminder:<milestone id>:<due version>:<rung>:<recipient>:<channel>
+    ext_id: str
+    kind: str  # reminder
+    rung: Optional[str] = None  # advance (提前提醒) | urge (催办)
+    reminder_id: Optional[int] = Field(default=None, foreign_key="reminder.id")
+    milestone_id: Optional[int] = Field(default=None, foreign_key="milestone.id")
+    item_key: Optional[str] = None
+    ms_id: Optional[str] = None
+    dept: Optional[str] = None  # the responsible department's short name
+    recipient: str  # a username; a department (its group robot); an address from the config's contacts
+    channel: str  # console | email | webhook
+    address: Optional[str] = None  # the e-mail address, or the webhook endpoint's name in config/messages.yaml
+    subject: str
+    text: str
+    link: Optional[str] = None  # the console path, e.g. /items/topic-07
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = "pending"  # pending | sending | sent | failed
+    attempts: int = 0
+    last_error: Optional[str] = None
+    next_attempt_at: Optional[NaiveDatetime] = None  # failed: when to try again (None: given up)
+    claim_token: Optional[str] = None
+    claimed_at: Optional[NaiveDatetime] = None
+    sent_at: Optional[NaiveDatetime] = None
+    read_at: Optional[NaiveDatetime] = None  # console: when its recipient read it
+    created_at: NaiveDatetime
 
 
 class AppSetting(SQLModel, table=True):
@@ -376,6 +419,11 @@ def ensure_schema(engine: Engine) -> None:
             have = {c["name"] for c in inspect(conn).get_columns("audit_event")}
             if "actor_user" not in have:
                 conn.execute(text("ALTER TABLE audit_event ADD COLUMN actor_user VARCHAR"))
+        if old is not None and old < 3:  # 2 → 3: the message table (made above); where a person gets messages
+            have = {c["name"] for c in inspect(conn).get_columns("user_account")}
+            for col in ("email", "phone"):
+                if col not in have:
+                    conn.execute(text(f"ALTER TABLE user_account ADD COLUMN {col} VARCHAR"))
         insp = inspect(conn)
         for table in SQLModel.metadata.sorted_tables:
             have = {c["name"] for c in insp.get_columns(table.name)}

@@ -1243,6 +1243,7 @@ cli_web.register(app, engine=lambda: _engine(write=True), state=State)
 
 
 def main(argv: list[str] | None = None) -> None:
+__import__("app.cli_messages").cli_messages.register(app, engine=_engine, url=_database_url, state=State)  # plancycle messages
     """The entry point: run one command; every error ends here as one line (see the module's docstring).
 
     Called as the ``plancycle`` program (no ``argv``), it leaves with ``os._exit`` once its output is flushed,

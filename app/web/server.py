@@ -854,6 +854,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             return {"username": user.username, "name": user.display_name, "role": user.role, "dept": actor.dept,
                     "csrf_token": auth.csrf_token(request)}
 
+    app.include_router(__import__("app.web.messages", fromlist=["router"]).router(st, templates, ctx=ctx, common=common, page=page, form_of=form_of))  # /messages
     return app
 
 

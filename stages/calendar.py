@@ -128,6 +128,20 @@ class WorkCalendar:
         return sign * count
 
 
+_FOR_SPEC: dict[str, WorkCalendar] = {}
+
+
+def calendar_for(spec) -> WorkCalendar:
+    """A cycle spec's calendar (chinesecalendar + the extension file it names), built once per process."""
+    ext = None
+    if spec.file.calendar:
+        ext = str(Path(spec.path).parent / spec.file.calendar)
+    key = ext or ""
+    if key not in _FOR_SPEC:
+        _FOR_SPEC[key] = WorkCalendar.default(ext)
+    return _FOR_SPEC[key]
+
+
 def _dates(value, where: str, file: str) -> set[dt.date]:
     """Dates from a list of ISO dates or ``YYYY-MM-DD..YYYY-MM-DD`` ranges (both ends included)."""
     out: set[dt.date] = set()

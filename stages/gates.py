@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .spec import CycleSpec, GatePredicate
+from .spec import TRACK_OF_KIND, CycleSpec, GatePredicate
 from .status import DONE, Status
 
 
@@ -28,6 +28,17 @@ class Facts:
 
     def done(self, item: str, ms: str) -> bool:
         return self.milestones.get((item, ms)) in DONE
+
+
+def facts_from(items, milestones, approvals) -> Facts:
+    """Facts from rows already read: (key, kind, status) items, (item_key, ms_id, status) milestones and
+    (body, subject) approvals. Rejected special plans are in no track."""
+    tracks: dict[str, list[str]] = {t: [] for t in TRACK_OF_KIND.values()}
+    for key, kind, status in items:
+        if status == "active":
+            tracks[TRACK_OF_KIND[kind]].append(key)
+    return Facts(milestones={(k, m): Status(s) for k, m, s in milestones}, tracks=tracks,
+                 approvals={(b, s) for b, s in approvals})
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,13 @@ PROPOSALS = [
 ]
 RETURN_COMMENTS = ["研究框架需进一步聚焦，请补充数据支撑", "目标指标测算依据不足，请补充", "与市级相关规划衔接不够，请修改完善",
                    "成果格式不符合要求，请按模板修改", "重点任务表述需细化，明确时间表和路线图"]
-MEETINGS = ("kickoff", "midterm", "final_review")
+# What the demo's planning office fills in before signing (the shipped notices.yaml leaves them as placeholders for
+# a real office to fill): fictitious, for the simulation only.
+DEMO_FILL = {"contact_person": "陈明（规划科）", "contact_phone": "021-22050000", "contact_email": "ghk@cnfgw.example.cn",
+             "contact_address": "长宁区长宁路599号", "signer": "李伟", "place": "区发改委第一会议室"}
+NOTES = ["按要求报送", "按要求报送", "按要求报送", "已征求相关部门意见并修改完善",
+         "部分数据待统计年报发布后更新，下步将补充完善", "已召开专题会研究，下步按节点推进",
+         "与市级主管部门对接中，个别内容待进一步衔接"]
 
 
 class Demo:
@@ -93,6 +99,7 @@ class Demo:
         from app.cli import DEFAULT_CONFIG
         from flows.common import engine_for
         from stages.loader import load_cycle
+        from stages.paperwork import after
         from stages.services import calendar_for, init_run
 
         db_file = self.out / "plancycle-demo.db"
@@ -103,7 +110,8 @@ class Demo:
         self.cal = calendar_for(self.spec)
         self.engine = engine_for(self.db_url)
         with Session(self.engine) as s:
-            init_run(s, self.spec, as_of=self.at(START, 9))
+            out = init_run(s, self.spec, as_of=self.at(START, 9))
+            after(s, self.spec, out, as_of=self.at(START, 9))
             s.commit()
         self.users = create_demo_users(self.engine, self.spec)
         # the scripted calendar of one-off events
@@ -140,7 +148,7 @@ class Demo:
             if m.status not in ("open", "returned"):
                 return
         self.call(submit_deliverable, self.req(SubmitRequest, day, item=item, milestone=ms, by=owner,
-                                               note=note or "按要求报送"))
+                                               note=note or self.rng.choice(NOTES)))
 
     def review(self, day, item, ms):
         from flows.actions import ApproveRequest, ReviewRequest, record_approval, review_deliverable
@@ -202,12 +210,27 @@ class Demo:
         self.call(assign_contractor, self.req(ContractorRequest, day, topic=topic, contractor=f"{inst}课题组",
                                               contact=f"课题负责人 {self.rng.randint(13000000000, 13999999999)}"))
 
-    def meeting(self, day, ms, dept, when):
+    def meeting(self, day, ms, when):
+        """One meeting per round (开题 / 中期 / 结题评审) for every topic still to hold it."""
         from flows.actions import MeetingRequest, schedule_meeting
 
         if when <= self.at(day, 10):
             return
-        self.call(schedule_meeting, self.req(MeetingRequest, day, 10, milestone=ms, dept=dept, at=when))
+        self.call(schedule_meeting, self.req(MeetingRequest, day, 10, milestone=ms, at=when,
+                                             place=DEMO_FILL["place"]))
+
+    def sign_drafts(self, day):
+        """The planning office signs off the day's drafts (filling what the settings leave blank)."""
+        from flows.actions import SignDocumentRequest, sign_document
+        from stages.models import Notice
+        from stages.notices import missing
+
+        with Session(self.engine) as s:
+            drafts = [(n.id, missing(n.data, n.kind)) for n in s.exec(select(Notice).where(Notice.status == "draft")
+                                                             .order_by(Notice.id))]
+        for nid, gaps in drafts:
+            self.call(sign_document, self.req(SignDocumentRequest, day, 17, notice=nid,
+                                              changes={g: DEMO_FILL[g] for g in gaps if g in DEMO_FILL}))
 
     def advance(self, day, override):
         from flows.actions import AdvanceRequest, advance_stage
@@ -259,10 +282,10 @@ class Demo:
             if ms == "contractor":
                 self.later(self.add_wd(day, self.rng.randint(2, 7)), 2, self.contractor, item)
                 continue
-            if kind == "topic" and ms in MEETINGS and (ms, lead[0]) not in self.meetings:
-                self.meetings.add((ms, lead[0]))
+            if mspec.meeting is not None and ms not in self.meetings:
+                self.meetings.add(ms)
                 when = self.at(max(self.add_wd(due, -3), self.add_wd(day, 6)), 14)
-                self.later(self.add_wd(day, 1), 1, self.meeting, ms, lead[0], when)
+                self.later(self.add_wd(day, 1), 1, self.meeting, ms, when)
             if item == "basic-approach" and ms == "city_alignment":
                 self.later(LATE_CITY_ALIGNMENT, 3, self.submit, item, ms, owner, "报市发改委衔接（市里会议延期）")
                 continue
@@ -352,6 +375,8 @@ class Demo:
                         fn(day, *args)
                     self.plan_new_work(day)
                     self.check_gate(day)
+                if self.workday(day):
+                    self.sign_drafts(day)
                 bar.update(task, advance=1, day=str(day))
                 with Session(self.engine) as s:
                     if find_run(s, self.spec.id).status == "complete":
@@ -405,6 +430,10 @@ class Demo:
         with Session(self.engine) as s:
             items = Counter(k for k in s.exec(select(Item.kind)))
             by_kind = Counter(k for k in s.exec(select(Notice.kind).where(Notice.status == "issued")))
+            issued = s.exec(select(Notice).where(Notice.status == "issued")).all()
+            by_genre = Counter(n.data.get("genre", n.kind) for n in issued)
+            numbered = sum(1 for n in issued if n.doc_number)
+            drafts_left = s.exec(select(func.count()).select_from(Notice).where(Notice.status == "draft")).one()
             rungs = Counter(r for r in s.exec(select(Reminder.rung)))
             late = s.exec(select(func.count(func.distinct(Milestone.item_key))).select_from(Milestone).join(
                 Submission, Submission.milestone_id == Milestone.id).where(
@@ -414,6 +443,7 @@ class Demo:
             open_left = s.exec(select(func.count()).select_from(Milestone).where(
                 Milestone.status.in_(["pending", "open", "submitted", "returned"]))).one()
         return {"users": self.users, "items": dict(items), "special_plans_rejected": rejected, "notices_by_kind": dict(by_kind),
+                "documents_by_genre": dict(by_genre), "numbered_documents": numbered, "drafts_unsigned": drafts_left,
                 "reminders": dict(rungs), "items_with_late_submissions": late, "milestones_returned": returned,
                 "milestones_unfinished": open_left, "flow_runs": self.flow_runs,
                 "flow_seconds": round(self.flow_seconds, 1), "by_flow": {k: round(v, 1) for k, v in self.timings.items()},

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from stages import services
+from stages import paperwork, services
 from stages.errors import PlancycleError
 from stages.requests import (ActionBase, AdvanceRequest, ApproveRequest, ContractorRequest,  # noqa: F401
-                             CorrectRequest,
+                             CorrectRequest, EditDocumentRequest, SignDocumentRequest,
                              ExtendRequest, MeetingRequest, ProposeRequest, RegisterRequest, ReviewRequest,
                              SubmitRequest, WaiveRequest, first_error)
 
@@ -128,6 +128,17 @@ def schedule_meeting(request: MeetingRequest) -> dict:
 def correct_record(request: CorrectRequest) -> dict:
     return _run(services.correct, request, item=request.item, field=request.field, value=request.value,
                 reason=request.reason, by=_by(request))
+
+
+@_action("edit-document")
+def edit_document(request: EditDocumentRequest) -> dict:
+    return _run(paperwork.edit_document, request, notice=request.notice, changes=request.changes, by=_by(request))
+
+
+@_action("sign-document")
+def sign_document(request: SignDocumentRequest) -> dict:
+    return _run(paperwork.sign_document, request, notice=request.notice, number=request.number,
+                changes=request.changes or None, by=_by(request))
 
 
 # Those names are served by __getattr__ as Prefect Flows; the plain functions stay in ACTIONS.

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from sqlmodel import Session, select
 
-from stages import services
+from stages import paperwork, services
 from stages.errors import PlancycleError
 from stages.loader import load_cycle
 from stages.models import AuditEvent, CycleRun, create_schema, make_engine
@@ -119,6 +119,8 @@ def perform(action: Callable, request: ActionBase, **kwargs) -> dict:
         spec = spec_for(run.spec_path)
         outcome = action(session, spec, as_of=request.as_of, key=request.key, flow_run_id=current_flow_run_id(),
                          **kwargs)
+        # what the move calls for on paper, decided from its outcome, in the same transaction
+        paperwork.after(session, spec, outcome, as_of=request.as_of, flow_run_id=current_flow_run_id())
         events = session.exec(select(AuditEvent).where(AuditEvent.id.in_(outcome.audit_ids))
                               .order_by(AuditEvent.id)).all() if outcome.changed else []
         session.commit()  # the events were read inside the transaction: no second one (and no second lock)

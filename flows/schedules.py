@@ -17,12 +17,10 @@ from stages.clock import as_datetime
 from stages.errors import PlancycleError
 from stages.models import AuditEvent
 from stages.services import calendar_for
-from stages.sweep import issue_due_notices, parse_month, record_monthly_report, report_day, should_sweep, sweep
+from stages.paperwork import monthly_report as record_monthly_report, supervision
+from stages.sweep import parse_month, report_day, should_sweep, sweep
 
 from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
-
-
-RENDER_PER_RUN = 2000  # ~25 s of rendering at ~11 ms a notice
 
 
 @flow(name="sweep-deadlines")
@@ -40,9 +38,9 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
                 return {"day": when.date().isoformat(), "skipped": "not a working day"}
             before = session.exec(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() or 0
             result = sweep(session, specs, cal, when, flow_run_id=current_flow_run_id())
-            # the 催办 / 督办 documents, in the same transaction; a backlog (a first sweep over a large database)
-            # is issued RENDER_PER_RUN at a time, the rest by the next runs: each stays 'due' until then
-            result["notice_ids"] = issue_due_notices(session, specs, limit=RENDER_PER_RUN)
+            # the periodic 督办通知 (a draft for sign-off) for work past the 督办 rung, in the same transaction
+            result["drafts"] = [n.id for n in supervision(session, specs, cal, when,
+                                                          flow_run_id=current_flow_run_id())]
             session.commit()
             ran = session.exec(select(AuditEvent).where(AuditEvent.id > before, AuditEvent.action == "sweep.ran")).all()
             spec_of_run = {r.id: r.spec_id for r in runs}

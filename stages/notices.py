@@ -1,20 +1,29 @@
-"""Notices (公文): what each step of the cycle issues, numbered and filed.
+"""Notices (公文): drafts, sign-off, the 发文字号 register, rendering and filing.
 
-Owns: the notice config (``config/notices.yaml``), the Jinja2 environment (``templates/notices``,
-StrictUndefined, every value escaped for the markup), the context each kind is built from, 发文字号 allocation,
-issuing (number + render + checksum + filing, in the caller's transaction) and re-rendering a filed notice.
-Does not own: the document format (``stages.documents``) or when a step happens (``stages.services``).
+Owns: the notice settings (``config/notices.yaml`` or the cycle's ``notices:``: the issuing organ, its register,
+contacts, and per document kind its genre, 主送 and 抄送), the Jinja2 environment (``templates/notices``,
+StrictUndefined, every value escaped for the markup), the life of a document — **draft → (edit) → 签发** — and
+re-rendering a filed one. Does not own: the page format (``stages.documents``), what a step calls for
+(``stages.paperwork``) or when a step happens (``stages.services``). Imports neither of them.
 
-A notice stores the context it was rendered from (the cycle's state at that moment), the template's checksum
-and the file's SHA-256, so ``render`` reproduces the same bytes; a correction is a new notice pointing at the old
-one. The number is allocated in the same transaction as the notice row: if rendering fails, the transaction is
-rolled back and the number is neither used nor skipped.
+A generated document is a *draft*: it has its context and its genre but no 发文字号. The coordinator (or the
+签发人 the settings name) signs it off; the number is taken at that moment from the register — the next number of
+the year after the last one used (``numbering.first`` seeds a year where the office has already issued numbers by
+hand), or the number the office's OA gave, which the register then continues after — so a number is never
+skipped, never used twice and never collides with the office's own. A draft with a placeholder (“请填写”) or an
+empty required field cannot be signed: the refusal names the field. The free-text parts (place, contact,
+signer, an added paragraph) can be edited before signing.
+
+A signed notice stores the context it was rendered from, the template's checksum and the file's SHA-256, so
+``render`` reproduces the same bytes.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,19 +32,38 @@ from sqlmodel import Session, select
 
 from . import documents
 from .clock import as_datetime
-from .errors import ConfigError, NotFound, PlancycleError
-from .models import DocSequence, Item, Milestone, Notice
-from .spec import CycleSpec
+from .errors import ConfigError, NotFound, PlancycleError, TransitionError
+from .models import DocSequence, Notice
+from .store import insert_ignore
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "notices"
 CONFIG = ROOT / "config" / "notices.yaml"
 
-CN_NUM = "一二三四五六七八九十"
-TEMPLATE_OF = {"call_for_tender": "call_for_tender", "meeting": "meeting", "reminder": "reminder",
-               "escalation": "reminder", "stage_notice": "stage_notice",
+# kind → template; a kind is what the step produced, its genre (通知, 函, 请示 …) comes from the settings
+TEMPLATE_OF = {"call_for_tender": "call_for_tender", "tender_result": "tender_result", "meeting": "meeting",
+               "meeting_letter": "meeting_letter", "stage_notice": "stage_notice",
                "special_plan_registration": "special_plan_registration", "request": "request",
-               "monthly_report": "monthly_report"}
+               "monthly_report": "monthly_report", "supervision": "supervision",
+               # documents of earlier versions, still rendered from their stored context
+               "reminder": "reminder", "escalation": "reminder"}
+
+# the genre each kind is, unless the settings say otherwise; 公告/公示/简报 carry no 发文字号
+DEFAULT_DOCUMENTS = {
+    "request": {"genre": "请示"},
+    "stage_notice": {"genre": "通知", "to": "各有关部门、各街镇"},
+    "meeting": {"genre": "通知"},
+    "meeting_letter": {"genre": "函"},
+    "call_for_tender": {"genre": "公告", "numbered": False},
+    "tender_result": {"genre": "公示", "numbered": False},
+    "special_plan_registration": {"genre": "通知"},
+    "supervision": {"genre": "督办通知", "every": "month"},
+    "monthly_report": {"genre": "报告"},
+}
+UNNUMBERED_GENRES = {"公告", "公示", "简报", "工作动态", "会议通知"}
+UPWARD_GENRES = {"请示", "报告"}  # 上行文: a 签发人 on the 文号 line
+
+PLACEHOLDER = re.compile(r"请填写|待填写|X{3,}|x{3,}|＿＿|__")
 
 
 def cn_date(day: dt.date) -> str:
@@ -46,11 +74,42 @@ def cn_datetime(when: dt.datetime) -> str:
     return f"{cn_date(when.date())}{when.hour}:{when.minute:02d}"
 
 
+WEEKDAY_CN = "一二三四五六日"
+
+
+def cn_weekday(day: dt.date) -> str:
+    return "星期" + WEEKDAY_CN[day.weekday()]
+
+
 def cn_no(i: int) -> str:
-    return CN_NUM[i - 1] if 1 <= i <= 10 else str(i)
+    """Chinese numerals as ordinals are written: 一 … 十, 十一, 二十, 二十一 … 九十九 (then digits)."""
+    digits = "零一二三四五六七八九"
+    if i < 1:
+        return str(i)
+    if i < 10:
+        return digits[i]
+    if i < 100:
+        tens, ones = divmod(i, 10)
+        return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+    return str(i)
 
 
-@lru_cache(maxsize=4)
+def glue(*parts: str) -> str:
+    """Join phrases without doubling the word where they meet: 课题 + 课题启动会 → 课题启动会,
+    “十四五”规划 + 规划编制 → “十四五”规划编制."""
+    out = ""
+    for p in parts:
+        if not p:
+            continue
+        for k in range(min(len(out), len(p)), 1, -1):
+            if out.endswith(p[:k]):
+                p = p[k:]
+                break
+        out += p
+    return out
+
+
+@lru_cache(maxsize=8)
 def load_config(path: str = str(CONFIG)) -> dict:
     from .yamlio import load_yaml
 
@@ -58,28 +117,54 @@ def load_config(path: str = str(CONFIG)) -> dict:
     data = doc.data
     if not isinstance(data, dict):
         raise ConfigError("must be a mapping", file=path, line=1)
-    for key in ("organ", "contact", "numbering", "cc", "call_for_tender", "meetings"):
+    for key in ("organ", "contact", "numbering"):
         if key not in data:
             raise ConfigError(f"missing key {key!r}", file=path, line=1)
     for key in ("name", "prefix", "masthead", "office"):
-        if not data["organ"].get(key):
+        if not (data["organ"] or {}).get(key):
             raise ConfigError(f"missing key {key!r}", file=path, line=doc.line("organ"), path="organ")
+    docs = data.get("documents") or {}
+    if not isinstance(docs, dict):
+        raise ConfigError("documents: must be a mapping of document kind → settings", file=path,
+                          line=doc.line("documents"))
+    for kind in docs:
+        if kind not in DEFAULT_DOCUMENTS:
+            raise ConfigError(f"documents: unknown document kind {kind!r} (known: {', '.join(DEFAULT_DOCUMENTS)})",
+                              file=path, line=doc.line("documents", kind))
+    mode = (data["numbering"] or {}).get("mode", "sequence")
+    if mode not in ("sequence", "manual"):
+        raise ConfigError(f"numbering.mode must be sequence or manual, not {mode!r}", file=path,
+                          line=doc.line("numbering"))
     return data
+
+
+def doc_settings(cfg: dict, kind: str) -> dict:
+    """A kind's genre, numbering, 主送 and 抄送, the settings over the defaults."""
+    out = dict(DEFAULT_DOCUMENTS.get(kind, {"genre": "通知"}))
+    out.update((cfg.get("documents") or {}).get(kind) or {})
+    legacy_unnumbered = (cfg.get("numbering") or {}).get("unnumbered") or []
+    out.setdefault("numbered", out["genre"] not in UNNUMBERED_GENRES and kind not in legacy_unnumbered)
+    cc = cfg.get("cc") or {}
+    out.setdefault("cc", cc.get(kind, cc.get("default")))
+    return out
 
 
 @lru_cache(maxsize=1)
 def _env():
     from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=False,
-                       finalize=documents.escape, keep_trailing_newline=True, trim_blocks=False)
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=False,
+                      finalize=documents.escape, keep_trailing_newline=True, trim_blocks=False)
+    env.filters["cn_no"] = cn_no
+    env.globals["glue"] = glue
+    return env
 
 
 def template_sha(kind: str) -> str:
     name = TEMPLATE_OF[kind]
     h = hashlib.sha256()
     for f in sorted(TEMPLATES.glob("*.j2")):
-        if f.stem in (name, "_tail"):
+        if f.stem in (name, "_tail", "_head"):
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
@@ -95,25 +180,41 @@ def render(kind: str, context: dict, fmt: str = "docx") -> bytes:
 def _render_doc(doc: documents.Doc, context: dict, fmt: str) -> bytes:
     if fmt == "md":
         return documents.to_markdown(doc).encode("utf-8")
-    if fmt == "docx":
+    if fmt in ("docx", "pdf"):
         created = dt.datetime.fromisoformat(context["issued_at"])
-        return documents.to_docx(doc, author=context["organ"]["name"], created=created)
-    raise PlancycleError(f"unknown format {fmt!r} (expected docx or md)")
+        data = documents.to_docx(doc, author=context["organ"]["name"], created=created)
+        if fmt == "pdf":
+            to_pdf = getattr(documents, "to_pdf", None)
+            if to_pdf is None:
+                from .pdf import to_pdf  # type: ignore[no-redef]
+            return to_pdf(data)
+        return data
+    raise PlancycleError(f"unknown format {fmt!r} (expected docx, pdf or md)")
 
 
-# -- numbering -------------------------------------------------------------------------------------------------------
-def allocate_number(session: Session, organ: dict, year: int, cfg: dict) -> tuple[int, str]:
-    """Next 发文字号 for (organ, year), in the caller's transaction: rolled back with it, never skipped.
+# -- the register -----------------------------------------------------------------------------------------------------
+NUMBER = re.compile(r"^(?P<prefix>.+)〔(?P<year>\d{4})〕(?P<n>\d{1,5})号$")
+
+
+def _first(cfg: dict, prefix: str, year: int) -> int:
+    """Where a year's register starts: ``numbering.first`` seeds the organ's own prefix (长发改), ``numbering.registers``
+    any other (长发改函: {2019: 5})."""
+    numbering = cfg.get("numbering") or {}
+    if prefix == cfg["organ"]["prefix"]:
+        seeds = numbering.get("first") or {}
+    else:
+        seeds = (numbering.get("registers") or {}).get(prefix) or {}
+    return int(seeds.get(year, 1))
+
+
+def allocate_number(session: Session, prefix: str, year: int, cfg: dict) -> tuple[int, str]:
+    """Next 发文字号 for (prefix, year), in the caller's transaction: rolled back with it, never skipped.
 
     The year's row is created with INSERT … ON CONFLICT DO NOTHING (one row whoever gets there first), then the
-    UPDATE takes its row lock: concurrent writers of the first number of a year queue instead of failing on the
-    unique constraint, and each gets the next number.
+    UPDATE takes its row lock: concurrent sign-offs queue instead of failing on the unique constraint.
     """
-    from .sweep import _insert_ignore
-
-    prefix = organ["prefix"]
-    first = int((cfg.get("numbering", {}).get("first") or {}).get(year, 1))
-    insert = _insert_ignore(session)
+    first = _first(cfg, prefix, year)
+    insert = insert_ignore(session)
     session.execute(insert(DocSequence).values(organ=prefix, year=year, last=first - 1)
                     .on_conflict_do_nothing(index_elements=["organ", "year"]))
     session.execute(update(DocSequence).where(DocSequence.organ == prefix, DocSequence.year == year)
@@ -122,210 +223,182 @@ def allocate_number(session: Session, organ: dict, year: int, cfg: dict) -> tupl
     return last, f"{prefix}〔{year}〕{last}号"
 
 
-# -- issuing ---------------------------------------------------------------------------------------------------------
-def issue(session: Session, run_id: int, kind: str, context: dict, *, recipients: list[str], about: str, as_of,
-          flow_run_id: str | None = None, corrects: int | None = None, key: str | None = None,
-          notice: Notice | None = None, cfg: dict | None = None) -> Notice:
-    """Number (unless the kind is unnumbered), render, checksum and file a notice. Does not commit."""
+def take_given_number(session: Session, prefix: str, year: int, number: str, cfg: dict) -> tuple[int, str]:
+    """The number the office's OA gave at sign-off: checked, unique, and the register continues after it."""
+    m = NUMBER.match(number.strip().replace("[", "〔").replace("]", "〕"))
+    if not m or m["prefix"] != prefix or int(m["year"]) != year:
+        raise PlancycleError(f"number must look like {prefix}〔{year}〕N号, not {number!r}")
+    n = int(m["n"])
+    text = f"{prefix}〔{year}〕{n}号"
+    if session.exec(select(Notice.id).where(Notice.doc_number == text)).first() is not None:
+        raise TransitionError(f"{text} is already used by another document")
+    first = _first(cfg, prefix, year)
+    insert = insert_ignore(session)
+    session.execute(insert(DocSequence).values(organ=prefix, year=year, last=first - 1)
+                    .on_conflict_do_nothing(index_elements=["organ", "year"]))
+    row = session.exec(select(DocSequence).where(DocSequence.organ == prefix, DocSequence.year == year)
+                       .with_for_update()).one()
+    if n > row.last:
+        row.last = n
+        session.add(row)
+    return n, text
+
+
+# -- drafts, editing, sign-off ----------------------------------------------------------------------------------------
+EDITABLE = {"place": "会议地点", "contact_person": "联系人", "contact_phone": "联系电话",
+            "contact_email": "电子邮箱", "contact_address": "地址", "signer": "签发人",
+            "extra": "补充内容", "attendees": "参会人员"}
+
+
+def _settings_context(cfg: dict, kind: str, context: dict) -> dict:
+    ds = doc_settings(cfg, kind)
+    c = copy.deepcopy(context)
+    c.setdefault("organ", dict(cfg["organ"]))
+    c.setdefault("contact", dict(cfg["contact"]))
+    c.setdefault("cc", ds.get("cc"))
+    c["genre"] = ds["genre"]
+    c["numbered"] = bool(ds["numbered"])
+    c.setdefault("prefix", ds.get("prefix") or cfg["organ"]["prefix"])
+    if ds["genre"] in UPWARD_GENRES:
+        c.setdefault("signer", cfg["organ"].get("signer") or "")
+    c.setdefault("extra", "")
+    return c
+
+
+def draft(session: Session, run_id: int, kind: str, context: dict, *, recipients: list[str], about: str, as_of,
+          flow_run_id: str | None = None, key: str | None = None, cfg: dict | None = None,
+          replaces: int | None = None) -> Notice:
+    """File a draft: its context and genre, rendered once to prove it renders; no 发文字号. Does not commit."""
     cfg = cfg or load_config()
     when = as_datetime(as_of)
     if key:
         prior = session.exec(select(Notice).where(Notice.run_id == run_id, Notice.idem_key == key)).first()
         if prior is not None:
             return prior
-    organ = cfg["organ"]
-    context = dict(context)
-    context.setdefault("organ", organ)
-    context.setdefault("contact", cfg["contact"])
-    cc_cfg = cfg.get("cc") or {}
-    context.setdefault("cc", cc_cfg.get(kind, cc_cfg.get("default")))
-    context["date_cn"] = cn_date(when.date())
-    context["issued_at"] = when.isoformat()
-    number = seq = None
-    if kind not in (cfg.get("numbering", {}).get("unnumbered") or []):
-        seq, number = allocate_number(session, organ, when.year, cfg)
-    context["doc_number"] = number
-    doc = documents.parse(markup(kind, context))
-    data = _render_doc(doc, context, "docx")  # raises before anything is filed if the template or data is wrong
-    title = doc.title
-    row = notice or Notice(run_id=run_id, kind=kind, about=about, created_at=when, flow_run_id=flow_run_id,
-                           idem_key=key)
-    row.kind = kind
-    row.status = "issued"
-    row.recipients = list(recipients)
-    row.title = title
-    row.doc_number = number
-    row.organ = organ["prefix"]
-    row.year = when.year
-    row.seq = seq
-    row.data = context
-    row.template = TEMPLATE_OF[kind]
-    row.template_sha = template_sha(kind)
-    row.checksum = hashlib.sha256(data).hexdigest()
-    row.issued_at = when
-    row.corrects_id = corrects
+    c = _settings_context(cfg, kind, context)
+    c["date_cn"] = cn_date(when.date())
+    c["issued_at"] = when.isoformat()
+    c["doc_number"] = None
+    c["draft"] = True
+    doc = documents.parse(markup(kind, c))
+    _render_doc(doc, c, "docx")  # a template or data error refuses the step now, not at sign-off
+    row = Notice(run_id=run_id, kind=kind, status="draft", recipients=list(recipients), about=about, data=c,
+                 created_at=when, flow_run_id=flow_run_id, idem_key=key, title=doc.title,
+                 organ=c["prefix"], template=TEMPLATE_OF[kind], template_sha=template_sha(kind),
+                 corrects_id=replaces)
     session.add(row)
     session.flush()
     return row
 
 
+def edit(session: Session, notice: Notice, changes: dict) -> dict:
+    """Change a draft's free-text parts. Returns {field: (old, new)}. Does not commit."""
+    if notice.status != "draft":
+        raise TransitionError(f"document {notice.id} is {notice.status}; only a draft can be edited")
+    c = copy.deepcopy(notice.data)
+    changed = {}
+    for field_, value in changes.items():
+        if field_ not in EDITABLE:
+            raise PlancycleError(f"cannot edit {field_!r} (editable: {', '.join(EDITABLE)})")
+        value = (value or "").strip()
+        if field_ == "place" and "place" not in c:
+            raise PlancycleError(f"document {notice.id} ({c.get('genre')}) has no meeting place")
+        if field_ == "attendees" and "attendees" not in c:
+            raise PlancycleError(f"document {notice.id} ({c.get('genre')}) has no attendees")
+        if field_.startswith("contact_"):
+            old = (c.get("contact") or {}).get(field_[8:])
+            c.setdefault("contact", {})[field_[8:]] = value
+        else:
+            old = c.get(field_)
+            c[field_] = value
+        if old != value:
+            changed[field_] = (old, value)
+    if not changed:
+        raise PlancycleError("nothing to change: the values are the draft's already")
+    doc = documents.parse(markup(notice.kind, c))
+    _render_doc(doc, c, "docx")
+    notice.data = c
+    notice.title = doc.title
+    session.add(notice)
+    session.flush()
+    return changed
+
+
+def missing(context: dict, kind: str | None = None) -> list[str]:
+    """What stops a draft being signed: each field with a placeholder or left empty, by its name."""
+    out = []
+    contact = context.get("contact") or {}
+    if not (contact.get("person") or "").strip() or PLACEHOLDER.search(contact.get("person") or ""):
+        out.append("contact_person")
+    if not (contact.get("phone") or "").strip() or PLACEHOLDER.search(contact.get("phone") or ""):
+        out.append("contact_phone")
+    if context.get("genre") in UPWARD_GENRES:
+        s = (context.get("signer") or "").strip()
+        if not s or PLACEHOLDER.search(s):
+            out.append("signer")
+    if "place" in context and (not (context.get("place") or "").strip() or PLACEHOLDER.search(context["place"])):
+        out.append("place")
+    if kind:  # anything else the settings left as a placeholder, anywhere in the printed text
+        text = markup(kind, context)
+        for name, value in (("contact_email", contact.get("email")), ("contact_address", contact.get("address"))):
+            if value and PLACEHOLDER.search(value) and value in text:
+                out.append(name)
+        if not out and PLACEHOLDER.search(text):
+            out.append("text")
+    return out
+
+
+def sign(session: Session, notice: Notice, *, as_of, signed_by: str, number: str | None = None,
+         cfg: dict | None = None) -> Notice:
+    """签发: check, number (when the genre is numbered), render, checksum, file. Does not commit."""
+    cfg = cfg or load_config()
+    if notice.status != "draft":
+        raise TransitionError(f"document {notice.id} is {notice.status}; only a draft can be signed")
+    gaps = missing(notice.data, notice.kind)
+    if gaps:
+        raise PlancycleError(f"document {notice.id} cannot be signed: {gaps[0]} "
+                             f"({EDITABLE.get(gaps[0], '正文')}) is empty or a placeholder; edit it first")
+    when = as_datetime(as_of)
+    c = copy.deepcopy(notice.data)
+    c["date_cn"] = cn_date(when.date())
+    c["issued_at"] = when.isoformat()
+    c["draft"] = False
+    c["signed_by"] = signed_by
+    seq = None
+    if c.get("numbered"):
+        prefix = c.get("prefix") or cfg["organ"]["prefix"]
+        mode = (cfg.get("numbering") or {}).get("mode", "sequence")
+        if number:
+            seq, text = take_given_number(session, prefix, when.year, number, cfg)
+        elif mode == "manual":
+            raise PlancycleError("the register is kept by the office's OA (numbering.mode: manual): give the number "
+                                 "with --number")
+        else:
+            seq, text = allocate_number(session, prefix, when.year, cfg)
+        c["doc_number"] = text
+    elif number:
+        raise PlancycleError(f"a {c.get('genre')} carries no 发文字号")
+    doc = documents.parse(markup(notice.kind, c))
+    data = _render_doc(doc, c, "docx")
+    notice.status = "issued"
+    notice.data = c
+    notice.title = doc.title
+    notice.doc_number = c.get("doc_number")
+    notice.year = when.year
+    notice.seq = seq
+    notice.template_sha = template_sha(notice.kind)
+    notice.checksum = hashlib.sha256(data).hexdigest()
+    notice.issued_at = when
+    session.add(notice)
+    session.flush()
+    return notice
+
+
 def render_notice(session: Session, notice_id: int, fmt: str = "docx") -> tuple[Notice, bytes]:
+    """A filed document's bytes; a draft renders as a draft (no number), a record is not a document."""
     n = session.get(Notice, notice_id)
     if n is None:
-        raise NotFound(f"no notice {notice_id} (see `plancycle notices`)")
-    if n.status != "issued":
-        raise PlancycleError(f"notice {notice_id} ({n.kind}) is a record, not an issued document")
+        raise NotFound(f"no document {notice_id} (see `plancycle notices`)")
+    if n.status not in ("issued", "draft"):
+        raise PlancycleError(f"notice {notice_id} ({n.kind}) is a record, not a document")
     return n, render(n.kind, n.data, fmt)
-
-
-def correct(session: Session, notice_id: int, *, reason: str, changes: dict, as_of, flow_run_id=None) -> Notice:
-    """A correction is a new notice (with its own number) that names the one it corrects; the old one stays."""
-    old = session.get(Notice, notice_id)
-    if old is None or old.status != "issued":
-        raise NotFound(f"no issued notice {notice_id}")
-    if not (reason and reason.strip()):
-        raise PlancycleError("a correction needs a reason")
-    ctx = {k: v for k, v in old.data.items() if k not in ("doc_number", "date_cn", "issued_at")}
-    ctx.update(changes)
-    new = issue(session, old.run_id, old.kind, ctx, recipients=old.recipients, about=old.about, as_of=as_of,
-                flow_run_id=flow_run_id, corrects=old.id)
-    new.data = dict(new.data, corrects=old.doc_number or old.id, correction_reason=reason)
-    session.add(new)
-    session.flush()
-    return new
-
-
-# -- contexts: the cycle's state a notice is rendered from -------------------------------------------------------------
-def _base(spec: CycleSpec, to: str) -> dict:
-    """``cycle_title`` names the work plan the notices cite: 《长宁区“十四五”规划研究和编制工作方案》."""
-    title = spec.file.title if spec.file.title.endswith("方案") else spec.file.title + "方案"
-    return {"cycle_title": f"《{title}》", "to": to}
-
-
-def call_for_tender_context(session: Session, spec: CycleSpec, run_id: int, as_of, cfg: dict, cal) -> dict:
-    when = as_datetime(as_of)
-    cft = cfg["call_for_tender"]
-    deadline_day = cal.add_workdays(when.date(), int(cft["apply_within_workdays"]))
-    hh, mm = (int(x) for x in str(cft["apply_until"]).split(":"))
-    topics = []
-    for it in session.exec(select(Item).where(Item.run_id == run_id, Item.kind == "topic").order_by(Item.no)):
-        if it.open_call:
-            sp = spec.item(it.key)
-            topics.append({"no": it.no, "title": it.title, "focus": sp.focus or "", "lead": "、".join(it.lead)})
-    lc = {m.id: m for m in spec.lifecycles["topic"].milestones}
-    what = {"kickoff": "课题组形成开题报告，由牵头部门会同区发改委组织召开课题启动会",
-            "midterm": "课题组形成课题中期成果，由牵头部门会同区发改委组织召开中期成果汇报会",
-            "final_review": "课题组提交课题研究成果报告，由牵头部门会同区发改委组织专家评审"}
-    first = spec.item(f"topic-{topics[0]['no']:02d}") if topics else None
-    milestones = [{"name": lc[k].name, "due_cn": cn_date(first.milestone(k).due_date) if first else "", "what": w}
-                  for k, w in what.items() if k in lc]
-    funding = [{"name": f.name, "percent": round(f.share * 100)} for f in spec.file.funding]
-    final_due = first.milestone("final_review").due_date if first else when.date()
-    return {**_base(spec, "社会各有关单位"), "cft": cft, "topics": topics, "milestones": milestones, "funding": funding,
-            "deadline_cn": cn_datetime(dt.datetime.combine(deadline_day, dt.time(hh, mm))),
-            "deadline": dt.datetime.combine(deadline_day, dt.time(hh, mm)).isoformat(),
-            "final_review_due_cn": cn_date(final_due),
-            "annex_title": f"{spec.file.district}“十四五”规划编制前期重大课题清单（公开遴选）"}
-
-
-def stage_notice_context(session: Session, spec: CycleSpec, run_id: int, opened: list[str], stage: str | None) -> dict:
-    rows = {}
-    if opened:
-        keys = [tuple(x.split(":", 1)) for x in opened]
-        items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run_id,
-                                                                   Item.key.in_({k for k, _ in keys})))}
-        for m in session.exec(select(Milestone).where(Milestone.run_id == run_id,
-                                                      Milestone.item_key.in_({k for k, _ in keys}))):
-            if (m.item_key, m.ms_id) in keys:
-                it = items[m.item_key]
-                try:
-                    from .services import ms_spec
-
-                    deliverables = "、".join(ms_spec(spec, it.kind, it.key, m.ms_id).deliverables)
-                except KeyError:
-                    deliverables = ""
-                rows.setdefault(m.owner, []).append({"item_title": _short(it), "name": m.name,
-                                                     "due": m.due_date.isoformat(), "due_cn": cn_date(m.due_date),
-                                                     "deliverables": deliverables})
-    groups = [{"no_cn": cn_no(i + 1), "owner": owner, "rows": sorted(items_, key=lambda x: x["due"])}
-              for i, (owner, items_) in enumerate(sorted(rows.items(), key=lambda kv: min(x["due"] for x in kv[1])))]
-    st = spec.stage(stage) if stage else None
-    to = "各有关部门、各街镇" if st else "、".join(g["owner"] for g in groups) or "各有关部门"
-    return {**_base(spec, to), "stage_name": st.name if st else None,
-            "stage_window": f"{cn_date(st.start_date)}至{cn_date(st.end_date)}" if st else None, "groups": groups}
-
-
-def _short(item: Item) -> str:
-    if item.kind == "topic":
-        return f"课题{item.no}"
-    if item.kind == "outline":
-        return "《纲要》"
-    return item.title
-
-
-def reminder_context(session: Session, spec: CycleSpec, notice: Notice, escalate_after: int) -> dict:
-    from .sweep import notice_entries
-
-    day = notice.created_at.date()
-    entries = notice_entries(session, notice.id, day)
-    items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == notice.run_id,
-                                                               Item.key.in_({e["item"] for e in entries})))}
-    out = []
-    for e in entries:
-        due = dt.date.fromisoformat(e["due"])
-        out.append({**e, "item_title": _short(items[e["item"]]) if e["item"] in items else e["item"],
-                    "due_cn": cn_date(due), "days_left": max((due - day).days, 0)})
-    return {**_base(spec, notice.about), "entries": out, "escalation": notice.kind == "escalation",
-            "escalate_after": escalate_after}
-
-
-def monthly_report_context(spec: CycleSpec, report: dict, to: str = "区政府办公室") -> dict:
-    y, m = (int(x) for x in report["month"].split("-"))
-    departments = []
-    for i, d in enumerate(report["departments"]):
-        items = [{**it, "due_cn": cn_date(dt.date.fromisoformat(it["due"])),
-                  "title_short": it["title"] if len(it["title"]) <= 20 else it["item"]} for it in d["items"]]
-        departments.append({**{k: v for k, v in d.items() if k != "items"}, "no_cn": cn_no(i + 1), "rows": items})
-    return {**_base(spec, to), "month_cn": f"{y}年{m}月", "as_of_cn": cn_date(dt.date.fromisoformat(report["as_of"])),
-            "totals": report["totals"], "departments": departments}
-
-
-def registration_context(session: Session, spec: CycleSpec, run_id: int, confirmed: list[str], rejected: list[str],
-                         reason: str | None) -> dict:
-    items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run_id,
-                                                               Item.key.in_(confirmed + rejected)))}
-    align = next((m.due_date for m in spec.lifecycles["special_plan"].milestones if m.id == "alignment_draft"), None)
-    leads = sorted({d for k in confirmed + rejected for d in items[k].lead})
-    return {**_base(spec, "、".join(leads) or "各有关部门"),
-            "leading_group": spec.file.approval_bodies.get("leading_group", "领导小组"),
-            "confirmed": [{"title": items[k].title, "lead": "、".join(items[k].lead)} for k in confirmed],
-            "rejected": [{"title": items[k].title, "lead": "、".join(items[k].lead)} for k in rejected],
-            "reason": reason, "alignment_due_cn": cn_date(align) if align else "规定时间"}
-
-
-def meeting_context(session: Session, spec: CycleSpec, run_id: int, milestone: str, topics: list[str],
-                    at: dt.datetime, place: str, attendees: str | None, cfg: dict, cal) -> dict:
-    items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run_id, Item.key.in_(topics)))}
-    rows = {m.item_key: m for m in session.exec(select(Milestone).where(Milestone.run_id == run_id,
-                                                                        Milestone.item_key.in_(topics),
-                                                                        Milestone.ms_id == milestone))}
-    missing = [t for t in topics if t not in rows]
-    if missing:
-        raise NotFound(f"{missing[0]} has no milestone {milestone!r}")
-    names = {"kickoff": ("课题启动会", "开题", "开题报告"), "midterm": ("中期成果汇报会", "中期汇报", "课题中期成果"),
-             "final_review": ("结题评审会", "结题评审", "课题研究成果报告")}
-    meeting_name, ms_name, materials = names.get(milestone, (rows[topics[0]].name + "会", rows[topics[0]].name, "相关材料"))
-    leads = sorted({d for t in topics for d in items[t].lead})
-    due = max(rows[t].due_date for t in topics)
-    mat_due = cal.add_workdays(at.date(), -int(cfg["meetings"].get("materials_days_before", 3)))
-    return {**_base(spec, "、".join(["各课题承担单位"] + leads)), "meeting_name": meeting_name,
-            "milestone_name": ms_name, "due_cn": cn_date(due), "at_cn": cn_datetime(at), "at": at.isoformat(),
-            "place": place, "materials": materials, "materials_due_cn": cn_date(mat_due),
-            "attendees": attendees or "各课题牵头部门、配合部门分管领导和具体负责人，各课题组负责人及主要成员，区发改委",
-            "topics": [{"key": t, "title": items[t].title, "lead": "、".join(items[t].lead),
-                        "contractor": items[t].contractor} for t in topics]}
-
-
-def request_context(spec: CycleSpec, title: str, paragraphs: list[str], attachments: list[str],
-                    to: str = "区政府") -> dict:
-    return {**_base(spec, to), "title": title, "paragraphs": paragraphs, "attachments": attachments}

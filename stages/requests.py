@@ -179,6 +179,11 @@ class ActionBase(BaseModel):
             return parse_day(name, value)
         if name in ("days", "workdays"):
             return _bounded_int(name, value)
+        if name == "changes" and isinstance(value, dict):  # a document's free-text parts
+            if len(value) > 10:
+                raise _refuse("changes: at most 10 fields at once")
+            return {str(k): clean_text(f"changes.{k}", str(v), zh=str(k), limit=2000, multiline=False) or ""
+                    for k, v in value.items()}
         if name in TEXT_FIELDS and isinstance(value, str):
             zh, limit, multiline = TEXT_FIELDS[name]
             text = clean_text(name, value, zh=zh, limit=limit, multiline=multiline)
@@ -311,8 +316,24 @@ class CorrectRequest(ActionBase):
     by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
+class EditDocumentRequest(ActionBase):
+    notice: int = Field(ge=1, description="the draft's id (plancycle notices)")
+    changes: dict[str, str] = Field(description="field → new text: place, contact_person, contact_phone, "
+                                                "contact_email, contact_address, signer, attendees, extra")
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
+
+
+class SignDocumentRequest(ActionBase):
+    notice: int = Field(ge=1, description="the draft's id (plancycle notices)")
+    number: Optional[str] = Field(None, max_length=40, description="the 发文字号 the office's OA gave; default the "
+                                                                   "register's next number")
+    changes: dict[str, str] = Field(default_factory=dict, description="edits made as it is signed")
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
+
+
 REQUESTS = (SubmitRequest, ReviewRequest, WaiveRequest, ApproveRequest, AdvanceRequest, ExtendRequest,
-            ProposeRequest, RegisterRequest, MeetingRequest, ContractorRequest, CorrectRequest)
+            ProposeRequest, RegisterRequest, MeetingRequest, ContractorRequest, CorrectRequest,
+            EditDocumentRequest, SignDocumentRequest)
 
 
 def first_error(exc: ValidationError) -> str:

@@ -31,6 +31,7 @@ from .identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
 from .models import AuditEvent, CycleRun, Decision, Item, Milestone, Notice, StageState, Submission
 from .spec import TRACK_OF_KIND, CycleSpec, MilestoneSpec
 from .status import DONE, Status, describe, transition
+from .store import find_run  # noqa: F401  (services.find_run: the adapters' lookup)
 
 
 @dataclass
@@ -79,20 +80,6 @@ def calendar_for(spec: CycleSpec) -> WorkCalendar:
     if key not in _CAL:
         _CAL[key] = WorkCalendar.default(ext)
     return _CAL[key]
-
-
-# -- run lookup ---------------------------------------------------------------------------------------------------
-def find_run(session: Session, cycle_id: str | None = None) -> CycleRun:
-    runs = session.exec(select(CycleRun).order_by(CycleRun.id)).all()
-    if cycle_id:
-        runs = [r for r in runs if r.spec_id == cycle_id]
-    if not runs:
-        raise NotFound(f"no cycle run{' ' + cycle_id if cycle_id else ''} in this database; "
-                       "create one with `plancycle init CONFIG`")
-    if len(runs) > 1:
-        raise PlancycleError("this database holds several cycle runs (" + ", ".join(r.spec_id for r in runs)
-                             + "); name one with --cycle")
-    return runs[0]
 
 
 def _ctx(session: Session, spec: CycleSpec, by, as_of, flow_run_id: str | None, action: str,
@@ -183,14 +170,7 @@ def _milestone(ctx: Ctx, item_key: str, ms: str) -> Milestone:
 
 
 def ms_spec(spec: CycleSpec, kind: str, item_key: str, ms_id: str) -> MilestoneSpec:
-    if kind == "special_plan":
-        ms = spec.lifecycles["special_plan"].milestones
-    else:
-        ms = spec.item(item_key).milestones
-    for m in ms:
-        if m.id == ms_id:
-            return m
-    raise KeyError((item_key, ms_id))
+    return spec.milestone_spec(kind, item_key, ms_id)
 
 
 def _label(m: Milestone) -> str:
@@ -215,6 +195,9 @@ def _set_status(ctx: Ctx, m: Milestone, event: str, waiting_for: str | None = No
     elif new in (Status.ACCEPTED, Status.RETURNED, Status.WAIVED):
         m.decided_at = ctx.as_of
     ctx.session.add(m)
+    if m.status == "accepted":  # what an accepted step calls for (a 请示 upward) is the paperwork's
+        ctx.outcome.notices.append({"kind": "milestone_accepted", "about": f"{m.item_key}:{m.ms_id}",
+                                    "item": m.item_key, "milestone": m.ms_id, "request": True})
 
 
 # -- facts and propagation ---------------------------------------------------------------------------------------
@@ -296,54 +279,14 @@ def _propagate(ctx: Ctx) -> None:
 
 
 def _finish(ctx: Ctx) -> Outcome:
-    """Settle what the move set in motion, then issue the notices it calls for, in the same transaction."""
+    """Settle what the move set in motion. What it calls for on paper (drafts of 公文, records, messages) is
+    decided from the outcome by ``stages.paperwork``, which the adapters call in the same transaction."""
     _propagate(ctx)
-    _issue_notices(ctx)
     return ctx.outcome
 
 
-# notice kinds an action produces that are documents (公文); the rest are records for the coordinator's list
-def _issue_notices(ctx: Ctx) -> None:
-    """Turn the step's notices into filed documents: one 阶段工作通知 for everything that opened (grouped by the
-    department that owes it), the 遴选公告 when the call opens, the 立项确认通知; other notices are records."""
-    from . import notices as nt
-
-    wanted = ctx.outcome.notices
-    if not wanted:
-        return
-    cfg = nt.load_config(notices_config_path(ctx.spec))
-    opened = [n["about"] for n in wanted if n["kind"] == "milestone_opened"]
-    stage = next((n["about"] for n in reversed(wanted) if n["kind"] == "stage_opened"), None)
-    issued = []
-    if opened or stage:
-        c = nt.stage_notice_context(ctx.session, ctx.spec, ctx.run.id, opened, stage)
-        to = ["各部门", "各街镇"] if stage else sorted({g["owner"] for g in c["groups"]})
-        issued.append(nt.issue(ctx.session, ctx.run.id, "stage_notice", c, recipients=to, about=stage or "milestones",
-                               as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
-    for n in wanted:
-        if n["kind"] == "call_for_tender":
-            c = nt.call_for_tender_context(ctx.session, ctx.spec, ctx.run.id, ctx.as_of, cfg, ctx.cal)
-            issued.append(nt.issue(ctx.session, ctx.run.id, "call_for_tender", c, recipients=["社会各有关单位"],
-                                   about=n["about"], as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
-        elif n["kind"] == "special_plan_registration" and "confirmed" in n:  # the decision, not the step opening
-            c = nt.registration_context(ctx.session, ctx.spec, ctx.run.id, n["confirmed"], n["rejected"], n.get("reason"))
-            issued.append(nt.issue(ctx.session, ctx.run.id, "special_plan_registration", c, recipients=n["to"],
-                                   about=n["about"], as_of=ctx.as_of, flow_run_id=ctx.flow_run_id, cfg=cfg))
-        elif n["kind"] not in ("milestone_opened", "stage_opened"):
-            ctx.session.add(Notice(run_id=ctx.run.id, kind=n["kind"], status="record", recipients=list(n.get("to", [])),
-                                   about=str(n.get("about", "")), created_at=ctx.as_of, flow_run_id=ctx.flow_run_id,
-                                   data={k: v for k, v in n.items() if k not in ("kind", "to", "about")}))
-    ctx.session.flush()
-    ctx.outcome.data["notices_issued"] = [{"id": x.id, "kind": x.kind, "number": x.doc_number, "title": x.title}
-                                          for x in issued]
-
-
 def notices_config_path(spec: CycleSpec) -> str:
-    from .notices import CONFIG
-
-    if spec.file.notices:
-        return str((Path(spec.path).parent / spec.file.notices).resolve())
-    return str(CONFIG)
+    return spec.notices_path
 
 
 def _gate_ready(ctx: Ctx, gate_id: str, what: str) -> None:
@@ -433,6 +376,7 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
         _add_milestones(ctx, item, spec_item.milestones)
     _audit(ctx, "cycle.created", spec.id, data={"request": {"spec": spec.id, "version": spec.version},
                                                 "checksum": spec.checksum}, key=f"init:{spec.id}")
+    ctx.outcome.notices.append({"kind": "cycle_created", "about": spec.id})
     ctx.outcome.notices.append({"kind": "stage_opened", "to": ["各部门", "各街镇"], "about": spec.stages[0].id})
     ctx.outcome.message = f"created run {spec.id} v{spec.version}: {len(spec.items)} items"
     return _finish(ctx)
@@ -892,6 +836,7 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
         session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="accept", by=ctx.by, at=ctx.as_of,
                              comments=f"承接单位：{contractor}（{contact}）"))
     _audit(ctx, "contractor.assigned", topic, data={"request": request}, key=key)
+    ctx.outcome.notices.append({"kind": "contractor_assigned", "about": topic})
     ctx.outcome.message = f"{topic} 承接单位：{contractor}"
     return _finish(ctx)
 
@@ -909,47 +854,62 @@ def funding_due(session: Session, spec: CycleSpec, topic: str) -> list[dict]:
 def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, by: Actor | str | None = None, as_of=None,
                      topics: list[str] | None = None, dept: str | None = None, place: str | None = None,
                      attendees: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
-    """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知: for the named topics, or batched for every
-    topic a lead department leads whose milestone is still open."""
-    from . import notices as nt
+    """Schedule a review meeting (开题 / 中期 / 结题评审) for the named topics, for every topic a lead department
+    leads, or — naming neither — for every topic whose milestone is still to come (one meeting per round).
 
+    Scheduling the same meeting again with another time, place or attendees is a change: recorded as
+    ``meeting.changed`` and drafted as a 变更通知 naming the notice it replaces; what was given before and is not
+    given again (the attendees, the place) is kept, never dropped."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "meeting", milestone)
     _require_coordinator(ctx, "schedule a meeting")
     when = as_datetime(at)
+    all_topics = session.exec(select(Item).where(Item.run_id == ctx.run.id, Item.kind == "topic").order_by(Item.no)).all()
     if topics:
         keys = list(topics)
-    elif dept:
-        lead = _dept(spec, dept)
-        keys = [i.key for i in session.exec(select(Item).where(Item.run_id == ctx.run.id, Item.kind == "topic")
-                                                .order_by(Item.no)) if lead in i.lead]
+    else:
+        keys = [i.key for i in all_topics]
+        if dept:
+            lead = _dept(spec, dept)
+            keys = [i.key for i in all_topics if lead in i.lead]
         open_ = {m.item_key for m in session.exec(select(Milestone).where(
             Milestone.run_id == ctx.run.id, Milestone.ms_id == milestone, Milestone.item_key.in_(keys),
             Milestone.status.in_(["pending", "open", "submitted", "returned"])))}
         keys = [k for k in keys if k in open_]
         if not keys:
-            raise NotFound(f"{lead} leads no topic whose {milestone} is still to come")
-    else:
-        raise PlancycleError("name the topics (--topic) or a lead department (--dept)")
+            raise NotFound(f"{_dept(spec, dept) + ' leads ' if dept else ''}no topic whose {milestone} is still to come")
     for k in keys:
         it = _item(ctx, k)
         if it.kind != "topic":
             raise PlancycleError(f"{k} is a {it.kind}, not a research topic")
+        _milestone(ctx, k, milestone)
+    mspec = ms_spec(spec, "topic", keys[0], milestone)
     if when <= ctx.as_of:
         raise PlancycleError(f"the meeting time {when:%Y-%m-%d %H:%M} is not after now ({ctx.as_of:%Y-%m-%d %H:%M})")
-    request = {"milestone": milestone, "topics": keys, "at": when.isoformat(), "place": place}
+    target = f"{milestone}:{','.join(keys)}"
+    ctx.outcome.target = target
+    prior = session.exec(select(AuditEvent).where(AuditEvent.run_id == ctx.run.id, AuditEvent.target == target,
+                                                  AuditEvent.action.in_(["meeting.scheduled", "meeting.changed"]))
+                         .order_by(AuditEvent.id.desc())).first()
+    before = (prior.data.get("meeting") or prior.data.get("request")) if prior is not None else None
+    if before:  # a change keeps what was given before and is not given again
+        place = place or before.get("place")
+        attendees = attendees or before.get("attendees")
+    request = {"milestone": milestone, "topics": keys, "at": when.isoformat(), "place": place, "attendees": attendees}
     key = key or f"meeting:{milestone}:{_fingerprint(request)}"
-    ctx.outcome.target = f"{milestone}:{','.join(keys)}"
     if _replayed(ctx, key, request):
         return ctx.outcome
-    cfg = nt.load_config(notices_config_path(spec))
-    c = nt.meeting_context(session, spec, ctx.run.id, milestone, keys, when, place or cfg["meetings"]["place"],
-                           attendees, cfg, ctx.cal)
-    leads = sorted({d for k in keys for d in _item(ctx, k).lead})
-    n = nt.issue(session, ctx.run.id, "meeting", c, recipients=["各课题承担单位", *leads], about=ctx.outcome.target,
-                 as_of=ctx.as_of, flow_run_id=flow_run_id, cfg=cfg)
-    _audit(ctx, "meeting.scheduled", ctx.outcome.target, data={"request": request, "notice": n.id}, key=key)
-    ctx.outcome.data["notices_issued"] = [{"id": n.id, "kind": n.kind, "number": n.doc_number, "title": n.title}]
-    ctx.outcome.message = f"{c['meeting_name']} {when:%Y-%m-%d %H:%M} for {len(keys)} topic(s): {n.doc_number}"
+    if before and all(before.get(k) == request[k] for k in ("at", "place", "attendees")):
+        raise PlancycleError(f"this meeting is already scheduled for {when:%Y-%m-%d %H:%M}"
+                             f"{' at ' + place if place else ''}; nothing changed")
+    action = "meeting.changed" if before else "meeting.scheduled"
+    _audit(ctx, action, target, data={"request": request, "meeting": request,
+                                      **({"before": before} if before else {})}, key=key)
+    ctx.outcome.notices.append({"kind": "meeting", "about": target, "milestone": milestone, "topics": keys,
+                                "at": when.isoformat(), "place": place, "attendees": attendees,
+                                "replaces": bool(before)})
+    name = mspec.meeting.name if mspec.meeting else mspec.name
+    ctx.outcome.message = (f"{name} {'changed to' if before else 'scheduled for'} {when:%Y-%m-%d %H:%M} "
+                           f"({len(keys)} topic(s)); the notice is drafted for sign-off")
     return ctx.outcome
 
 

@@ -83,6 +83,22 @@ class GateSpec(GatePredicate):
 
 
 # -- milestones, lifecycles, items ------------------------------------------------------------------------------
+class MeetingSpec(Frozen):
+    """The meeting a milestone is held at (开题 → 课题启动会): what its 通知 calls it and what is sent before it."""
+
+    name: str  # 课题启动会
+    materials: str | None = None  # 开题报告; default: the milestone's deliverables
+
+
+class RequestSpec(Frozen):
+    """The 请示 a milestone's acceptance sends upward (the cycle's opening 请示, 《纲要》（送审稿）to 区政府)."""
+
+    to: str  # an approval body's key or a unit's name
+    title: str  # 关于……的请示
+    text: tuple[str, ...] = ()  # body paragraphs; "特此请示。" is added
+    attachments: tuple[str, ...] | None = None  # default: the milestone's deliverables
+
+
 class MilestoneSpec(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
@@ -97,6 +113,8 @@ class MilestoneSpec(Frozen):
     accept_requires: str | None = None  # gate id
     completes_when: str | None = None  # gate id: accepted by the system when it turns true
     notices: tuple[str, ...] = ()
+    meeting: MeetingSpec | None = None  # reviewed at a meeting the coordinator schedules (开题、中期、结题评审)
+    request: RequestSpec | None = None  # a 请示 goes upward when it is accepted
     note: str | None = None
     # filled by the loader:
     due_date: dt.date | None = None
@@ -182,6 +200,8 @@ class CycleFile(Frozen):
     source: str | None = None
     departments: str = "../departments.yaml"
     calendar: str | None = None
+    opening_request: RequestSpec | None = None  # the 请示 that opens the cycle (seed 000: 长发改〔2019〕24号)
+    period: str | None = None  # the plan period documents name: 十四五, 十五五, 2027年度; default from the title
     notices: str | None = None  # the notice config (organ, contacts, 抄送 …); default config/notices.yaml
     coordinator: str
     lead_may_review: bool = False  # True: a topic's lead unit may accept or return its own deliverables
@@ -272,3 +292,40 @@ class CycleSpec(Frozen):
     @property
     def coordinator(self) -> DepartmentSpec:
         return self.department(self.file.coordinator)
+
+    # words documents use ---------------------------------------------------------------------------------------
+    @property
+    def period(self) -> str:
+        """十四五 / 十五五 / 2027年度: the cycle file's ``period``, else the quoted period in its title."""
+        import re
+
+        if self.file.period:
+            return self.file.period
+        m = re.search(r"“([^”]+)”", self.file.title)
+        return m.group(1) if m else ""
+
+    @property
+    def cycle_name(self) -> str:
+        """The work's name without the district: “十四五”规划研究和编制工作."""
+        t = self.file.title
+        return t[len(self.file.district):] if self.file.district and t.startswith(self.file.district) else t
+
+    def milestone_spec(self, kind: str, item_key: str, ms_id: str) -> MilestoneSpec:
+        """A milestone's spec: an item's own, or its lifecycle's for items made at run time (proposed plans)."""
+        if kind == "special_plan" and "special_plan" in self.lifecycles:
+            ms = self.lifecycles["special_plan"].milestones
+        else:
+            ms = self.item(item_key).milestones
+        for m in ms:
+            if m.id == ms_id:
+                return m
+        raise KeyError((item_key, ms_id))
+
+    @property
+    def notices_path(self) -> str:
+        """The notice settings (organ, register, contacts, recipients): the cycle's ``notices:`` or the default."""
+        from pathlib import Path
+
+        if self.file.notices:
+            return str((Path(self.path).parent / self.file.notices).resolve())
+        return str(Path(__file__).resolve().parent.parent / "config" / "notices.yaml")

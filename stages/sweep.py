@@ -2,13 +2,16 @@
 
 Owns: ``sweep(session, as_of)`` — classify every open milestone of every run (green / yellow / red) and fire
 the reminder ladder — and ``monthly_report(session, spec, month)``. Does not own: scheduling (Prefect
-deployments in ``flows/``) or rendering notices.
+deployments in ``flows/``), messages or documents.
 
 The ladder, per milestone and per version of its deadline (an extension starts it again):
 
 * ``advance`` (提前提醒): once, when the deadline is within ``yellow_within_workdays`` working days;
 * ``urge`` (催办): once, on the first sweep after the deadline — the due date's next working day;
-* ``escalate`` (报区发改委督办): once, when ``escalate_after_workdays`` working days overdue.
+* ``escalate`` (督办): once, when ``escalate_after_workdays`` working days overdue.
+
+The rungs are facts; what reaches people is decided elsewhere: 提前提醒 and 催办 become messages to the unit's
+liaison (``stages.messages``), the 督办 rung is batched into a periodic 督办通知 (``stages.paperwork``).
 
 Each rung is a row in ``reminder`` under a unique key (milestone, due version, rung), written by one
 ``INSERT … SELECT … ON CONFLICT DO NOTHING`` per rung over the indexed (run, status, due_date) columns: the
@@ -20,7 +23,6 @@ meanwhile. The calendar turns the working-day windows into two plain dates befor
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections import defaultdict
 
 from sqlalchemy import JSON, and_, case, func, literal, select as sa_select
@@ -30,6 +32,7 @@ from .calendar import WorkCalendar
 from .clock import as_datetime, now
 from .models import AuditEvent, CycleRun, Item, Milestone, Notice, Reminder, Submission
 from .spec import CycleSpec
+from .store import find_run, insert_ignore
 
 OPEN_STATES = ("open", "returned")
 COUNT = {"preserve_rowcount": True}  # SQLAlchemy 2 keeps an INSERT's rowcount only when asked (psycopg gave -1)
@@ -58,13 +61,7 @@ def should_sweep(cal: WorkCalendar, day: dt.date) -> bool:
     return cal.is_workday(day)
 
 
-def _insert_ignore(session: Session):
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+_insert_ignore = insert_ignore
 
 
 def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_of=None, *,
@@ -111,12 +108,10 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
             fired[rung] += session.execute(stmt, execution_options=COUNT).rowcount or 0
         for rung, (level, below, cond) in reversed(list(windows.items())):  # highest rung first
             session.execute(M.update().where(open_, M.c.ladder.in_(below), cond).values(ladder=level))
-    token = f"sweep:{when.isoformat()}:{uuid.uuid4().hex[:8]}:"
-    notices = _reminder_notices(session, specs, runs, when, flow_run_id, token)
     last = _last_sweep_day(session)
     caught_up = cal.workdays_between(last, day) - 1 if last and last < day else 0
     result = {"day": day.isoformat(), "runs": len(runs), "open": sum(lights.values()), "lights": lights,
-              "fired": fired, "notices": notices, "notice_token": token,
+              "fired": fired,
               "missed_workdays_caught_up": max(caught_up, 0)}
     A = AuditEvent.__table__
     session.execute(A.insert().from_select(
@@ -131,55 +126,6 @@ def sweep(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar, as_o
 def _last_sweep_day(session: Session) -> dt.date | None:
     row = session.exec(select(func.max(AuditEvent.target)).where(AuditEvent.action == "sweep.ran")).first()
     return dt.date.fromisoformat(row) if row else None
-
-
-def _json_array(session: Session, expr):
-    if session.get_bind().dialect.name == "postgresql":
-        return func.json_build_array(expr)
-    return func.json_array(expr)
-
-
-def _reminder_notices(session: Session, specs: dict[str, CycleSpec], runs, when: dt.datetime,
-                      flow_run_id: str | None, token: str) -> int:
-    """One 催办通知 per (run, department) for the rungs just fired; escalations, one per run, to the coordinator.
-
-    Set-based like the rest: notices are created by INSERT … SELECT DISTINCT over the reminders that have no
-    notice yet, and the reminders are then linked to them by one UPDATE. A notice's entries are read back by
-    joining its reminders (``notice_entries``), not copied into it.
-    """
-    N, Rm = Notice.__table__, Reminder.__table__
-    data = literal({"sweep_day": when.date().isoformat()}, type_=JSON)
-    pending = Rm.c.notice_id.is_(None)
-    made = 0
-    # to the owners
-    # DISTINCT over the plain key columns only: PostgreSQL has no equality for json, so the JSON is built outside
-    owners = sa_select(Rm.c.run_id, Rm.c.owner).where(pending, Rm.c.rung != "escalate").distinct().subquery()
-    made += session.execute(N.insert().from_select(
-        ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
-        sa_select(owners.c.run_id, literal("reminder"), literal("due"), _json_array(session, owners.c.owner),
-                  owners.c.owner, data, literal(when), literal(flow_run_id), literal(token) + owners.c.owner)
-    ), execution_options=COUNT).rowcount or 0
-    session.execute(Rm.update().where(pending, Rm.c.rung != "escalate").values(
-        notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == literal(token) + Rm.c.owner)
-        .scalar_subquery()))
-    # escalations, to each run's coordinator
-    by_coord: dict[str, list[int]] = defaultdict(list)
-    for run_id, spec_id in runs:
-        spec = specs.get(spec_id)
-        by_coord[spec.coordinator.short if spec else "区发改委"].append(run_id)
-    for coord, run_ids in by_coord.items():
-        scope = Rm.c.run_id.in_(run_ids) if len(by_coord) > 1 else literal(True)
-        key = literal(token + "escalation")
-        esc_runs = sa_select(Rm.c.run_id).where(pending, Rm.c.rung == "escalate", scope).distinct().subquery()
-        made += session.execute(N.insert().from_select(
-            ["run_id", "kind", "status", "recipients", "about", "data", "created_at", "flow_run_id", "idem_key"],
-            sa_select(esc_runs.c.run_id, literal("escalation"), literal("due"), _json_array(session, literal(coord)),
-                      literal(coord), data, literal(when), literal(flow_run_id), key)),
-            execution_options=COUNT).rowcount or 0
-        session.execute(Rm.update().where(pending, Rm.c.rung == "escalate", scope).values(
-            notice_id=sa_select(N.c.id).where(N.c.run_id == Rm.c.run_id, N.c.idem_key == key).scalar_subquery()))
-    session.flush()
-    return made
 
 
 def notice_entries(session: Session, notice_id: int, as_of: dt.date | None = None) -> list[dict]:
@@ -215,8 +161,6 @@ def report_day(cal: WorkCalendar, year: int, month: int) -> dt.date:
 
 def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None) -> dict:
     """Per department and per item: what was due this month, what arrived, what is late (as of the report day)."""
-    from .services import find_run
-
     year, mon = parse_month(month)
     first = dt.date(year, mon, 1)
     nxt = dt.date(year + (mon == 12), mon % 12 + 1, 1)
@@ -248,49 +192,3 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
     out = sorted(depts.values(), key=lambda d: (-d["late"], d["dept"]))
     return {"cycle": spec.id, "month": f"{year:04d}-{mon:02d}", "report_day": rday.isoformat(), "as_of": cut.isoformat(),
             "totals": {k: sum(d[k] for d in out) for k in ("due", "arrived", "late")}, "departments": out}
-
-
-def record_monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None,
-                          flow_run_id: str | None = None) -> tuple[dict, bool]:
-    """Compute the report and issue it as a numbered 报告, once per month (idempotent by ``monthly:YYYY-MM``)."""
-    from . import notices as nt
-    from .services import find_run, notices_config_path
-
-    report = monthly_report(session, spec, cal, month, as_of)
-    run = find_run(session, spec.id)
-    key = f"monthly:{report['month']}"
-    existing = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.idem_key == key)).first()
-    if existing is not None:
-        return existing.data.get("report", report), False
-    when = as_datetime(as_of or report["report_day"])
-    cfg = nt.load_config(notices_config_path(spec))
-    context = nt.monthly_report_context(spec, report)
-    context["report"] = report
-    nt.issue(session, run.id, "monthly_report", context, recipients=["区政府办公室", "区发展规划工作领导小组"],
-             about=report["month"], as_of=when, flow_run_id=flow_run_id, key=key, cfg=cfg)
-    session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor="system", action="report.monthly",
-                           target=report["month"], data={"totals": report["totals"]}, flow_run_id=flow_run_id))
-    session.flush()
-    return report, True
-
-
-def issue_due_notices(session: Session, specs: dict[str, CycleSpec], limit: int | None = None) -> list[int]:
-    """Render and number the reminder and escalation notices a sweep created (status ``due``)."""
-    from . import notices as nt
-    from .services import notices_config_path
-
-    runs = {r.id: r.spec_id for r in session.exec(select(CycleRun))}
-    q = select(Notice).where(Notice.status == "due", Notice.kind.in_(["reminder", "escalation"])).order_by(Notice.id)
-    if limit:
-        q = q.limit(limit)
-    done = []
-    for n in session.exec(q).all():
-        spec = specs.get(runs[n.run_id])
-        if spec is None:
-            continue
-        cfg = nt.load_config(notices_config_path(spec))
-        c = nt.reminder_context(session, spec, n, spec.file.reminders.escalate_after_workdays)
-        nt.issue(session, n.run_id, n.kind, c, recipients=n.recipients, about=n.about, as_of=n.created_at,
-                 flow_run_id=n.flow_run_id, notice=n, cfg=cfg)
-        done.append(n.id)
-    return done

@@ -57,8 +57,9 @@ def mini_run(session, mini):
 
 @pytest.fixture
 def changning_run(session, changning):
+    from stages.paperwork import after
     from stages.services import init_run
 
-    init_run(session, changning, as_of="2019-06-01")
+    after(session, changning, init_run(session, changning, as_of="2019-06-01"), as_of="2019-06-01")
     session.commit()
     return session

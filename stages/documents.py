@@ -1,18 +1,30 @@
 """Official documents (公文) as bytes: a small markup → GB/T 9704-2012 Word files and Markdown previews.
 
 Owns: the markup the notice templates produce, its parser, the ``.docx`` writer (page, margins, fonts in all
-four ``rFonts`` slots, sizes, document grid, heading levels, 版头, 主送, 附件说明, 署名, 成文日期, 附注, 附件,
-版记, odd/even page numbers) and the Markdown preview. Pure: text in, bytes out, no clock, no files.
+four ``rFonts`` slots and the font table, sizes, document grid, heading levels, 版头, 主送, 附件说明, 署名,
+成文日期, 附注, 附件, 版记, odd/even page numbers), the title's line breaking (``break_title``) and the Markdown
+preview. Pure: text in, bytes out, no clock, no files. The PDF of a .docx is ``stages.pdf``.
 Does not own: which notice says what (``templates/notices``), numbering or filing (``stages.notices``).
 
 The markup, one block per line (a line without ``@`` is a body paragraph)::
 
-    @masthead 上海市长宁区发展和改革委员会文件      @number 长发改〔2019〕25号      @signer 签发人：张某某
+    @masthead 上海市长宁区发展和改革委员会文件      @number 长发改〔2019〕25号      @signer 张某某
     @title 关于……的通知                            @to 各有关单位：
     @h1 一、……   @h2 （一）……   @h3 1.……             @attachments 1.……（one per attachment）
     @sign 上海市长宁区发展和改革委员会               @date 2019年6月14日            @note （联系人：……）
     @annex 1|课题清单                               @table 序号|课题名称|……        @row 1|……
     @cc 区发展规划工作领导小组成员单位              @issued 上海市长宁区发展和改革委员会办公室|2019年6月14日
+
+``@signer`` (上行文: 请示, 报告) puts the 签发人 on the 发文字号's line: ``@signer 张某某`` or
+``@signer 签发人：张某某`` (the label is written either way: 仿宋 ``签发人：``, the name in 楷体), several names
+separated by ``|`` (``@signer 张某某|李某某``). With it, the 发文字号 is 居左空一字 and the 签发人 居右空一字;
+without it, the 发文字号 is centred.
+
+The page (GB/T 9704): text block 156×225 mm (top 37, left 28), 22 lines of 28 characters, 3号仿宋; the 发文机关标志
+35 mm under the block's top, the 发文字号 two lines under it, the red rule 4 mm under that and as wide as the block,
+the title two lines under the rule, broken at whole words into a 梯形 or 菱形 (``break_title``), single-spaced;
+the 落款 of a sealed document (成文日期 右空四字, 署名 centred over it, two lines of room for the 印章), the 附注
+on the line under the date, the 版记 floating at the foot of the last page, page numbers 7 mm under the block.
 
 Template values are escaped (see ``escape``) so that no user text can start a block or split a table cell.
 Output is deterministic: fixed core properties and zip timestamps, so the same notice renders to the same bytes.
@@ -23,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -63,7 +76,8 @@ def _cells(text: str) -> list[str]:
 class Doc:
     masthead: str | None = None
     number: str | None = None
-    signer: str | None = None
+    signer: str | None = None  # 签发人：张某某　李某某 (as the Markdown preview shows it)
+    signers: list[str] = field(default_factory=list)  # the names alone
     title: str = ""
     to: str | None = None
     body: list[tuple[str, str]] = field(default_factory=list)  # (kind p|h1|h2|h3, text)
@@ -107,6 +121,10 @@ def parse(markup: str) -> Doc:
             doc.body.append((kind, value))
         elif kind == "attachments":
             doc.attachments.append(value)
+        elif kind == "signer":
+            doc.signers = [re.sub(r"^签发人\s*[：:]\s*", "", c).strip() for c in _cells(rest)]
+            doc.signers = [n for n in doc.signers if n]
+            doc.signer = "签发人：" + "　".join(doc.signers) if doc.signers else None
         elif kind == "issued":
             org, date = (_cells(rest) + [""])[:2]
             doc.issued = (org, date)
@@ -115,6 +133,166 @@ def parse(markup: str) -> Doc:
     if not doc.title:
         raise ValueError("a notice needs a @title")
     return doc
+
+
+# -- title line breaking ---------------------------------------------------------------------------------------------
+TITLE_CHARS = 20  # 二号 (22 pt) characters on one line of the 156 mm text block: 442 pt / 22 pt
+
+# Words a title line never splits (besides 《…》, “…”, （…）, 〔…〕 and digit runs): the 公文 vocabulary of this office.
+TITLE_WORDS = frozenset("""
+关于 通知 请示 报告 函 公告 公示 意见 批复 决定 方案 纪要 简报 督办通知 催办通知 会议通知 督办单 通报
+启动会 评审会 汇报会 推进会 座谈会 协调会 会议 课题 研究 编制 规划 工作 工作方案 实施方案 督办 催办 评审
+十三五 十四五 十五五 十六五 前期 重大 重点 专项 专项规划 总体规划 规划纲要 纲要 送审稿 征求意见稿 讨论稿
+国民经济 社会发展 五年规划 第十三个 第十四个 第十五个 第十六个 发展 改革 委员会 发展和改革委员会 发改委
+上海市 长宁区 区政府 区委 区政府办公室 办公室 领导小组 人民政府 有关 有关单位 各有关单位 承担单位 承接单位
+单位 部门 街镇 召开 启动 开展 做好 加强 推进 报送 印发 提请 申请 确认 立项 遴选 公开遴选 承担 进展 情况
+进展情况 成果 事项 逾期 事项 阶段 近期 中期 开题 结题 评审结果 结果 名单 清单 确定 组织 调整 衔接
+""".split())
+_TITLE_CLOSE = {"《": "》", "“": "”", "（": "）", "〔": "〕", "【": "】", "‘": "’", "(": ")", "「": "」", "〈": "〉"}
+_NO_LINE_START = set("、，。：；！？）》”〕】’」〉·…%")  # never begins a line
+_PARTICLES = {"的": 8, "和": 8, "与": 8, "及": 8, "暨": 8, "并": 8, "等": 8, "之": 8}  # cost of starting a line
+_CONJUNCTIONS = {"和": 8, "与": 8, "及": 8, "暨": 8, "并": 8}  # cost of ending a line
+_TAIL_WORDS = {"工作": 5, "情况": 5, "事项": 3}  # words that lean on the one before them
+_RUN = re.compile(r"〔\d+〕\d+号|(?:\d+(?:\.\d+)?[年月日号个项%]?)+|[A-Za-z][A-Za-z0-9.\-]*")
+
+
+def _title_units(text: str) -> list[tuple[str, int, bool]]:
+    """The title as unbreakable units (text, bracket depth after the unit, is a known word or run)."""
+    units: list[list] = []  # [text, depth, word]
+    stack: list[str] = []
+    longest = max(len(w) for w in TITLE_WORDS)
+    i, glue_next = 0, False
+    while i < len(text):
+        c = text[i]
+        if c in _TITLE_CLOSE:  # an opening bracket: glued to what follows
+            stack.append(_TITLE_CLOSE[c])
+            piece, word = c, False
+            i += 1
+            if units and glue_next:
+                units[-1][0] += piece
+            else:
+                units.append([piece, len(stack), False])
+            glue_next = True
+            continue
+        if stack and c == stack[-1] or c in _NO_LINE_START:  # a closing bracket or punctuation: glued to what precedes
+            if stack and c == stack[-1]:
+                stack.pop()
+            if units:
+                units[-1][0] += c
+                units[-1][1] = len(stack)
+            else:
+                units.append([c, len(stack), False])
+            i += 1
+            glue_next = False
+            continue
+        m = _RUN.match(text, i)
+        if m:
+            piece, word = m.group(0), True
+        else:
+            piece, word = c, False
+            for n in range(min(longest, len(text) - i), 1, -1):
+                if text[i:i + n] in TITLE_WORDS:
+                    piece, word = text[i:i + n], True
+                    break
+            if piece in TITLE_WORDS:
+                word = True
+        i += len(piece)
+        if units and glue_next:
+            units[-1][0] += piece
+            units[-1][1] = len(stack)
+            units[-1][2] = units[-1][2] or word
+        else:
+            units.append([piece, len(stack), word])
+        glue_next = False
+    return [(u[0], u[1], u[2]) for u in units]
+
+
+def title_width(text: str) -> float:
+    """Width in characters of the title's size: ASCII letters and digits are half a character."""
+    return sum(0.5 if ord(c) < 0x80 else 1 for c in text)
+
+
+def _break_cost(units, k: int) -> float:
+    """What breaking between units[k-1] and units[k] costs: inside brackets a lot, between two single
+    characters (perhaps a word this module does not know) some, before a particle or a leaning word a little."""
+    prev, nxt = units[k - 1], units[k]
+    cost = 100.0 * prev[1]  # depth of brackets still open after the previous unit
+    if not prev[2] and not nxt[2] and len(prev[0].rstrip("、，。：；")) == 1 and len(nxt[0]) == 1 \
+            and nxt[0] not in _PARTICLES and prev[0] not in _PARTICLES:
+        cost += 30
+    core = nxt[0].lstrip("《“（〔【‘(「〈")
+    cost += _PARTICLES.get(core[:1], 0) if len(core) == 1 or core[:1] == "的" else 0
+    cost += _TAIL_WORDS.get(nxt[0], 0) + _CONJUNCTIONS.get(prev[0], 0)
+    return cost
+
+
+def _shape_cost(widths: list[float]) -> float:
+    """梯形 (each line at least as long as the next) or 菱形 (rising to one longest line, then falling) cost
+    nothing but their unevenness; any other shape (a short line between longer ones, a top shorter than the
+    bottom) costs 40 more."""
+    n = len(widths)
+    uneven = sum(abs(a - b) for a, b in zip(widths, widths[1:]))
+    if n == 1:
+        return 0.0
+    trapezoid = all(a >= b for a, b in zip(widths, widths[1:]))
+    top = widths.index(max(widths))
+    diamond = n >= 3 and 0 < top < n - 1 and all(a <= b for a, b in zip(widths[:top], widths[1:top + 1])) \
+        and all(a >= b for a, b in zip(widths[top:], widths[top + 1:]))
+    return uneven + (0 if trapezoid or diamond else 40)
+
+
+def break_title(text: str, max_chars_per_line: float = TITLE_CHARS) -> list[str]:
+    """A title's lines: broken only between whole words (never inside 《…》 “…” （…） 〔…〕 or a digit run
+    unless one of them is longer than a line, and then between its words), no line starting with a closing
+    mark, and of the lengths that make a 梯形 (upper lines longer or equal) or a 菱形, as even as possible.
+
+    >>> break_title("关于召开“十四五”规划前期重大课题启动会的通知")
+    ['关于召开“十四五”规划前期', '重大课题启动会的通知']
+    """
+    text = text.strip()
+    if title_width(text) <= max_chars_per_line:
+        return [text]
+    units = _title_units(text)
+    # a unit longer than a line (a very long digit run or word) is split into characters
+    fine = []
+    for u in units:
+        if title_width(u[0]) > max_chars_per_line:
+            fine.extend((ch, u[1], False) for ch in u[0])
+        else:
+            fine.append(u)
+    units = fine
+    widths = [title_width(u[0]) for u in units]
+    costs = [0.0] + [_break_cost(units, k) for k in range(1, len(units))]
+    n = len(units)
+    lines_min = max(2, math.ceil(sum(widths) / max_chars_per_line))
+    best: tuple[float, list[int]] | None = None
+    for lines in range(lines_min, lines_min + 2):
+        for cut in _cuts(widths, lines, max_chars_per_line):
+            bounds = [0, *cut, n]
+            ws = [sum(widths[a:b]) for a, b in zip(bounds, bounds[1:])]
+            total = sum(costs[k] for k in cut) + _shape_cost(ws) + 20 * (lines - lines_min)
+            if best is None or total < best[0] - 1e-9:
+                best = (total, list(cut))
+    if best is None:  # cannot happen with character units, kept for safety
+        return [text]
+    bounds = [0, *best[1], n]
+    return ["".join(u[0] for u in units[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+def _cuts(widths: list[float], lines: int, limit: float, start: int = 0):
+    """Every way to cut ``widths[start:]`` into ``lines`` consecutive non-empty lines no wider than ``limit``."""
+    n = len(widths)
+    if lines == 1:
+        if sum(widths[start:]) <= limit:
+            yield []
+        return
+    width = 0.0
+    for end in range(start + 1, n - lines + 2):
+        width += widths[end - 1]
+        if width > limit:
+            break
+        for rest in _cuts(widths, lines - 1, limit, end):
+            yield [end, *rest]
 
 
 # -- Markdown preview ------------------------------------------------------------------------------------------------
@@ -163,6 +341,45 @@ def to_markdown(doc: Doc) -> str:
 
 
 # -- .docx ---------------------------------------------------------------------------------------------------------------
+MM_TW = 1440 / 25.4  # twips in a millimetre
+TEXT_W = round(156 * MM_TW)  # the text block is 156 mm wide …
+TEXT_H = round(225 * MM_TW)  # … and 225 mm high
+MASTHEAD_MM = 35  # the 发文机关标志's top edge under the text block's top edge
+RULE_MM = 4  # the red rule under the 发文字号
+PAGE_NO_MM = 7  # the page number's dash under the text block's bottom edge
+FOOT_CHAR_TW = FOOT_PT * 20  # one 四号 character
+# Word and LibreOffice put a line of "exact" height's spare room above the text: a run's ink ends about a fifth
+# of its size over the line's bottom (the descent of 〔〕 and of the Song/FangSong faces), and in a line exactly as
+# high as the size its ink starts at the line's top (measured on LibreOffice's PDF: tests/test_layout.py).
+DESCENT = 0.2
+FOOT_DASH_MM = 2.55  # the page number's dash over the bottom of its 16.8 pt line (measured likewise)
+
+# The fonts a document names, for Word's and WPS's substitution when one is missing (w:altName) and for the
+# preview's fontconfig aliases (config/fonts/fonts.conf): name, alternative names, panose, family.
+FONT_TABLE = (
+    (TITLE_FONT, "小标宋,FZXiaoBiaoSong-B05S,方正小标宋_GBK", "02000000000000000000", "script"),
+    (BODY_FONT, "仿宋,FangSong,FangSong_GB2312", "02010609030101010101", "modern"),
+    (HEI_FONT, "SimHei", "02010609060101010101", "modern"),
+    (KAI_FONT, "楷体,KaiTi,KaiTi_GB2312", "02010609030101010101", "modern"),
+    (SONG_FONT, "SimSun", "02010600030101010101", "auto"),
+)
+
+
+def _font_table_xml() -> bytes:
+    """word/fontTable.xml: the five fonts, GB2312 charset (86), each with its alternative names."""
+    from xml.sax.saxutils import quoteattr
+
+    fonts = []
+    for name, alt, panose, family in FONT_TABLE:
+        fonts.append(f'<w:font w:name={quoteattr(name)}><w:altName w:val={quoteattr(alt)}/>'
+                     f'<w:panose1 w:val="{panose}"/><w:charset w:val="86"/><w:family w:val="{family}"/>'
+                     f'<w:pitch w:val="variable"/><w:sig w:usb0="00000001" w:usb1="080E0000" w:usb2="00000010" '
+                     f'w:usb3="00000000" w:csb0="00040000" w:csb1="00000000"/></w:font>')
+    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            '<w:fonts xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+            + "".join(fonts) + "</w:fonts>").encode("utf-8")
+
+
 def _set_fonts(rpr, font: str) -> None:
     """All four rFonts slots, and no theme attributes (python-docx's default is a Japanese-theme Mincho)."""
     from docx.oxml.ns import qn
@@ -200,9 +417,45 @@ def _child(parent, tag: str, **attrs):
     return el
 
 
+_PPR_ORDER = {name: i for i, name in enumerate(
+    "pStyle keepNext keepLines pageBreakBefore framePr widowControl numPr suppressLineNumbers pBdr shd tabs "
+    "suppressAutoHyphens kinsoku wordWrap overflowPunct topLinePunct autoSpaceDE autoSpaceDN bidi adjustRightInd "
+    "snapToGrid spacing ind contextualSpacing mirrorIndents suppressOverlap jc textDirection textAlignment "
+    "textboxTightWrap outlineLvl divId cnfStyle rPr sectPr pPrChange".split())}
+
+
+def _schema_order(root) -> None:
+    """Every ``w:pPr`` under ``root`` with its children in the schema's order (Word refuses a file otherwise)."""
+    from docx.oxml.ns import qn
+
+    for ppr in root.iter(qn("w:pPr")):
+        children = list(ppr)
+        children.sort(key=lambda el: _PPR_ORDER.get(el.tag.rsplit("}", 1)[-1], len(_PPR_ORDER)))
+        for el in children:
+            ppr.append(el)
+
+
+def _el(tag: str, **attrs):
+    """A new element ``<w:tag w:k="v" …/>``."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    el = OxmlElement(tag)
+    for k, v in attrs.items():
+        el.set(qn(k), str(v))
+    return el
+
+
+def _border(tag: str, sz: int | None, colour: str = "000000", space: int = 0):
+    """A border element: ``sz`` in eighths of a point, ``space`` in points; ``None`` for no border."""
+    if sz is None:
+        return _el(tag, **{"w:val": "nil"})
+    return _el(tag, **{"w:val": "single", "w:sz": sz, "w:space": space, "w:color": colour})
+
+
 @functools.lru_cache(maxsize=1)
 def _base_document() -> bytes:
-    """The styled empty document (page, grid, fonts in every style, footers), built once per process."""
+    """The styled empty document (page, grid, fonts in every style, font table, footers), built once per process."""
     w = _Writer.__new__(_Writer)
     from docx import Document
 
@@ -232,7 +485,10 @@ class _Writer:
         sec.page_width, sec.page_height = Mm(210), Mm(297)
         sec.top_margin, sec.bottom_margin = Mm(37), Mm(35)
         sec.left_margin, sec.right_margin = Mm(28), Mm(26)
-        sec.header_distance, sec.footer_distance = Mm(15), Mm(28)  # the page number sits 7 mm under the text block
+        sec.header_distance = Mm(15)
+        # the footer's bottom edge: the page number's dash is 7 mm under the text block (35 mm over the page's
+        # bottom edge), and it sits FOOT_DASH_MM over its line's bottom
+        sec.footer_distance = Mm(35 - PAGE_NO_MM - FOOT_DASH_MM)
         grid = _child(sec._sectPr, "w:docGrid")
         for a in list(grid.attrib):
             del grid.attrib[a]
@@ -248,7 +504,9 @@ class _Writer:
         lang = _child(rpr_default, "w:lang")
         for a in list(lang.attrib):
             del lang.attrib[a]
-        lang.set(qn("w:val"), "zh-CN")
+        # Chinese for the CJK script, English for Latin letters and digits: LibreOffice breaks a digit run
+        # (2019年1|2月) when the Western language is Chinese too
+        lang.set(qn("w:val"), "en-US")
         lang.set(qn("w:eastAsia"), "zh-CN")
         lang.set(qn("w:bidi"), "ar-SA")
         for rfonts in styles.iter(qn("w:rFonts")):
@@ -263,6 +521,17 @@ class _Writer:
             if el.get(qn("w:type")) in ("paragraph", "character", "table"):
                 _set_fonts(_rpr(el), BODY_FONT)
         d.settings.odd_and_even_pages_header_footer = True
+        # the template's settings name a Japanese theme language (Word then picks Japanese fonts for the theme)
+        theme_lang = d.settings.element.find(qn("w:themeFontLang"))
+        if theme_lang is not None:
+            theme_lang.set(qn("w:val"), "en-US")
+            theme_lang.set(qn("w:eastAsia"), "zh-CN")
+        # Word 2010's copy of the styles (stylesWithEffects.xml) still has the theme fonts: not needed, dropped
+        for rid, rel in list(d.part.rels.items()):
+            if rel.reltype.endswith("/stylesWithEffects"):
+                d.part.drop_rel(rid)
+            elif rel.reltype.endswith("/fontTable"):
+                rel.target_part._blob = _font_table_xml()
         self._footers(sec)
 
     def _footers(self, sec):
@@ -273,13 +542,15 @@ class _Writer:
             footer.is_linked_to_previous = False
             p = footer.paragraphs[0]
             p.alignment = align
-            pf = p.paragraph_format
             ppr = p._p.get_or_add_pPr()
-            _child(ppr, "w:ind", **{f"w:{side}": 280})  # 一字 of 四号
+            _child(ppr, "w:snapToGrid", **{"w:val": 0})
+            _child(ppr, "w:spacing", **{"w:before": 0, "w:after": 0, "w:line": round(FOOT_PT * 1.2 * 20),
+                                        "w:lineRule": "exact"})
+            _child(ppr, "w:ind", **{f"w:{side}": FOOT_CHAR_TW})  # 单页码居右空一字, 双页码居左空一字
             self._run(p, "— ", SONG_FONT, FOOT_PT)
             self._field(p, "PAGE", SONG_FONT, FOOT_PT)
             self._run(p, " —", SONG_FONT, FOOT_PT)
-            pf.space_before = pf.space_after = 0
+            _schema_order(p._p)
 
     # primitives ---------------------------------------------------------------------------------------------------
     def _run(self, p, text, font, size, *, color=None, bold=False, spacing=None):
@@ -316,72 +587,86 @@ class _Writer:
                 t.text = text
                 r._r.append(t)
 
-    def _para(self, text="", *, font=BODY_FONT, size=BODY_PT, align=None, first_line_chars=0, left_tw=0, right_tw=0,
-              color=None, exact=True, border=None, keep_next=False, spacing=-5, page_break_before=False):
+    def _para(self, text="", *, font=BODY_FONT, size=BODY_PT, align=None, first_line_chars=0, first_line_tw=0,
+              hanging_tw=0, left_tw=0, right_tw=0, color=None, line=LINE_PITCH, before=0, border=None,
+              keep_next=False, spacing=-5, page_break_before=False, snap=True, container=None):
+        """One paragraph: ``line`` its exact height in twips, ``before`` its space before; ``border`` maps a side
+        to (size in eighths of a point, colour[, space in points])."""
         from docx.enum.text import WD_ALIGN_PARAGRAPH
-        from docx.oxml.ns import qn
 
-        p = self.d.add_paragraph()
+        p = (container or self.d).add_paragraph()
         if align:
             p.alignment = {"center": WD_ALIGN_PARAGRAPH.CENTER, "right": WD_ALIGN_PARAGRAPH.RIGHT,
                            "left": WD_ALIGN_PARAGRAPH.LEFT, "justify": WD_ALIGN_PARAGRAPH.JUSTIFY}[align]
         ppr = p._p.get_or_add_pPr()
-        if page_break_before:
-            _child(ppr, "w:pageBreakBefore")
+        # pPr's children in schema order: keepNext, pageBreakBefore, pBdr, snapToGrid, spacing, ind, jc
         if keep_next:
             _child(ppr, "w:keepNext")
+        if page_break_before:
+            _child(ppr, "w:pageBreakBefore")
         if border:
             bdr = _child(ppr, "w:pBdr")
-            for side, (sz, colour) in border.items():
-                el = bdr.makeelement(qn(f"w:{side}"), {})
-                el.set(qn("w:val"), "single")
-                el.set(qn("w:sz"), str(sz))
-                el.set(qn("w:space"), "1")
-                el.set(qn("w:color"), colour)
-                bdr.append(el)
-        sp = _child(ppr, "w:spacing", **{"w:before": 0, "w:after": 0})
-        if exact:
-            sp.set(qn("w:line"), str(LINE_PITCH))
-            sp.set(qn("w:lineRule"), "exact")
+            for side, spec in border.items():
+                sz, colour, space = (*spec, 1)[:3]
+                bdr.append(_border(f"w:{side}", sz, colour, space))
+        if not snap:
+            _child(ppr, "w:snapToGrid", **{"w:val": 0})
+        _child(ppr, "w:spacing", **{"w:before": before, "w:after": 0, "w:line": line, "w:lineRule": "exact"})
         ind = {}
         if first_line_chars:
             ind["w:firstLineChars"] = first_line_chars * 100
             ind["w:firstLine"] = first_line_chars * CHAR_TW
+        if first_line_tw:
+            ind["w:firstLine"] = first_line_tw
         if left_tw:
             ind["w:left"] = left_tw
         if right_tw:
             ind["w:right"] = right_tw
+        if hanging_tw:
+            ind["w:hanging"] = hanging_tw
         if ind:
             _child(ppr, "w:ind", **ind)
         if text:
             self._run(p, text, font, size, color=color, spacing=spacing)
         return p
 
-    def _blank(self):
-        return self._para("")
+    def _blank(self, *, keep_next=False, line=LINE_PITCH):
+        return self._para("", keep_next=keep_next, line=line)
+
+    def _title(self, text):
+        """The title in 二号小标宋, centred, broken at whole words (``break_title``) into single-spaced lines.
+
+        The line breaks sit in a content control of their own, so that the paragraph's text (what python-docx,
+        search and a screen reader read) is the title as one string, while Word, WPS and LibreOffice break it.
+        """
+        p = self._para(align="center", keep_next=True, snap=False)
+        for i, line in enumerate(break_title(text)):
+            if i:
+                sdt = _el("w:sdt")
+                pr = _el("w:sdtPr")
+                pr.append(_el("w:tag", **{"w:val": "title-line-break"}))
+                sdt.append(pr)
+                content = _el("w:sdtContent")
+                r = _el("w:r")
+                rpr = _el("w:rPr")
+                _set_fonts(rpr, TITLE_FONT)
+                rpr.append(_el("w:sz", **{"w:val": TITLE_PT * 2}))
+                r.append(rpr)
+                r.append(_el("w:br"))
+                content.append(r)
+                sdt.append(content)
+                p._p.append(sdt)
+            self._run(p, line, TITLE_FONT, TITLE_PT, spacing=0)
+        return p
 
     # parts, in GB/T 9704 order ------------------------------------------------------------------------------------
     def write(self) -> bytes:
         doc = self.doc
         if doc.masthead:
-            size = min(36, int(440 / max(len(doc.masthead), 1)))
-            self._para(doc.masthead, font=TITLE_FONT, size=size, align="center", color="FF0000", exact=False,
-                       spacing=0)
-            self._blank()
+            self._masthead()
         if doc.number:
-            red_line = {"bottom": (12, "FF0000")}
-            if doc.signer:  # 请示: 发文字号 左空一字, 签发人 右空一字, on one line
-                from docx.enum.text import WD_TAB_ALIGNMENT
-                from docx.shared import Twips
-
-                p = self._para(doc.number, left_tw=CHAR_TW, right_tw=CHAR_TW, border=red_line)
-                p.paragraph_format.tab_stops.add_tab_stop(Twips(CHARS_PER_LINE * CHAR_TW - 2 * CHAR_TW),
-                                                          WD_TAB_ALIGNMENT.RIGHT)
-                self._run(p, "\t" + doc.signer, BODY_FONT, BODY_PT, spacing=-5)
-            else:
-                self._para(doc.number, align="center", border=red_line)
-            self._blank()
-        self._para(doc.title, font=TITLE_FONT, size=TITLE_PT, align="center", exact=False, spacing=0)
+            self._number_line()
+        self._title(doc.title)
         self._blank()
         if doc.to:
             self._para(doc.to)
@@ -390,27 +675,13 @@ class _Writer:
             self._para(text, font=font, first_line_chars=2, align="justify", keep_next=kind != "p")
         if doc.attachments:
             self._blank()
-            for i, a in enumerate(doc.attachments):
-                if i == 0:
-                    self._para("附件：" + a, first_line_chars=2)
-                else:  # aligned under the first attachment's number
-                    self._para(a, left_tw=5 * CHAR_TW)
+            self._attachments()
         if doc.sign or doc.date:
-            self._blank()
-            sign_len = _width(doc.sign or "")
-            if doc.sign:
-                self._para(doc.sign, align="right", right_tw=2 * CHAR_TW, keep_next=True)
-            if doc.date:
-                # 首字比署名首字右移二字: start two characters to the right of the signature's first character
-                start = CHARS_PER_LINE - 2 - sign_len + 2 if doc.sign else CHARS_PER_LINE - 4 - _width(doc.date)
-                self._para(doc.date, left_tw=max(0, int(start * CHAR_TW)))
-        if doc.note:
-            self._blank()
-            self._para(doc.note, first_line_chars=2)
+            self._signature()
         for a in doc.annexes:
             self._para(f"附件{a['no']}", font=HEI_FONT, page_break_before=True)
             self._blank()
-            self._para(a["title"], font=TITLE_FONT, size=TITLE_PT, align="center", exact=False, spacing=0)
+            self._title(a["title"])
             self._blank()
             for text in a["paras"]:
                 self._para(text, first_line_chars=2, align="justify")
@@ -419,13 +690,83 @@ class _Writer:
         if doc.cc or doc.issued:
             self._imprint()
         self._core()
+        _schema_order(self.d.element.body)
         return _save_deterministic(self.d)
 
+    def _masthead(self):
+        """版头: the 发文机关标志 in red 小标宋, its top edge 35 mm under the text block's, then two lines down."""
+        text = self.doc.masthead
+        size = min(36, int(440 / max(len(text), 1)))  # as wide as the text block at most
+        # a line exactly as high as the characters: their top is the line's top
+        self._para(text, font=TITLE_FONT, size=size, align="center", color="FF0000", spacing=0, snap=False,
+                   line=size * 20, before=round(MASTHEAD_MM * MM_TW))
+        if self.doc.number:
+            self._blank()
+            self._blank()  # 发文字号: 发文机关标志下空二行
+
+    def _number_line(self):
+        """发文字号 (centred; in an upward document 左空一字, with the 签发人 右空一字 on the same line) and the red
+        rule 4 mm under it, as wide as the text block, then two lines to the title."""
+        from docx.enum.text import WD_TAB_ALIGNMENT
+        from docx.shared import Twips
+
+        doc = self.doc
+        # the rule is the paragraph's bottom border: its text ends a descent above the line's bottom
+        gap_pt = max(0, round(RULE_MM * 72 / 25.4 - BODY_PT * DESCENT))
+        red_rule = {"bottom": (12, "FF0000", gap_pt)}
+        if doc.signer:
+            p = self._para(doc.number, first_line_tw=CHAR_TW, border=red_rule, snap=False)
+            p.paragraph_format.tab_stops.add_tab_stop(Twips(TEXT_W - CHAR_TW), WD_TAB_ALIGNMENT.RIGHT)
+            names = doc.signers or [re.sub(r"^签发人\s*[：:]\s*", "", doc.signer)]
+            self._run(p, "\t签发人：", BODY_FONT, BODY_PT, spacing=-5)
+            self._run(p, "　".join(names), KAI_FONT, BODY_PT, spacing=-5)
+        else:
+            self._para(doc.number, align="center", border=red_rule, snap=False)
+        self._blank()
+        self._blank()  # 标题: 红色分隔线下空二行
+
+    def _attachments(self):
+        """附件说明: 左空二字 ``附件：1.名称``; a second attachment under the first one's number, a wrapped name
+        under its own first character (hanging indents)."""
+        label = "附件："
+        for i, a in enumerate(self.doc.attachments):
+            m = re.match(r"\d+[.．、]", a)
+            number = m.group(0) if m else ""
+            left = (2 + _width(label) + _width(number)) * CHAR_TW
+            start = 2 * CHAR_TW if i == 0 else (2 + _width(label)) * CHAR_TW
+            last = i == len(self.doc.attachments) - 1
+            self._para((label if i == 0 else "") + a, left_tw=round(left), hanging_tw=round(left - start),
+                       keep_next=not last)
+
+    def _signature(self):
+        """落款 of a sealed document (GB/T 9704 7.3.5.1): 成文日期 右空四字, 发文机关署名 centred over it, two lines
+        above them for the 印章 (its top within a line of the body), the 附注 on the line under the date."""
+        doc = self.doc
+        from docx.oxml.ns import qn
+
+        # the 落款 never stands on a page of its own: the last lines before it go with it
+        body = self.d.element.body
+        last = body.findall(qn("w:p"))
+        if last:
+            _child(last[-1].get_or_add_pPr(), "w:keepNext")
+        self._blank(keep_next=True)
+        self._blank(keep_next=True)
+        date_right = 4 * CHAR_TW
+        if doc.sign:
+            shift = (_width(doc.date or "", autospace=True) - _width(doc.sign, autospace=True)) / 2 if doc.date else 0
+            self._para(doc.sign, align="right", right_tw=max(0, round(date_right + shift * CHAR_TW)),
+                       keep_next=True)
+        if doc.date:
+            self._para(doc.date, align="right", right_tw=date_right, keep_next=bool(doc.note))
+        if doc.note:
+            self._para(doc.note, first_line_chars=2)
+
     def _table(self, header, rows):
-        """An annex table: 小四, single-spaced (not on the body's 22-line grid), columns sized to their content."""
+        """An annex table: 小四, single-spaced (not on the body's 22-line grid), columns sized to their content;
+        rows never split across pages, the header row repeated on every page."""
         from docx.enum.text import WD_ALIGN_PARAGRAPH
         from docx.oxml.ns import qn
-        from docx.shared import Pt, Twips
+        from docx.shared import Twips
 
         total = CHARS_PER_LINE * CHAR_TW
         # every column fits up to 8 characters on one line (序号, 牵头单位 stay readable); what is left of the
@@ -441,8 +782,9 @@ class _Writer:
         t.autofit = False
         for r_i, values in enumerate([header] + rows):
             row = t.rows[r_i]
+            trpr = row._tr.get_or_add_trPr()
+            trpr.append(trpr.makeelement(qn("w:cantSplit"), {}))  # a row stays on one page
             if r_i == 0:
-                trpr = row._tr.get_or_add_trPr()
                 trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))  # repeat the header on every page
             for c_i, value in enumerate(values[: len(header)]):
                 cell = t.cell(r_i, c_i)
@@ -459,25 +801,59 @@ class _Writer:
         self._blank()
 
     def _imprint(self):
-        """版记: 四号仿宋 between a thick rule, a thin one under 抄送, and a thick one under 印发机关 and 印发日期.
+        """版记 at the foot of the last page: a table floating at the bottom of the text block (``w:tblpPr``,
+        ``tblpYSpec="bottom"``), as wide as it, 四号仿宋, a thick rule above 抄送, a thin one between 抄送 and
+        印发机关, a thick one under 印发机关和印发日期 (the text block's bottom edge). The text flows around it;
+        when the last page has no room for it, it moves to a page of its own.
 
-        It follows the body, kept together, rather than sitting at the foot of the last even page as GB/T 9704
-        places it: a frame anchored to the bottom margin lost its rules in LibreOffice (seen in a PDF preview).
-        """
+        Horizontally it is placed from the page's edge (28 mm): LibreOffice floats a table as wide as the text
+        block only then (otherwise it leaves it in the text, under the 附注). Paragraph frames (``w:framePr``)
+        do not work: LibreOffice neither puts them at the bottom nor draws their paragraphs' rules."""
         from docx.enum.text import WD_TAB_ALIGNMENT
         from docx.shared import Twips
 
         doc = self.doc
-        width = CHARS_PER_LINE * CHAR_TW
-        self._blank()
-        if doc.cc:
-            self._para(f"抄送：{doc.cc}。", size=FOOT_PT, left_tw=280, right_tw=280, keep_next=True,
-                       border={"top": (8, "000000"), "bottom": (4, "000000")}, spacing=0)
-        if doc.issued:
-            p = self._para(doc.issued[0], size=FOOT_PT, left_tw=280, right_tw=280, spacing=0,
-                           border={"bottom": (8, "000000")} | ({} if doc.cc else {"top": (8, "000000")}))
-            p.paragraph_format.tab_stops.add_tab_stop(Twips(width - 560), WD_TAB_ALIGNMENT.RIGHT)
-            self._run(p, f"\t{doc.issued[1]}印发", BODY_FONT, FOOT_PT)
+        rows = ([("cc", f"抄送：{doc.cc}。")] if doc.cc else []) + ([("issued", doc.issued)] if doc.issued else [])
+        t = self.d.add_table(rows=len(rows), cols=1)
+        tbl = t._tbl
+        pr = tbl.tblPr
+        for child in list(pr):
+            pr.remove(child)
+        pr.append(_el("w:tblpPr", **{"w:leftFromText": 0, "w:rightFromText": 0, "w:topFromText": 0,
+                                      "w:bottomFromText": 0, "w:vertAnchor": "margin", "w:horzAnchor": "page",
+                                      "w:tblpX": round(28 * MM_TW), "w:tblpYSpec": "bottom"}))
+        pr.append(_el("w:tblOverlap", **{"w:val": "never"}))
+        pr.append(_el("w:tblW", **{"w:w": TEXT_W, "w:type": "dxa"}))
+        pr.append(_el("w:jc", **{"w:val": "center"}))
+        borders = _el("w:tblBorders")
+        for side, sz in (("top", 8), ("left", None), ("bottom", 8), ("right", None), ("insideH", 6),
+                         ("insideV", None)):  # 0.35 mm thick rules, a 0.25 mm thin one
+            borders.append(_border(f"w:{side}", sz))
+        pr.append(borders)
+        pr.append(_el("w:tblLayout", **{"w:type": "fixed"}))
+        margins = _el("w:tblCellMar")
+        for side in ("top", "left", "bottom", "right"):
+            margins.append(_el(f"w:{side}", **{"w:w": 0, "w:type": "dxa"}))
+        pr.append(margins)
+        pr.append(_el("w:tblLook", **{"w:val": "0000", "w:firstRow": 0, "w:lastRow": 0, "w:firstColumn": 0,
+                                       "w:lastColumn": 0, "w:noHBand": 1, "w:noVBand": 1}))
+        t.columns[0].width = Twips(TEXT_W)
+        for (kind, value), row in zip(rows, t.rows):
+            row._tr.get_or_add_trPr().append(_el("w:cantSplit"))
+            cell = row.cells[0]
+            cell.width = Twips(TEXT_W)
+            p = cell.paragraphs[0]
+            p._p.getparent().remove(p._p)
+            if kind == "cc":  # 左右各空一字; a wrapped line under the first 抄送机关
+                self._para(value, size=FOOT_PT, left_tw=4 * FOOT_CHAR_TW, hanging_tw=3 * FOOT_CHAR_TW,
+                           right_tw=FOOT_CHAR_TW, spacing=0, snap=False, container=cell)
+            else:  # 印发机关 左空一字, 印发日期 右空一字
+                p = self._para(value[0], size=FOOT_PT, left_tw=FOOT_CHAR_TW, right_tw=FOOT_CHAR_TW, spacing=0,
+                               snap=False, container=cell)
+                p.paragraph_format.tab_stops.add_tab_stop(Twips(TEXT_W - 2 * FOOT_CHAR_TW), WD_TAB_ALIGNMENT.RIGHT)
+                self._run(p, f"\t{value[1]}印发", BODY_FONT, FOOT_PT, spacing=0)
+        # the body ends with a paragraph (Word's rule); this one is a point high so that it never makes a page
+        self._para("", line=20, snap=False)
 
     def _core(self):
         cp = self.d.core_properties
@@ -491,9 +867,14 @@ class _Writer:
         cp.language = "zh-CN"
 
 
-def _width(text: str) -> float:
-    """Width in 三号 characters: CJK and full-width count 1, ASCII (digits) half."""
-    return sum(0.5 if ord(c) < 0x2E80 else 1 for c in text)
+def _width(text: str, *, autospace: bool = False) -> float:
+    """Width in 三号 characters: CJK and full-width count 1, ASCII (digits) half; with ``autospace`` the fifth
+    of a character Word and LibreOffice put between Chinese and digits or Latin letters (2019年6月26日)."""
+    width = sum(0.5 if ord(c) < 0x2E80 else 1 for c in text)
+    if autospace:
+        latin = [c.isascii() and c.isalnum() for c in text]
+        width += 0.2 * sum(1 for a, b in zip(latin, latin[1:]) if a != b)
+    return width
 
 
 class _FixedZip:

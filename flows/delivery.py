@@ -72,16 +72,12 @@ def deliver_messages(db: Optional[str] = None, as_of: Optional[dt.datetime] = No
         running[ch] = (c, sender.submit(db, ch, c.token, now, path))
     for ch, (c, future) in running.items():
         future.wait()
-        result = future.result(raise_on_failure=False)
-        if isinstance(result, mg.ChannelUnavailable):
-            stats, error = result.stats, None
-        elif isinstance(result, BaseException):
-            stats, error = {"sent": 0, "given_up": 0}, f"{ch}: {type(result).__name__}: {result}"[:300]
-        else:
-            stats, error = result, None
-        failed = mg.release(factory, c, now=now, config=cfg, error=error)
-        out[ch] = {"claimed": len(c.ids), "sent": stats.get("sent", 0), "failed": failed,
-                   "given_up": stats.get("given_up", 0)}
+        result = future.result(raise_on_failure=False)  # after Prefect's last retry
+        error = None
+        if isinstance(result, BaseException) and not isinstance(result, mg.ChannelUnavailable):
+            error = f"{ch}: {type(result).__name__}: {result}"[:300]
+        mg.release(factory, c, now=now, config=cfg, error=error)
+        out[ch] = mg.tally(factory, c)
     return out
 
 

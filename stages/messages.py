@@ -57,7 +57,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, case, func, literal, or_, update
 from sqlmodel import Session, select
 
 from .clock import as_datetime
@@ -538,6 +538,17 @@ def release(session_factory: SessionFactory, c: Claim, *, now=None, config: Mess
     return len(left)
 
 
+def tally(session_factory: SessionFactory, c: Claim) -> dict:
+    """What became of a claim's rows, read back from the table (a retried send counts only its own try)."""
+    with session_factory() as s:
+        got = dict(s.exec(select(Message.status, func.count()).where(Message.claim_token == c.token)
+                          .group_by(Message.status)).all())
+        given_up = s.exec(select(func.count()).select_from(Message).where(
+            Message.claim_token == c.token, Message.status == "failed", Message.next_attempt_at.is_(None))).one()
+    return {"claimed": len(c.ids), "sent": got.get("sent", 0), "failed": got.get("failed", 0) - given_up,
+            "given_up": given_up}
+
+
 def deliver_pending(session_factory: SessionFactory, *, now=None, channels: Iterable[str] = SENDABLE,
                     limit: int | None = None, config: MessagesConfig | None = None) -> dict:
     """Claim, send and record what is due on each channel, one channel after the other, without retrying within the
@@ -552,19 +563,19 @@ def deliver_pending(session_factory: SessionFactory, *, now=None, channels: Iter
             out[ch] = {"skipped": "not configured"}
             continue
         c = claim(session_factory, ch, now=now, limit=limit, config=cfg)
-        stats = {"sent": 0, "given_up": 0, "unsent": 0, "lost": 0}
+        if not c.ids:
+            out[ch] = {"claimed": 0, "sent": 0, "failed": 0, "given_up": 0}
+            continue
         error = None
-        if c.ids:
-            try:
-                stats = send_claimed(session_factory, c, now=now, config=cfg)
-            except ChannelUnavailable as exc:
-                stats = exc.stats
-                log.warning("%s", exc)
-            except Exception as exc:  # noqa: BLE001 - a fault in one channel must not stop the others
-                log.exception("delivery on %s stopped", ch)
-                error = f"{ch}: {_err(exc)}"
-        failed = release(session_factory, c, now=now, config=cfg, error=error) if c.ids else 0
-        out[ch] = {"claimed": len(c.ids), "sent": stats["sent"], "failed": failed, "given_up": stats["given_up"]}
+        try:
+            send_claimed(session_factory, c, now=now, config=cfg)
+        except ChannelUnavailable as exc:
+            log.warning("%s", exc)
+        except Exception as exc:  # noqa: BLE001 - a fault in one channel must not stop the others
+            log.exception("delivery on %s stopped", ch)
+            error = f"{ch}: {_err(exc)}"
+        release(session_factory, c, now=now, config=cfg, error=error)
+        out[ch] = tally(session_factory, c)
     return out
 
 
@@ -860,14 +871,25 @@ def query(session: Session, *, user: str | None = None, dept: str | None = None,
 
 
 def summary(session: Session) -> dict:
-    """Rows per channel and status, and the latest failures: the planning office's view of delivery."""
+    """The planning office's view of delivery: rows per channel and status, and the failures grouped by channel,
+    endpoint and error (a mail server that is down is one line, not a page of rows)."""
     counts: dict[str, dict[str, int]] = {}
     for ch, st, n in session.exec(select(Message.channel, Message.status, func.count())
                                   .group_by(Message.channel, Message.status)):
         counts.setdefault(ch, {})[st] = n
-    failed = session.exec(select(Message).where(Message.status == "failed")
-                          .order_by(Message.id.desc()).limit(20)).all()
-    return {"counts": counts, "failed": [as_dict(m) for m in failed]}
+    endpoint = case((Message.channel == "email", literal("")), else_=func.coalesce(Message.address, ""))
+    groups = session.exec(
+        select(Message.channel, endpoint, Message.last_error, func.count(), func.max(Message.attempts),
+               func.min(Message.next_attempt_at), func.sum(case((Message.next_attempt_at.is_(None), 1), else_=0)),
+               func.min(Message.subject), func.count(func.distinct(Message.recipient)))
+        .where(Message.status == "failed")
+        .group_by(Message.channel, endpoint, Message.last_error)
+        .order_by(func.count().desc()).limit(20)).all()
+    failed = [{"channel": ch, "endpoint": ep or None, "error": err, "count": n, "attempts": att,
+               "next_attempt_at": nxt.isoformat() if nxt else None, "given_up": int(gone or 0), "example": subj,
+               "recipients": who}
+              for ch, ep, err, n, att, nxt, gone, subj, who in groups]
+    return {"counts": counts, "failed": failed}
 
 
 # -- where a person gets messages --------------------------------------------------------------------------------------

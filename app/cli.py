@@ -14,7 +14,6 @@ when an API is already running, else in this process — never by starting Prefe
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -151,6 +150,9 @@ def _check_schema(engine) -> None:
         if missing:
             raise PlancycleError(f"database {where} was made by an older plancycle: table {table.name} lacks "
                                  f"{', '.join(missing)}; migrate it or start a new database (nothing was changed)")
+    from app.fastread import remember_schema
+
+    remember_schema({t.name: [c.name for c in t.columns] for t in SQLModel.metadata.sorted_tables})
 
 
 def _open_run(session):
@@ -173,81 +175,7 @@ def _open_run(session):
     return run, _load_spec(run.spec_path)
 
 
-def _load_spec(path: str):
-    """The run's spec, from a per-user cache when no file it may depend on changed since it was last read.
-
-    Reading and checking the Changning cycle costs 0.2–0.8 s here, the cached copy 3 ms: most of a status.
-    The stamp covers every file in the cycle file's folder and the folder above (departments, calendar and
-    notice settings live there), the departments and calendar files the spec names, and the loader's own
-    code; anything unexpected and the spec is read from its files as before. ``PLANCYCLE_SPEC_CACHE=0`` turns
-    the cache off.
-    """
-    import hashlib
-    import pickle
-
-    from stages.loader import load_cycle
-
-    if os.environ.get("PLANCYCLE_SPEC_CACHE", "1").strip() in ("0", "false", "no"):
-        return load_cycle(path)
-    folder = _cache_dir()
-    src = Path(path).resolve()
-    entry = folder / f"spec-{hashlib.sha256(str(src).encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.pickle" \
-        if folder else None
-    stamp = _spec_stamp(src)
-    if entry is not None and stamp is not None:
-        try:
-            with entry.open("rb") as fh:
-                saved_stamp, spec = pickle.load(fh)
-            if saved_stamp == stamp + _named_files_stamp(src, spec):
-                return spec
-        except Exception:  # no entry yet, or one from other code: read the files
-            pass
-    spec = load_cycle(path)
-    if entry is not None and stamp is not None:
-        try:
-            tmp = entry.with_name(f"{entry.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump((stamp + _named_files_stamp(src, spec), spec), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
-        except Exception:  # a cache that cannot be written is no cache
-            pass
-    return spec
-
-
-def _cache_dir() -> Path | None:
-    """~/.cache/plancycle, only if it is ours and nobody else can write to it (a pickle is code)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "plancycle"
-    try:
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        st = base.stat()
-        if st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return None
-        return base
-    except Exception:
-        return None
-
-
-def _stat(p: Path) -> tuple:
-    try:
-        st = p.stat()
-        return (str(p), st.st_mtime_ns, st.st_size)
-    except OSError:
-        return (str(p), None, None)
-
-
-def _spec_stamp(src: Path) -> tuple | None:
-    try:
-        files = [p for d in (src.parent, src.parent.parent) for p in sorted(d.iterdir()) if p.is_file()]
-        code = sorted((Path(__file__).resolve().parent.parent / "stages").glob("*.py"))
-        return tuple(_stat(p) for p in [src, *files, *code])
-    except OSError:
-        return None
-
-
-def _named_files_stamp(src: Path, spec) -> tuple:
-    named = [getattr(spec.file, "departments", None), getattr(spec.file, "calendar", None)]
-    return tuple(_stat((src.parent / n).resolve()) for n in named if isinstance(n, str))
+from app.fastread import load_spec as _load_spec  # noqa: E402 - the spec cache, shared with the fast read path
 
 
 def _no_surrogates(value: str, what: str) -> None:
@@ -296,8 +224,7 @@ def _request_check(fn):
         raise PlancycleError(str(exc)) from None
 
 
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+from app.fastread import print_json as _print_json  # noqa: E402
 
 
 # -- validate / init / status ------------------------------------------------------------------------------------
@@ -449,12 +376,10 @@ def inbox(dept: str, as_json: bool = typer.Option(False, "--json"), as_of: Optio
     if as_json:
         _print_json(data)
         return
-    typer.echo(f"{data['name']}（{data['dept']}） as of {data['as_of'][:10]}: {len(data['owes'])} open")
-    for o in data["owes"]:
-        late = f", {o['workdays_late']} working days late" if o["workdays_late"] else ""
-        typer.echo(f"  {o['due']}  {o['item']:<12} {o['name']:<14} {o['status']}{late}")
-        if o["returned"]:
-            typer.echo(f"      退回 {o['returned']['at'][:10]} by {o['returned']['by']}: {o['returned']['comments']}")
+    from app.fastread import inbox_lines
+
+    for line in inbox_lines(data):
+        typer.echo(line)
 
 
 @app.command()
@@ -1278,6 +1203,10 @@ def _main(argv: list[str] | None) -> None:
     State.db = State.cycle = None
     _PREPARED.clear()
     try:
+        from app.fastread import run as fast_read
+
+        if fast_read(args):  # status / inbox / timeline on a SQLite file, without SQLAlchemy (app.fastread)
+            return
         command = typer.main.get_command(app)
         rv = command.main(args=args, standalone_mode=False, prog_name="plancycle")
     except SystemExit:

@@ -3,44 +3,87 @@
 Owns: ``board(session, spec, as_of)``, the data behind ``plancycle status`` and ``--json``: stages with their
 gates, items per track with their current milestone, every milestone's due date, status and traffic light,
 and counts. A handful of queries whatever the size of the run; no Prefect, no writes.
+
+The reading and the computing are apart: :func:`run_rows` reads a run's rows through a Session (any database),
+:func:`board_of` computes the board from plain rows. ``stages.sqlite_rows`` reads the same rows with the standard
+library's sqlite3 for the CLI's fast read path (``app.fastread``), which does not import SQLAlchemy; both paths
+share :func:`board_of`, so what they print is the same.
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from dataclasses import dataclass
+from typing import Any
 
 from .clock import as_datetime
-from .gates import evaluate
-from .models import Decision, Item, Milestone, StageState
-from .services import calendar_for, facts_from, find_run
+from .gates import evaluate, facts_from
 from .spec import TRACK_OF_KIND, CycleSpec
 from .status import LABEL_ZH, Status, is_overdue, traffic_light
 
 TRACK_ORDER = ("topics", "special_plans", "outline", "tasks")
 
 
-def board(session: Session, spec: CycleSpec, as_of=None, *, dept: str | None = None, stage: str | None = None,
-          late_only: bool = False) -> dict:
-    when = as_datetime(as_of)
-    day = when.date()
-    cal = calendar_for(spec)
-    yellow = spec.file.reminders.yellow_within_workdays
+@dataclass
+class RunRows:
+    """A run's rows as the views read them: ORM objects, or plain records with the same attribute names and
+    Python types (``stages.sqlite_rows``).
+
+    ``run``: id, spec_id, title, spec_version, current_stage, status. ``items`` by id: id, key, kind, title,
+    stage, lead, cooperating, status, no, open_call, contractor, contractor_contact. ``milestones`` by item id and
+    seq: item_id, item_key, ms_id, name, stage, owner, status, due_date, original_due, due_version, submitted_at,
+    returns. ``approvals``: (body, subject) pairs. ``stages``: stage_id, status, opened_at, closed_at,
+    override_reason.
+    """
+
+    run: Any
+    items: list
+    milestones: list
+    approvals: list
+    stages: list
+
+
+def run_rows(session, spec: CycleSpec) -> RunRows:
+    """The rows of ``spec``'s run, read through a Session."""
+    from sqlmodel import select
+
+    from .models import Decision, Item, Milestone, StageState
+    from .services import find_run
+
     run = find_run(session, spec.id)
     items = session.exec(select(Item).where(Item.run_id == run.id).order_by(Item.id)).all()
     rows = session.exec(select(Milestone).where(Milestone.run_id == run.id)
                         .order_by(Milestone.item_id, Milestone.seq)).all()
     approvals = session.exec(select(Decision.body, Decision.subject)
                              .where(Decision.run_id == run.id, Decision.kind == "approve")).all()
-    stages = {s.stage_id: s for s in session.exec(select(StageState).where(StageState.run_id == run.id))}
+    stages = session.exec(select(StageState).where(StageState.run_id == run.id)).all()
+    return RunRows(run, list(items), list(rows), [tuple(a) for a in approvals], list(stages))
+
+
+def board(session, spec: CycleSpec, as_of=None, *, dept: str | None = None, stage: str | None = None,
+          late_only: bool = False) -> dict:
+    from .services import calendar_for
+
+    return board_of(run_rows(session, spec), spec, calendar_for(spec), as_of, dept=dept, stage=stage,
+                    late_only=late_only)
+
+
+def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | None = None, stage: str | None = None,
+             late_only: bool = False) -> dict:
+    """The board computed from a run's rows and the spec's working-day calendar ``cal``."""
+    when = as_datetime(as_of)
+    day = when.date()
+    yellow = spec.file.reminders.yellow_within_workdays
+    run, items = rows.run, rows.items
+    stages = {s.stage_id: s for s in rows.stages}
 
     dept_short = spec.department(dept).short if dept else None
-    by_item: dict[int, list[Milestone]] = {}
-    for m in rows:
+    by_item: dict[int, list] = {}
+    for m in rows.milestones:
         by_item.setdefault(m.item_id, []).append(m)
-    facts = facts_from([(i.key, i.kind, i.status) for i in items], [(m.item_key, m.ms_id, m.status) for m in rows],
-                       approvals)
+    facts = facts_from([(i.key, i.kind, i.status) for i in items],
+                       [(m.item_key, m.ms_id, m.status) for m in rows.milestones], rows.approvals)
 
-    def light(m: Milestone) -> str:
+    def light(m) -> str:
         left = None
         if m.status not in ("accepted", "waived") and m.due_date >= day and (m.due_date - day).days <= 3 * yellow + 14:
             left = cal.workdays_between(day, m.due_date)

@@ -2,19 +2,19 @@
 history, the audit trail and the 台账 ledger rows. Pure reads over a Session; no Prefect, no writes.
 
 Owns: what each view contains. Does not own: how it is printed or exported (``app/``).
+
+The timeline and the inbox are computed from plain rows (:func:`timeline_of`, :func:`inbox_of`, over
+``stages.board.RunRows``), so the CLI's fast read path (``app.fastread``, rows read with sqlite3) and the Session
+path share one computation. This module imports SQLModel only inside the functions that query through it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlmodel import Session, select
-
-from .board import board
+from .board import RunRows, board, board_of, run_rows
 from .clock import as_datetime
 from .errors import NotFound
-from .models import AuditEvent, Decision, Item, Milestone, Notice, Submission
-from .services import find_run
 from .spec import KIND_OF_TRACK, CycleSpec
 from .status import DONE, Status, is_overdue
 
@@ -36,7 +36,7 @@ def _quarters(first: tuple[int, int], last: tuple[int, int]) -> list[tuple[int, 
     return out
 
 
-def _covered(spec: CycleSpec, rows: list[Milestone], items: dict[str, Item], cover: str):
+def _covered(spec: CycleSpec, rows: list, items: dict, cover: str):
     """(planned start, planned due) pairs and live milestone rows a timeline cover names."""
     key, _, ms = cover.partition(":")
     plan: list[tuple[dt.date, dt.date]] = []
@@ -56,12 +56,16 @@ def _covered(spec: CycleSpec, rows: list[Milestone], items: dict[str, Item], cov
     return plan, live
 
 
-def timeline(session: Session, spec: CycleSpec, as_of=None) -> dict:
+def timeline(session, spec: CycleSpec, as_of=None) -> dict:
     """Seed 000's 主要工作节点 table rebuilt: stages × quarters, each cell planned / done / late (or empty)."""
+    return timeline_of(run_rows(session, spec), spec, as_of)
+
+
+def timeline_of(run: RunRows, spec: CycleSpec, as_of=None) -> dict:
+    """The timeline computed from a run's rows."""
     day = as_datetime(as_of).date()
-    run = find_run(session, spec.id)
-    items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run.id))}
-    rows = session.exec(select(Milestone).where(Milestone.run_id == run.id)).all()
+    items = {i.key: i for i in run.items}
+    rows = run.milestones
     built = []
     for row in spec.file.timeline:
         plan, live = [], []
@@ -94,19 +98,42 @@ def timeline(session: Session, spec: CycleSpec, as_of=None) -> dict:
     return {"cycle": spec.id, "as_of": day.isoformat(), "quarters": [f"{y}Q{n}" for y, n in quarters], "rows": out_rows}
 
 
-def inbox(session: Session, spec: CycleSpec, dept: str, as_of=None) -> dict:
+def inbox(session, spec: CycleSpec, dept: str, as_of=None) -> dict:
     """What a department owes, by when, and what was returned to it and why."""
+    from .services import calendar_for
+
+    d = _department(spec, dept)
+    rows = run_rows(session, spec)
+    return inbox_of(rows, returned(session, rows.run.id, d.short), spec, calendar_for(spec), dept, as_of)
+
+
+def _department(spec: CycleSpec, dept: str):
     try:
-        d = spec.department(dept)
+        return spec.department(dept)
     except KeyError:
         raise NotFound(f"unknown department {dept!r} (use a short name such as 区虹桥办, or an id such as hqb)") from None
-    data = board(session, spec, as_of, dept=d.short)
-    run = find_run(session, spec.id)
+
+
+def returned(session, run_id: int, owner: str) -> list[tuple]:
+    """(item key, milestone id, at, by, comments) of every return of a milestone ``owner`` owes, oldest first."""
+    from sqlmodel import select
+
+    from .models import Decision, Milestone
+
+    return [(m.item_key, m.ms_id, dec.at, dec.by, dec.comments)
+            for dec, m in session.exec(select(Decision, Milestone).join(Milestone, Milestone.id == Decision.milestone_id)
+                                       .where(Decision.run_id == run_id, Decision.kind == "return",
+                                              Milestone.owner == owner)
+                                       .order_by(Decision.at))]
+
+
+def inbox_of(run: RunRows, returns_rows: list[tuple], spec: CycleSpec, cal, dept: str, as_of=None) -> dict:
+    """The inbox computed from a run's rows and the department's returns (as :func:`returned` reads them)."""
+    d = _department(spec, dept)
+    data = board_of(run, spec, cal, as_of, dept=d.short)
     returns = {}
-    for dec, m in session.exec(select(Decision, Milestone).join(Milestone, Milestone.id == Decision.milestone_id)
-                               .where(Decision.run_id == run.id, Decision.kind == "return", Milestone.owner == d.short)
-                               .order_by(Decision.at)):
-        returns[(m.item_key, m.ms_id)] = {"at": dec.at.isoformat(), "by": dec.by, "comments": dec.comments}
+    for item_key, ms_id, at, by, comments in returns_rows:
+        returns[(item_key, ms_id)] = {"at": at.isoformat(), "by": by, "comments": comments}
     owes = []
     for it in data["items"]:
         for m in it["milestones"]:
@@ -120,7 +147,12 @@ def inbox(session: Session, spec: CycleSpec, dept: str, as_of=None) -> dict:
             "returned_ever": [{"item": k, "milestone": m, **v} for (k, m), v in returns.items()]}
 
 
-def item_history(session: Session, spec: CycleSpec, key: str) -> dict:
+def item_history(session, spec: CycleSpec, key: str) -> dict:
+    from sqlmodel import select
+
+    from .models import AuditEvent, Decision, Item, Milestone, Notice, Submission
+    from .services import find_run
+
     run = find_run(session, spec.id)
     it = session.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
     if it is None:
@@ -151,12 +183,17 @@ def item_history(session: Session, spec: CycleSpec, key: str) -> dict:
     }
 
 
-def _event(e: AuditEvent) -> dict:
+def _event(e) -> dict:
     return {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
             "why": e.why, "flow_run_id": e.flow_run_id}
 
 
-def audit(session: Session, spec: CycleSpec, since=None, limit: int | None = None) -> list[dict]:
+def audit(session, spec: CycleSpec, since=None, limit: int | None = None) -> list[dict]:
+    from sqlmodel import select
+
+    from .models import AuditEvent
+    from .services import find_run
+
     run = find_run(session, spec.id)
     q = select(AuditEvent).where(AuditEvent.run_id == run.id)
     if since:
@@ -171,7 +208,7 @@ LEDGER_COLUMNS = ["事项", "类别", "名称", "牵头单位", "配合单位", 
                   "报送日期", "审核结果", "逾期工作日", "状态灯"]
 
 
-def ledger_rows(session: Session, spec: CycleSpec, as_of=None, dept: str | None = None) -> list[list]:
+def ledger_rows(session, spec: CycleSpec, as_of=None, dept: str | None = None) -> list[list]:
     """台账: one row per item and milestone, in the board's order."""
     from .status import LABEL_ZH
 
@@ -194,11 +231,15 @@ def ledger_rows(session: Session, spec: CycleSpec, as_of=None, dept: str | None 
     return out
 
 
-def check_visible(session: Session, spec: CycleSpec, actor, key: str) -> Item:
+def check_visible(session, spec: CycleSpec, actor, key: str):
     """The item, if ``actor`` may see it: everyone reading all, or a department that leads, cooperates on or owes
     one of its milestones. Anything else is refused (``Forbidden``), the same whether or not the item exists
     elsewhere, so a URL cannot be used to read another department's work."""
+    from sqlmodel import select
+
     from .identity import Forbidden
+    from .models import Item, Milestone
+    from .services import find_run
 
     run = find_run(session, spec.id)
     it = session.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()

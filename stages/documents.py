@@ -236,7 +236,8 @@ def _shape_cost(widths: list[float]) -> float:
         return 0.0
     trapezoid = all(a >= b for a, b in zip(widths, widths[1:]))
     top = widths.index(max(widths))
-    diamond = n >= 3 and 0 < top < n - 1 and all(a <= b for a, b in zip(widths[:top], widths[1:top + 1])) \
+    diamond = n >= 3 and 0 < top < n - 1 and widths[0] < widths[top] > widths[-1] \
+        and all(a <= b for a, b in zip(widths[:top], widths[1:top + 1])) \
         and all(a >= b for a, b in zip(widths[top:], widths[top + 1:]))
     return uneven + (0 if trapezoid or diamond else 40)
 
@@ -674,7 +675,9 @@ class _Writer:
             font = {"p": BODY_FONT, "h1": HEI_FONT, "h2": KAI_FONT, "h3": BODY_FONT}[kind]
             self._para(text, font=font, first_line_chars=2, align="justify", keep_next=kind != "p")
         if doc.attachments:
-            self._blank()
+            if doc.sign or doc.date:  # 附件说明 and 落款 never stand on a page without the body
+                self._keep_with_next()
+            self._blank(keep_next=bool(doc.sign or doc.date))
             self._attachments()
         if doc.sign or doc.date:
             self._signature()
@@ -738,17 +741,19 @@ class _Writer:
             self._para((label if i == 0 else "") + a, left_tw=round(left), hanging_tw=round(left - start),
                        keep_next=not last)
 
+    def _keep_with_next(self):
+        """The last paragraph so far stays on the page of the next one."""
+        from docx.oxml.ns import qn
+
+        paras = self.d.element.body.findall(qn("w:p"))
+        if paras:
+            _child(paras[-1].get_or_add_pPr(), "w:keepNext")
+
     def _signature(self):
         """落款 of a sealed document (GB/T 9704 7.3.5.1): 成文日期 右空四字, 发文机关署名 centred over it, two lines
         above them for the 印章 (its top within a line of the body), the 附注 on the line under the date."""
         doc = self.doc
-        from docx.oxml.ns import qn
-
-        # the 落款 never stands on a page of its own: the last lines before it go with it
-        body = self.d.element.body
-        last = body.findall(qn("w:p"))
-        if last:
-            _child(last[-1].get_or_add_pPr(), "w:keepNext")
+        self._keep_with_next()  # the 落款 never stands on a page of its own: the last lines go with it
         self._blank(keep_next=True)
         self._blank(keep_next=True)
         date_right = 4 * CHAR_TW

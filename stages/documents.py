@@ -425,15 +425,28 @@ _PPR_ORDER = {name: i for i, name in enumerate(
     "textboxTightWrap outlineLvl divId cnfStyle rPr sectPr pPrChange".split())}
 
 
+_RPR_ORDER = {name: i for i, name in enumerate(
+    "rStyle rFonts b bCs i iCs caps smallCaps strike dstrike outline shadow emboss imprint noProof snapToGrid "
+    "vanish webHidden color spacing w kern position sz szCs highlight u effect bdr shd fitText vertAlign rtl cs em "
+    "lang eastAsianLayout specVanish oMath".split())}
+
+
+_STYLE_ORDER = {name: i for i, name in enumerate(
+    "name aliases basedOn next link autoRedefine hidden uiPriority semiHidden unhideWhenUsed qFormat locked "
+    "personal personalCompose personalReply rsid pPr rPr tblPr trPr tcPr tblStylePr".split())}
+
+
 def _schema_order(root) -> None:
-    """Every ``w:pPr`` under ``root`` with its children in the schema's order (Word refuses a file otherwise)."""
+    """Every ``w:pPr`` and ``w:rPr`` under ``root`` with its children in the schema's order (Word may refuse a
+    file otherwise)."""
     from docx.oxml.ns import qn
 
-    for ppr in root.iter(qn("w:pPr")):
-        children = list(ppr)
-        children.sort(key=lambda el: _PPR_ORDER.get(el.tag.rsplit("}", 1)[-1], len(_PPR_ORDER)))
-        for el in children:
-            ppr.append(el)
+    for tag, order in (("w:pPr", _PPR_ORDER), ("w:rPr", _RPR_ORDER)):
+        for pr in root.iter(qn(tag)):
+            children = list(pr)
+            children.sort(key=lambda el: order.get(el.tag.rsplit("}", 1)[-1], len(order)))
+            for el in children:
+                pr.append(el)
 
 
 def _el(tag: str, **attrs):
@@ -521,6 +534,9 @@ class _Writer:
             el = style.element
             if el.get(qn("w:type")) in ("paragraph", "character", "table"):
                 _set_fonts(_rpr(el), BODY_FONT)
+            # a table style's new rPr goes before its tblPr, as the schema orders a style's parts
+            el[:] = sorted(el, key=lambda c: _STYLE_ORDER.get(c.tag.rsplit("}", 1)[-1], len(_STYLE_ORDER)))
+        _schema_order(styles)
         d.settings.odd_and_even_pages_header_footer = True
         # the template's settings name a Japanese theme language (Word then picks Japanese fonts for the theme)
         theme_lang = d.settings.element.find(qn("w:themeFontLang"))

@@ -466,16 +466,17 @@ def words(pdf_path: Path) -> list[list[tuple[float, float, float, float, str]]]:
 
 
 def rules(rows, colour: int, min_width: float) -> list[tuple[float, float, float]]:
-    """Horizontal rules in scanned rows: (y, x from, x to) of each band of rows with a long run of colour."""
-    found = []
+    """Horizontal rules in scanned rows: (y of its middle, x from, x to) of each band of rows with more than
+    ``min_width`` mm of colour (0 red, 1 dark)."""
+    bands = []  # [first y, last y, x from, x to]
     for y, red, dark in rows:
         xs = red if colour == 0 else dark
         if len(xs) * MM_PX > min_width:
-            if found and y - found[-1][0] < 2 * MM_PX:
-                found[-1] = (y, min(found[-1][1], xs[0]), max(found[-1][2], xs[-1]))
+            if bands and y - bands[-1][1] < 2 * MM_PX:
+                bands[-1] = [bands[-1][0], y, min(bands[-1][2], xs[0]), max(bands[-1][3], xs[-1])]
             else:
-                found.append((y, xs[0], xs[-1]))
-    return found
+                bands.append([y, y, xs[0], xs[-1]])
+    return [((a + b) / 2, x0, x1) for a, b, x0, x1 in bands]
 
 
 @pytest.fixture(scope="module")
@@ -519,8 +520,10 @@ def test_rendered_pages(rendered, kind):
         found = rules(scan(path, last, 150, 264), 1, 140)
         assert found and abs(found[-1][0] - 262) < 1.2, found
         assert abs(found[-1][1] - 28) < 0.8 and abs(found[-1][2] - 184) < 0.8
-        # nothing of the body runs into it
-        imprint_top = found[0][0]
+        # its first rule is the one over its first line, and nothing of the body runs into it
+        first = min(w[1] for w in pages[-1] if w[4].startswith("抄送") or w[4].endswith("印发"))
+        imprint_top = max(y for y, *_ in found if y < first)
+        assert first - imprint_top < 5, (first, imprint_top)
         assert all(w[3] <= imprint_top + 0.3 for w in pages[-1] if w[1] < imprint_top), imprint_top
     # page numbers: the dash 7 mm under the text block (269 mm), odd pages right, even pages left
     for n in range(1, len(pages) + 1):

@@ -267,17 +267,31 @@ def break_title(text: str, max_chars_per_line: float = TITLE_CHARS) -> list[str]
     n = len(units)
     lines_min = max(2, math.ceil(sum(widths) / max_chars_per_line))
     best: tuple[float, list[int]] | None = None
-    for lines in range(lines_min, lines_min + 2):
+    lines, feasible = lines_min, None
+    while lines <= n and (feasible is None or lines <= feasible + 1):
+        if math.comb(n - 1, lines - 1) > 50_000:  # a title of a page: lines filled one after another
+            return _fill(units, widths, max_chars_per_line)
         for cut in _cuts(widths, lines, max_chars_per_line):
+            feasible = lines if feasible is None else feasible
             bounds = [0, *cut, n]
             ws = [sum(widths[a:b]) for a, b in zip(bounds, bounds[1:])]
             total = sum(costs[k] for k in cut) + _shape_cost(ws) + 20 * (lines - lines_min)
             if best is None or total < best[0] - 1e-9:
                 best = (total, list(cut))
-    if best is None:  # cannot happen with character units, kept for safety
-        return [text]
+        lines += 1
     bounds = [0, *best[1], n]
     return ["".join(u[0] for u in units[a:b]) for a, b in zip(bounds, bounds[1:])]
+
+
+def _fill(units, widths, limit: float) -> list[str]:
+    lines, line, width = [], "", 0.0
+    for u, w in zip(units, widths):
+        if line and width + w > limit:
+            lines.append(line)
+            line, width = "", 0.0
+        line += u[0]
+        width += w
+    return lines + [line] if line else lines
 
 
 def _cuts(widths: list[float], lines: int, limit: float, start: int = 0):

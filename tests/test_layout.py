@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from docx import Document
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
@@ -175,6 +177,19 @@ def test_break_title_known_answers():
     assert D.break_title("关于召开“十四五”规划前期重大课题启动会的通知", 12) == ["关于召开“十四五”", "规划前期重大课题", "启动会的通知"]
     # an unbreakable run longer than a line is cut where it must be, nothing lost
     assert "".join(D.break_title("关于" + "1" * 50 + "的通知")) == "关于" + "1" * 50 + "的通知"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["关于", "召开", "“十四五”", "《", "》", "（", "）", "2019年", "6月", "规划", "的", "和",
+                                 "通知", "、", "，", "国", "长宁区发展和改革委员会", "〔2019〕25号", "12345678901234567890123"]),
+                min_size=1, max_size=40),
+       st.sampled_from([8, 12, 20, 22]))
+def test_break_title_keeps_every_character_and_the_width(pieces, width):
+    title = "".join(pieces)
+    lines = D.break_title(title, width)
+    assert "".join(lines) == title.strip()
+    assert all(D.title_width(line) <= width for line in lines) or any(D.title_width(c) > width for c in title)
+    assert all(lines)
 
 
 def test_title_is_broken_into_single_spaced_lines():

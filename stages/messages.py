@@ -304,6 +304,10 @@ def enqueue_reminders(session: Session, as_of=None, *, cal=None, config: Message
     email_on, base = cfg.enabled("email"), cfg.base_url.rstrip("/")
     out: list[dict] = []
     for r in rows:
+        liaisons = people.get(r.owner, [])
+        ep = cfg.endpoint_for(r.owner)
+        if not liaisons and ep is None and not (email_on and cfg.contacts.get(r.owner)):
+            continue  # nobody to tell yet: looked at again next time (a liaison may have been added)
         c = cal if cal is not None else cals[r.run_id]
         full, short = item_names(r.kind, r.no, r.title)
         link = _link(r.item_key)
@@ -316,7 +320,6 @@ def enqueue_reminders(session: Session, as_of=None, *, cal=None, config: Message
                "as_of_cn": _cn_date(day), "returned": r.status == "returned", "url": (base + link) if base else link,
                "sender": cfg.sender}
         subject, text = render_reminder(ctx)
-        liaisons = people.get(r.owner, [])
         data = {"due_date": r.due_date.isoformat(), "milestone_name": r.name, "item_title": r.title,
                 "days_left": ctx["days_left"], "workdays_late": ctx["workdays_late"], "url": ctx["url"]}
         common = {"run_id": r.run_id, "kind": "reminder", "rung": r.rung, "reminder_id": r.id,
@@ -338,7 +341,6 @@ def enqueue_reminders(session: Session, as_of=None, *, cal=None, config: Message
         if email_on:
             for addr in cfg.contacts.get(r.owner, []):
                 add(addr, "email", addr)
-        ep = cfg.endpoint_for(r.owner)
         if ep is not None:
             add(r.owner, "webhook", ep[0], {"mentions": [u.phone for u in liaisons if u.phone]})
     insert = _insert_ignore(session)

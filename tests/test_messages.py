@@ -644,3 +644,72 @@ def test_the_flow_retries_a_failed_send_with_prefects_task_retries(harness, swep
     first = hooks.got[0]["headers"]["Idempotency-Key"]
     assert [h["status"] for h in hooks.got if h["headers"]["Idempotency-Key"] == first] == [503, 200]
     assert max(m.attempts for m in rows(eng, channel="webhook")) == 2
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pg_url():
+    """A throwaway PostgreSQL cluster, as tests/test_postgres.py starts one (skips, saying why, without one)."""
+    import glob
+    import shutil
+    import tempfile
+
+    from sqlalchemy import text
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if not found:
+        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql) on this machine")
+    pytest.importorskip("psycopg")
+    bindir, root = os.path.dirname(found[-1]), tempfile.mkdtemp(prefix="plancycle-pg-")
+    as_user = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(root, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = os.path.join(root, "data"), _free_port()
+    subprocess.run(as_user + [f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                              "--locale=C.UTF-8"], check=True, capture_output=True)
+    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
+                              f"-p {port} -k {root} -c listen_addresses=''", "start"], check=True, capture_output=True)
+    try:
+        eng = make_engine(f"postgresql+psycopg://postgres@/postgres?host={root}&port={port}")
+        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.execute(text("CREATE DATABASE plancycle"))
+        eng.dispose()
+        yield f"postgresql+psycopg://postgres@/plancycle?host={root}&port={port}"
+    finally:
+        subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_on_postgresql_enqueue_claim_deliver_and_read(pg_url, spec, smtp, hooks, tmp_path):
+    from stages.services import init_run
+    from stages.users import add_user
+
+    eng = make_engine(pg_url)
+    create_schema(eng)
+    with Session(eng) as s:
+        init_run(s, spec, as_of="2019-06-01")
+        add_user(s, spec.departments, username="hqb", role="department", dept="区虹桥办", password=PASSWORD)
+        mg.set_contact(s, "hqb", email="li@hqb.example")
+        s.commit()
+    cfg = mg.load_config(write_config(tmp_path / "pg.yaml", smtp.port, hooks.port))
+    n = sweep_and_enqueue(eng, spec, "2019-06-03", cfg)
+    assert n > 0 and sweep_and_enqueue(eng, spec, "2019-06-03", cfg) == 0
+    # two senders take disjoint rows (FOR UPDATE SKIP LOCKED; here one after the other)
+    a = mg.claim(factory(eng), "webhook", now=T1, limit=5, config=cfg)
+    b = mg.claim(factory(eng), "webhook", now=T1, limit=5, config=cfg)
+    assert len(a.ids) == len(b.ids) == 5 and not set(a.ids) & set(b.ids)
+    for c in (a, b):
+        mg.send_claimed(factory(eng), c, now=T1, config=cfg)
+    out = mg.deliver_pending(factory(eng), now=T1, config=cfg)
+    webhooks = len(rows(eng, channel="webhook"))
+    assert out["webhook"]["sent"] == webhooks - 10 and len(hooks.got) == webhooks
+    mails = len(rows(eng, channel="email"))  # hqb, and 区商务委's contact from the config
+    assert mails == 2 and out["email"]["sent"] == mails and len(smtp.got) == mails
+    with Session(eng) as s:
+        assert mg.summary(s)["counts"]["webhook"] == {"sent": webhooks}
+        (m,) = mg.messages_for(s, "hqb")
+        assert mg.mark_read(s, "hqb", m.id, at=T1) == 1
+        s.commit()
+        assert mg.unread_count(s, "hqb") == 0
+    eng.dispose()

@@ -654,10 +654,9 @@ def _send_email(rows, cfg: MessagesConfig, ok, fail, alive) -> None:
     where = f"SMTP {e.host}:{e.port}"
     try:
         smtp = _smtp_connect(e)
-    except (OSError, smtplib.SMTPException, PlancycleError) as exc:
-        permanent = isinstance(exc, smtplib.SMTPAuthenticationError)
+    except (OSError, smtplib.SMTPException, PlancycleError) as exc:  # down, or its settings wrong: all wait
         for r in rows:
-            fail(r, f"{where}: {_err(exc)}", permanent)
+            fail(r, f"{where}: {_err(exc)}", False)
         return
     try:
         for i, r in enumerate(rows):

@@ -461,7 +461,7 @@ def test_webhook_bodies_wecom_dingtalk_with_sign_and_generic(monkeypatch):
         mg.webhook_request(mg.Endpoint(kind="wecom", url_env="PLANCYCLE_NOPE"), r)
 
 
-def test_a_wecom_robot_refusal_in_the_body_is_a_failure(world, spec, hooks, tmp_path, smtp):
+def test_a_wecom_robot_gets_the_text_and_mentions_the_liaisons_phone(world, spec, hooks, tmp_path, smtp):
     url, eng = world
     p = tmp_path / "wecom.yaml"
     p.write_text(f"webhooks:\n  departments:\n    区虹桥办: {{kind: wecom, url: 'http://127.0.0.1:{hooks.port}/cgi-bin/webhook/send?key=SECRET'}}\n",
@@ -471,8 +471,8 @@ def test_a_wecom_robot_refusal_in_the_body_is_a_failure(world, spec, hooks, tmp_
     assert mg.deliver_pending(factory(eng), now=T1, config=cfg)["webhook"]["sent"] == 1
     got = hooks.got[0]
     assert got["json"]["msgtype"] == "text" and got["json"]["text"]["mentioned_mobile_list"] == ["13800000001"]
-    assert got["json"]["text"]["content"].startswith("【提前提醒】") is False  # the text, not the subject line
-    assert "课题7" in got["json"]["text"]["content"]
+    assert got["json"]["text"]["content"].startswith("区虹桥办：\n课题7《")  # the text; the subject line is e-mail's
+    assert got["headers"]["Idempotency-Key"] == got["headers"]["X-Plancycle-Message-Id"]
 
 
 # -- reading ---------------------------------------------------------------------------------------------------------------

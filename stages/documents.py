@@ -812,6 +812,14 @@ class _Writer:
         extra = [max(x - 8, 0) for x in longest]
         spare = max(total - sum(need), 0)
         widths = [n + (int(spare * e / sum(extra)) if sum(extra) else spare // len(need)) for n, e in zip(need, extra)]
+        if sum(widths) > total:  # many columns: the long ones give way first, short ones (序号) keep a line
+            floor = [min(n, int(min(x, 4) * char + 260)) for n, x in zip(need, longest)]
+            give = [w - f for w, f in zip(widths, floor)]
+            excess = sum(widths) - total
+            if sum(give) >= excess:
+                widths = [w - int(excess * g / sum(give)) - 1 for w, g in zip(widths, give)]
+            else:
+                widths = [int(w * total / sum(widths)) for w in widths]
         t = self.d.add_table(rows=1 + len(rows), cols=len(header))
         t.style = "Table Grid"
         t.autofit = False

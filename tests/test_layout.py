@@ -365,6 +365,16 @@ def test_page_numbers_7mm_under_the_text_block():
         assert text(p).startswith("— ") and text(p).endswith(" —")
 
 
+def test_an_annex_table_of_many_columns_stays_in_the_text_block():
+    mk = "@title 附件表\n@annex 1|课题清单\n@table 课题序号|课题名称|研究重点|牵头单位|研究经费\n" + "\n".join(
+        f"@row {i}|“十四五”期间第{i}项课题研究|研究本区发展的目标和举措|区发改委|按课题研究工作量核定，原则上每项不超过20万元"
+        for i in range(1, 4))
+    d = Document(io.BytesIO(D.to_docx(D.parse(mk), author=ORGAN, created=dt.datetime(2019, 6, 26))))
+    grid = [int(c.get(qn("w:w"))) for c in d.tables[0]._tbl.tblGrid.findall(qn("w:gridCol"))]
+    assert len(grid) == 5 and sum(grid) <= D.CHARS_PER_LINE * D.CHAR_TW
+    assert min(grid) >= 4 * D.SMALL4_PT * 20  # 课题序号 still fits on one line of 小四
+
+
 def test_annex_table_rows_never_split_and_the_header_repeats():
     d = Document(io.BytesIO(docx("call_for_tender")))
     rows = d.tables[0]._tbl.findall(f"{W}tr")

@@ -56,18 +56,21 @@ def load_spec(path: str):
 
     Reading and checking the Changning cycle costs 0.2–0.8 s here, the cached copy 3 ms: most of a status.
     The stamp covers every file in the cycle file's folder and the folder above (departments, calendar and
-    notice settings live there), the departments and calendar files the spec names, and the loader's own
-    code; anything unexpected and the spec is read from its files as before. ``PLANCYCLE_SPEC_CACHE=0`` turns
-    the cache off.
+    notice settings live there), the departments and calendar files the spec names, the loader's own code and
+    the chinesecalendar package; anything unexpected and the spec is read from its files as before.
+    ``PLANCYCLE_SPEC_CACHE=0`` turns the cache off.
     """
+    return load_spec_and_calendar(path)[0]
+
+
+def load_spec_and_calendar(path: str):
+    """(spec, its working-day calendar), cached together (building the calendar reads its YAML file: ~50 ms)."""
     import hashlib
     import pickle
 
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     if os.environ.get("PLANCYCLE_SPEC_CACHE", "1").strip() in ("0", "false", "no"):
-        from stages.loader import load_cycle
-
-        return load_cycle(path)
+        return _read_spec(path)
     folder = cache_dir()
     src = Path(path).resolve()
     entry = folder / f"spec-{hashlib.sha256(str(src).encode('utf-8', 'surrogateescape')).hexdigest()[:16]}.pickle" \
@@ -76,17 +79,24 @@ def load_spec(path: str):
     if entry is not None and stamp is not None:
         try:
             with entry.open("rb") as fh:
-                saved_stamp, spec = pickle.load(fh)
+                saved_stamp, spec, cal = pickle.load(fh)
             if saved_stamp == stamp + _named_files_stamp(src, spec):
-                return spec
+                return spec, cal
         except Exception:  # no entry yet, or one from other code: read the files
             pass
+    spec, cal = _read_spec(path)
+    if entry is not None and stamp is not None:
+        _write(entry, pickle.dumps((stamp + _named_files_stamp(src, spec), spec, cal),
+                                   protocol=pickle.HIGHEST_PROTOCOL))
+    return spec, cal
+
+
+def _read_spec(path: str):
+    from stages.calendar import calendar_for
     from stages.loader import load_cycle
 
     spec = load_cycle(path)
-    if entry is not None and stamp is not None:
-        _write(entry, pickle.dumps((stamp + _named_files_stamp(src, spec), spec), protocol=pickle.HIGHEST_PROTOCOL))
-    return spec
+    return spec, calendar_for(spec)
 
 
 def cache_dir() -> Path | None:
@@ -132,9 +142,18 @@ def _models_stamp() -> tuple:
 def _spec_stamp(src: Path) -> tuple | None:
     try:
         files = [p for d in (src.parent, src.parent.parent) for p in sorted(d.iterdir()) if p.is_file()]
-        return tuple(_stat(p) for p in [src, *files]) + _code_stamp()
+        return tuple(_stat(p) for p in [src, *files]) + _code_stamp() + _chinesecalendar_stamp()
     except OSError:
         return None
+
+
+def _chinesecalendar_stamp() -> tuple:
+    import importlib.util
+
+    found = importlib.util.find_spec("chinese_calendar")
+    if found is None or not found.origin:
+        return ()
+    return tuple(_stat(p) for p in sorted(Path(found.origin).parent.glob("*.py")))
 
 
 def _named_files_stamp(src: Path, spec) -> tuple:
@@ -299,10 +318,8 @@ def answer(opts: dict):
             runs = [r for r in runs if r.spec_id == opts["cycle"]]
         if len(runs) != 1:
             raise NotHere("no run or several")
-        spec = load_spec(runs[0].spec_path)
+        spec, cal = load_spec_and_calendar(runs[0].spec_path)
         rows = sqlite_rows.run_rows(con, spec.id)
-        from stages.calendar import calendar_for
-
         verb = opts["verb"]
         if verb == "status":
             from stages.board import board_of
@@ -311,7 +328,7 @@ def answer(opts: dict):
                 spec.department(opts["dept"])  # unknown: KeyError, and the normal path says so
             if opts["stage"] and opts["stage"] not in [s.id for s in spec.stages]:
                 raise NotHere("unknown stage")
-            data = board_of(rows, spec, calendar_for(spec), opts["as_of"], dept=opts["dept"], stage=opts["stage"],
+            data = board_of(rows, spec, cal, opts["as_of"], dept=opts["dept"], stage=opts["stage"],
                             late_only=opts["late"])
         elif verb == "timeline":
             from stages.views import timeline_of
@@ -321,8 +338,8 @@ def answer(opts: dict):
             from stages.views import inbox_of
 
             short = spec.department(opts["dept_arg"]).short
-            data = inbox_of(rows, sqlite_rows.returned(con, rows.run.id, short), spec, calendar_for(spec),
-                            opts["dept_arg"], opts["as_of"])
+            data = inbox_of(rows, sqlite_rows.returned(con, rows.run.id, short), spec, cal, opts["dept_arg"],
+                            opts["as_of"])
     finally:
         con.close()
     return data
@@ -344,18 +361,62 @@ def show(verb: str, data, as_json: bool) -> None:
         sys.stdout.write("".join(line + "\n" for line in inbox_lines(data)))
 
 
+_DECLINED: set[tuple] = set()
+
+
 def run(argv: list[str]) -> bool:
-    """Answer ``argv`` through the fast path if it is one of its cases; False (nothing printed) if not."""
-    if os.environ.get("PLANCYCLE_FAST_READ", "1").strip() in ("0", "false", "no"):
+    """Answer ``argv`` through the fast path if it is one of its cases; False (nothing printed) if not.
+
+    A closed pipe while printing exits 1 (SystemExit), as on the normal path; other errors while printing are
+    raised, for the caller's error boundary."""
+    if os.environ.get("PLANCYCLE_FAST_READ", "1").strip() in ("0", "false", "no") or tuple(argv) in _DECLINED:
         return False
     opts = parse(argv)
     if opts is None:
+        _DECLINED.add(tuple(argv))
         return False
     try:
         data = answer(opts)
     except Exception as exc:  # noqa: BLE001 - whatever it is, the normal path answers (and names it)
         if os.environ.get("PLANCYCLE_DEBUG", "").strip() not in ("", "0", "false", "no"):
             sys.stderr.write(f"plancycle: fast read path not taken: {type(exc).__name__}: {exc}\n")
+        _DECLINED.add(tuple(argv))  # app.cli.main, called next, does not try again
         return False
-    show(opts["verb"], data, opts["json"])
+    try:
+        show(opts["verb"], data, opts["json"])
+    except BrokenPipeError:  # `plancycle status --json | head`: exit 1, saying nothing, as click does for app.cli
+        try:                 # (and rich for a table)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except OSError:
+            pass
+        sys.exit(1)
     return True
+
+
+def main() -> None:
+    """The ``plancycle`` program (pyproject's console script): the fast path for what it answers, without even
+    importing typer; everything else — other commands, ``--help``, usage mistakes — is ``app.cli.main``'s, and so
+    is any error while printing (through its error boundary). Leaves as ``app.cli.main`` does: ``os._exit`` once
+    the output is flushed, skipping the interpreter's teardown."""
+    args = sys.argv[1:]
+    try:
+        took = run(args)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - printing failed: the one error boundary names it
+        from app.cli import _handle
+
+        _handle(exc, os.environ.get("PLANCYCLE_DEBUG", "").strip() not in ("", "0", "false", "no"))
+        raise  # not reached: _handle exits
+    if not took:
+        from app.cli import main as cli_main
+
+        cli_main()
+        return
+    code = 0
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        code = 1
+    os._exit(code)

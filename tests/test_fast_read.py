@@ -200,3 +200,44 @@ def test_the_program_prints_the_same_both_ways(moved_db):
         assert p.returncode == 0, p.stderr
         outs.append(p.stdout)
     assert outs[0] == outs[1] and "前期研究" in outs[0].decode()
+
+
+PROGRAM = "import sys; sys.argv[0] = 'plancycle'; from app.fastread import main; sys.exit(main())"  # the console script
+
+
+def program(db, *argv, stdout=subprocess.PIPE, fast="1"):
+    env = dict(os.environ, PLANCYCLE_DATABASE_URL=db, PLANCYCLE_FAST_READ=fast, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-c", PROGRAM, *argv], cwd=ROOT, env=env, stdout=stdout,
+                          stderr=subprocess.PIPE, timeout=120)
+
+
+@pytest.mark.parametrize("argv,code,says", [
+    (("--help",), 0, "Usage: plancycle"), (("status", "--help"), 0, "Usage: plancycle status"),
+    (("stauts",), 2, "No such command 'stauts'"), (("status", "--as-of", "2019-02-30"), 2, "cannot read the date"),
+    (("inbox", "区不存在局"), 2, "unknown department"), (("status", "--foo"), 2, "No such option"),
+])
+def test_the_console_script_leaves_everything_else_to_the_cli(moved_db, argv, code, says):
+    """pyproject's `plancycle` is app.fastread:main: help and usage mistakes still reach typer and the CLI's error
+    boundary (one line, exit 2), the same as through app.cli."""
+    p = program(moved_db, *argv)
+    assert p.returncode == code
+    text = (p.stdout + p.stderr).decode()
+    assert says in text and "Traceback" not in text
+    if code:
+        assert len(p.stderr.decode().strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize("argv", [("inbox", "区商务委", "--as-of", "2019-08-02"), ("status", "--json"),
+                                  ("status", "--as-of", "2019-11-25"), ("timeline",)])
+def test_a_closed_pipe_ends_the_same_both_ways(moved_db, argv):
+    codes = []
+    for fast in ("1", "0"):
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = program(moved_db, *argv, stdout=w, fast=fast)
+        finally:
+            os.close(w)
+        assert b"Traceback" not in p.stderr
+        codes.append((p.returncode, p.stderr))
+    assert codes[0] == codes[1]

@@ -357,8 +357,7 @@ def to_markdown(doc: Doc) -> str:
 
 # -- .docx ---------------------------------------------------------------------------------------------------------------
 MM_TW = 1440 / 25.4  # twips in a millimetre
-TEXT_W = round(156 * MM_TW)  # the text block is 156 mm wide …
-TEXT_H = round(225 * MM_TW)  # … and 225 mm high
+TEXT_W = round(156 * MM_TW)  # the text block is 156 mm wide
 MASTHEAD_MM = 35  # the 发文机关标志's top edge under the text block's top edge
 RULE_MM = 4  # the red rule under the 发文字号
 PAGE_NO_MM = 7  # the page number's dash under the text block's bottom edge
@@ -369,19 +368,20 @@ FOOT_CHAR_TW = FOOT_PT * 20  # one 四号 character
 DESCENT = 0.2
 FOOT_DASH_MM = 2.55  # the page number's dash over the bottom of its 16.8 pt line (measured likewise)
 
-# The fonts a document names, for Word's and WPS's substitution when one is missing (w:altName) and for the
-# preview's fontconfig aliases (config/fonts/fonts.conf): name, alternative names, panose, family.
+# The fonts a document names, for Word's and WPS's substitution when one is missing (w:altName: one name, the
+# one a Windows PC without the GB2312 fonts has, or the font's English name) and for the preview's fontconfig
+# aliases (config/fonts/fonts.conf): name, alternative name, panose, family.
 FONT_TABLE = (
-    (TITLE_FONT, "小标宋,FZXiaoBiaoSong-B05S,方正小标宋_GBK", "02000000000000000000", "script"),
-    (BODY_FONT, "仿宋,FangSong,FangSong_GB2312", "02010609030101010101", "modern"),
+    (TITLE_FONT, "FZXiaoBiaoSong-B05S", "02000000000000000000", "auto"),
+    (BODY_FONT, "仿宋", "02010609060101010101", "modern"),
     (HEI_FONT, "SimHei", "02010609060101010101", "modern"),
-    (KAI_FONT, "楷体,KaiTi,KaiTi_GB2312", "02010609030101010101", "modern"),
+    (KAI_FONT, "楷体", "02010609060101010101", "modern"),
     (SONG_FONT, "SimSun", "02010600030101010101", "auto"),
 )
 
 
 def _font_table_xml() -> bytes:
-    """word/fontTable.xml: the five fonts, GB2312 charset (86), each with its alternative names."""
+    """word/fontTable.xml: the five fonts, GB2312 charset (86), each with its alternative name."""
     from xml.sax.saxutils import quoteattr
 
     fonts = []

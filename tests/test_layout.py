@@ -398,8 +398,8 @@ def test_package_fonts_and_languages():
     fonts = {f.get(f"{W}name"): f for f in ET.fromstring(z.read("word/fontTable.xml")).findall(f"{W}font")}
     assert set(fonts) >= {D.TITLE_FONT, D.BODY_FONT, D.HEI_FONT, D.KAI_FONT, D.SONG_FONT}
     alt = {name: f.find(f"{W}altName").get(f"{W}val") for name, f in fonts.items()}
-    assert "仿宋" in alt[D.BODY_FONT].split(",") and "楷体" in alt[D.KAI_FONT].split(",")
-    assert {"小标宋", "FZXiaoBiaoSong-B05S"} <= set(alt[D.TITLE_FONT].split(","))
+    assert alt[D.BODY_FONT] == "仿宋" and alt[D.KAI_FONT] == "楷体" and alt[D.HEI_FONT] == "SimHei"
+    assert alt[D.TITLE_FONT] == "FZXiaoBiaoSong-B05S" and alt[D.SONG_FONT] == "SimSun"
     assert all(f.find(f"{W}charset").get(f"{W}val") == "86" for f in fonts.values())  # GB2312
     # every font a run names is in the table
     used = {v for name in ("word/document.xml", "word/styles.xml") if name in names
@@ -413,11 +413,9 @@ def test_package_fonts_and_languages():
 def test_fontconfig_aliases_parse_and_cover_every_font():
     tree = ET.parse(ROOT / "config" / "fonts" / "fonts.conf")
     aliases = {a.findtext("family"): [f.text for f in a.findall("prefer/family")] for a in tree.getroot().iter("alias")}
-    for name, alt, *_ in D.FONT_TABLE:
-        assert name in aliases, name
-        for other in alt.split(","):
-            if other in ("仿宋", "楷体", "小标宋", "FZXiaoBiaoSong-B05S", "SimHei", "SimSun", "FangSong", "KaiTi"):
-                assert other in aliases, other
+    for name, alt, *_ in D.FONT_TABLE:  # a name and its alternative both map to a free font
+        assert name in aliases and alt in aliases, (name, alt)
+    assert {"小标宋", "FangSong", "KaiTi"} <= set(aliases)
     assert aliases[D.BODY_FONT][0] == "FandolFang" and "Noto Serif CJK SC" in aliases[D.BODY_FONT]
     assert aliases[D.HEI_FONT][0] == "Noto Sans CJK SC"
     assert aliases[D.TITLE_FONT][0] == aliases[D.SONG_FONT][0] == "Noto Serif CJK SC"

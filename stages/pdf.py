@@ -41,7 +41,7 @@ def to_pdf(docx_bytes: bytes, *, timeout: float = TIMEOUT) -> bytes:
         src.write_bytes(docx_bytes)
         out = work / "out"
         out.mkdir()
-        env = dict(os.environ, HOME=str(work))
+        env = dict(os.environ)  # HOME kept: fontconfig reads ~/.fonts (where FandolFang may have been put)
         if FONTS_CONF.is_file():
             env["FONTCONFIG_FILE"] = str(FONTS_CONF)
         cmd = [exe, f"-env:UserInstallation={(work / 'profile').as_uri()}", "--headless", "--invisible",

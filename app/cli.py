@@ -267,6 +267,9 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
     engine = _engine(create=True)
     with Session(engine) as session:
         out = init_run(session, spec, as_of=when)
+        from stages.paperwork import after
+
+        after(session, spec, out, as_of=when)
         session.commit()
     started = ""
     if out.changed:
@@ -641,8 +644,11 @@ def _report(out: dict, as_json: bool) -> None:
                        ("stage", "stages")):
         if out.get(key):
             typer.echo(f"  {label}: " + ", ".join(out[key]))
-    for n in (out.get("data") or {}).get("notices_issued", []):
-        typer.echo(f"  issued: #{n['id']} {n['number'] or ''} {n['title']}")
+    for n in (out.get("data") or {}).get("drafts", []):
+        typer.echo(f"  drafted {n['genre']} #{n['id']}: {n['title']} — sign it off with `plancycle notice sign {n['id']}`")
+    signed = (out.get("data") or {}).get("notice")
+    if signed:
+        typer.echo(f"  #{signed['id']} {signed['number'] or '（' + signed['genre'] + '，不编号）'} {signed['title']}")
 
 
 AS_OF = typer.Option(None, "--as-of", help="when it happened (YYYY-MM-DD or YYYY-MM-DDTHH:MM); default now")
@@ -822,7 +828,8 @@ def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to 
         f = out["fired"]
         typer.echo(f"{out['day']}: {out['open']} open milestones — green {out['lights']['green']}, yellow "
                    f"{out['lights']['yellow']}, red {out['lights']['red']}; reminders: advance {f['advance']}, "
-                   f"催办 {f['urge']}, escalated {f['escalate']}; {out['notices']} notices"
+                   f"催办 {f['urge']}, 督办 {f['escalate']}; {out.get('messages', 0)} messages queued, "
+                   f"{len(out.get('drafts') or [])} 督办通知 drafted"
                    + (f"; caught up {out['missed_workdays_caught_up']} missed working days"
                       if out["missed_workdays_caught_up"] else ""))
 
@@ -872,12 +879,12 @@ def notices_list(kind: Optional[str] = typer.Option(None, "--kind"), issued: boo
                    f"{n['title'] or n['kind'] + ' — ' + n['about']}")
 
 
-notice_app = typer.Typer(help="One notice: render it.")
+notice_app = typer.Typer(help="One document: render, edit or sign it off (签发).")
 app.add_typer(notice_app, name="notice")
 
 
 @notice_app.command("render")
-def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", help="docx or md"),
+def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", help="docx, pdf or md"),
                   out: Path = typer.Option(Path("."), "--out", help="directory to write into")):
     """Render a filed notice again (the same bytes as when it was issued) into DIR."""
     import hashlib
@@ -886,8 +893,8 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
 
     from stages.notices import render_notice
 
-    if fmt not in ("docx", "md"):
-        raise PlancycleError(f"--format must be docx or md, not {fmt!r}")
+    if fmt not in ("docx", "md", "pdf"):
+        raise PlancycleError(f"--format must be docx, pdf or md, not {fmt!r}")
     engine = _engine()
     with Session(engine) as session:
         _open_run(session)
@@ -899,6 +906,48 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
     path.write_bytes(data)
     same = fmt != "docx" or hashlib.sha256(data).hexdigest() == stored
     typer.echo(f"{path}" + ("" if same else "  (differs from the filed checksum: the template changed since)"))
+
+
+def _changes(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs or []:
+        field, sep, value = p.partition("=")
+        if not sep or not field.strip():
+            raise PlancycleError(f"--set takes FIELD=TEXT (e.g. contact_person=陈明), not {p!r}")
+        out[field.strip()] = value
+    return out
+
+
+SET = typer.Option(None, "--set", help="FIELD=TEXT: place, contact_person, contact_phone, contact_email, "
+                                       "contact_address, signer, attendees, extra (repeatable)")
+
+
+@notice_app.command("edit")
+def notice_edit(notice_id: int, sets: Optional[list[str]] = SET, by: Optional[str] = typer.Option(None, "--by"),
+                as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """Change a draft's free-text parts before it is signed."""
+    from stages.requests import EditDocumentRequest
+
+    changes = _changes(sets or [])
+    if not changes:
+        raise PlancycleError("nothing to change: give --set FIELD=TEXT")
+    req = _request_check(lambda: EditDocumentRequest(notice=notice_id, changes=changes, by=by, **_common(as_of, key)))
+    _prepare(req, depts=[req.by])
+    _act("edit_document", req, as_json)
+
+
+@notice_app.command("sign")
+def notice_sign(notice_id: int, number: Optional[str] = typer.Option(None, "--number",
+                help="the 发文字号 the office's OA gave (default: the register's next number)"),
+                sets: Optional[list[str]] = SET, by: Optional[str] = typer.Option(None, "--by"),
+                as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """签发: sign a draft off; a numbered genre takes its 发文字号 now."""
+    from stages.requests import SignDocumentRequest
+
+    req = _request_check(lambda: SignDocumentRequest(notice=notice_id, number=number, changes=_changes(sets or []),
+                                                     by=by, **_common(as_of, key)))
+    _prepare(req, depts=[req.by])
+    _act("sign_document", req, as_json)
 
 
 report_app = typer.Typer(help="Reports.")
@@ -1165,10 +1214,10 @@ def _handle(exc: BaseException, debug: bool) -> None:
 from app import cli_web  # noqa: E402 - the console's commands: user add/list/disable/passwd/import, web
 
 cli_web.register(app, engine=lambda: _engine(write=True), state=State)
+__import__("app.cli_messages").cli_messages.register(app, engine=_engine, url=_database_url, state=State)  # plancycle messages
 
 
 def main(argv: list[str] | None = None) -> None:
-__import__("app.cli_messages").cli_messages.register(app, engine=_engine, url=_database_url, state=State)  # plancycle messages
     """The entry point: run one command; every error ends here as one line (see the module's docstring).
 
     Called as the ``plancycle`` program (no ``argv``), it leaves with ``os._exit`` once its output is flushed,

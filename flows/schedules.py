@@ -38,6 +38,10 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
                 return {"day": when.date().isoformat(), "skipped": "not a working day"}
             before = session.exec(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() or 0
             result = sweep(session, specs, cal, when, flow_run_id=current_flow_run_id())
+            # 提前提醒 and 催办 as messages to the units' liaisons (the outbox; `deliver-messages` sends them)
+            from stages.messages import enqueue_reminders
+
+            result["messages"] = enqueue_reminders(session, when, cal=cal)
             # the periodic 督办通知 (a draft for sign-off) for work past the 督办 rung, in the same transaction
             result["drafts"] = [n.id for n in supervision(session, specs, cal, when,
                                                           flow_run_id=current_flow_run_id())]
@@ -46,6 +50,10 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
             spec_of_run = {r.id: r.spec_id for r in runs}
         for spec_id in specs:
             emit_events(spec_id, [a for a in ran if spec_of_run[a.run_id] == spec_id])
+        if result.get("messages"):  # after the commit: a channel that is down never holds the sweep's work back
+            from flows.delivery import deliver
+
+            result["delivery"] = deliver(db, when)
         return result
     except PlancycleError as exc:
         return refused(exc)

@@ -8,13 +8,30 @@ with 403 before anything is read.
 
 The signing secret is ``PLANCYCLE_SECRET`` or, by default, a random one kept in the database (``app_setting``),
 so sessions survive a restart and several web processes over one database agree.
+
+Sign-in, the one POST anyone may send, is bounded twice before a password is checked:
+
+- its body is at most :data:`LOGIN_MAX_BYTES` (8 KB; a real one is ~200 bytes): a larger ``Content-Length`` is
+  refused (413) before any of the body is read, and a body sent without one (chunked) is read only until it
+  passes the limit (:func:`login_form`);
+- :class:`LoginThrottle`: after :data:`IP_FAILURES` failed sign-ins from one client address within
+  :data:`IP_WINDOW` seconds, further attempts from it are refused (429, ``Retry-After``) until the oldest of them
+  is that old — on top of the per-account lock-out (``stages.users``), so one address cannot try a password on
+  every account in turn. Kept in this process's memory (``plancycle web`` is one process): a restart forgets it,
+  and several processes would count apart. The address is the connection's (:func:`client_ip`), or, when that
+  connection comes from a proxy named in ``PLANCYCLE_TRUSTED_PROXIES`` (addresses or networks, comma-separated;
+  none by default), the last address in ``X-Forwarded-For`` that is not itself such a proxy.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import secrets
+import threading
+import time
+from collections import deque
 
 from sqlmodel import Session, select
 
@@ -30,6 +47,133 @@ class NeedLogin(Exception):
 
 class CsrfRefused(Exception):
     """A POST without the session's CSRF token."""
+
+
+LOGIN_MAX_BYTES = 8 * 1024
+IP_FAILURES = 20
+IP_WINDOW = 600  # seconds
+TOO_LARGE = "登录请求过大（超过 8 KB），已拒绝"
+TOO_MANY = "登录尝试过于频繁，请稍后再试"
+
+
+class BodyTooLarge(Exception):
+    """An anonymous POST larger than its limit: refused (413) without reading the rest of it."""
+
+
+async def login_form(request, limit: int = LOGIN_MAX_BYTES):
+    """The sign-in form, read only if it is at most ``limit`` bytes, and its CSRF token checked."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise BodyTooLarge(TOO_LARGE)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(TOO_LARGE)
+    form = await _replayed(request, bytes(body)).form()
+    check_csrf(request, form.get("csrf_token"))
+    return form
+
+
+def _replayed(request, body: bytes):
+    """A request over the same scope (session included) whose body is ``body``, already read."""
+    from starlette.requests import Request
+
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+def _networks(text: str | None) -> list:
+    out = []
+    for part in (text or "").split(","):
+        part = part.strip()
+        if part:
+            try:
+                out.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                pass  # not an address: trusts nothing
+    return out
+
+
+def _within(address: str, networks: list) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks if n.version == ip.version)
+
+
+def client_ip(request) -> str:
+    """The client's address: the connection's, or, behind a proxy named in ``PLANCYCLE_TRUSTED_PROXIES``, the last
+    ``X-Forwarded-For`` hop that is not a trusted proxy (the ones before it are the client's to write)."""
+    peer = request.client.host if request.client else ""
+    trusted = _networks(os.environ.get("PLANCYCLE_TRUSTED_PROXIES"))
+    if not trusted or not _within(peer, trusted):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _within(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+class LoginThrottle:
+    """Failed sign-ins per client address in a sliding window (this process's memory, bounded)."""
+
+    MAX_ADDRESSES = 10_000
+
+    def __init__(self, limit: int = IP_FAILURES, window: float = IP_WINDOW, clock=time.monotonic):
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, address: str, now: float) -> deque:
+        q = self._failures.get(address)
+        if q is None:
+            return deque()
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if not q:
+            del self._failures[address]
+        return q
+
+    def wait(self, address: str) -> int:
+        """Seconds until ``address`` may try again (0: now)."""
+        with self._lock:
+            now = self.clock()
+            q = self._recent(address, now)
+            if len(q) < self.limit:
+                return 0
+            return max(1, int(q[-self.limit] + self.window - now + 0.999))
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            now = self.clock()
+            q = self._recent(address, now)
+            if not q:
+                if len(self._failures) >= self.MAX_ADDRESSES:
+                    for stale in [a for a, f in self._failures.items() if f[-1] <= now - self.window]:
+                        del self._failures[stale]
+                    while len(self._failures) >= self.MAX_ADDRESSES:  # the longest quiet goes first
+                        del self._failures[min(self._failures, key=lambda a: self._failures[a][-1])]
+                q = self._failures[address] = deque()
+            q.append(now)
+
+
+def login_throttle(app) -> LoginThrottle:
+    """The app's throttle (one per app, made on first use)."""
+    found = getattr(app.state, "login_throttle", None)
+    if found is None:
+        found = app.state.login_throttle = LoginThrottle()
+    return found
 
 
 def session_secret(engine) -> str:

@@ -297,8 +297,19 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     async def login(request: Request):
         from stages.users import LoginRefused, authenticate
 
-        form = await form_of(request)
+        try:  # the body is bounded before it is read (auth.LOGIN_MAX_BYTES)
+            form = await auth.login_form(request)
+        except auth.BodyTooLarge as exc:
+            return page(request, "login.html", {"next": "/", "error": str(exc)}, status=413)
         nxt = _safe_next(form.get("next") or "/")
+        throttle, ip = auth.login_throttle(request.app), auth.client_ip(request)
+        wait = throttle.wait(ip)
+        if wait:  # too many failures from this address: refused before any password is checked
+            resp = page(request, "login.html", {"next": nxt, "error": auth.TOO_MANY,
+                                                "username": str(form.get("username") or "")[:40]}, status=429)
+            resp.headers["Retry-After"] = str(wait)
+            return resp
+
         def check():
             with Session(st.write_engine) as s:
                 try:
@@ -312,6 +323,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         username, changed, error = await run_in_threadpool(check)
         if error:
+            throttle.failed(ip)
             return page(request, "login.html", {"next": nxt, "error": error,
                                                 "username": str(form.get("username") or "")[:40]}, status=401)
         auth.sign_in(request, username, changed)

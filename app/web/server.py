@@ -727,15 +727,24 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     # -- documents, timeline, exports, audit ------------------------------------------------------------------------
     def documents_data(s, actor, run, spec):
-        rows = s.exec(select(Notice).where(Notice.run_id == run.id, Notice.status == "issued")
+        from stages.notices import missing
+
+        rows = s.exec(select(Notice).where(Notice.run_id == run.id, Notice.status.in_(["issued", "draft"]))
                       .order_by(Notice.id.desc())).all()
-        out = []
+        out, drafts = [], []
         for n in rows:
+            if n.status == "draft":  # drafts are the planning office's, until signed
+                if actor.reads_all:
+                    drafts.append({"id": n.id, "kind": n.kind, "genre": n.data.get("genre"), "title": n.title,
+                                   "recipients": n.recipients, "date": n.created_at.date().isoformat(),
+                                   "missing": [_FIELD_ZH.get(f, f) for f in missing(n.data, n.kind)]})
+                continue
             if not actor.reads_all and not _addressed_to(n, actor.dept):
                 continue
-            out.append({"id": n.id, "kind": n.kind, "number": n.doc_number, "title": n.title,
-                        "recipients": n.recipients, "date": n.created_at.date().isoformat()})
-        return {"documents": out}
+            out.append({"id": n.id, "kind": n.kind, "genre": n.data.get("genre"), "number": n.doc_number,
+                        "title": n.title, "recipients": n.recipients,
+                        "date": (n.issued_at or n.created_at).date().isoformat()})
+        return {"documents": out, "drafts": drafts}
 
     @app.get("/documents", response_class=HTMLResponse)
     def documents_page(request: Request):
@@ -754,7 +763,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         from stages.notices import render_notice
 
         n = s.get(Notice, notice_id)
-        if n is None or n.run_id != run.id or n.status != "issued":
+        if n is None or n.run_id != run.id or n.status not in ("issued", "draft"):
+            raise PageError(404, "文件不存在")
+        if n.status == "draft" and not actor.reads_all:
             raise PageError(404, "文件不存在")
         if not actor.reads_all and not _addressed_to(n, actor.dept):
             raise Forbidden("该文件未发给本部门")
@@ -762,20 +773,71 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.get("/documents/{notice_id}", response_class=HTMLResponse)
     def document_page(request: Request, notice_id: int):
+        from stages.notices import EDITABLE, missing
+
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
             n, md = one_document(s, actor, run, notice_id, "md")
+            fields = []
+            if n.status == "draft" and actor.can_coordinate:
+                c = n.data
+                gaps = set(missing(c, n.kind))
+                for f, zh in EDITABLE.items():
+                    if f.startswith("contact_"):
+                        value = (c.get("contact") or {}).get(f[8:], "")
+                    elif f in ("place", "attendees") and f not in c:
+                        continue
+                    elif f == "signer" and c.get("genre") not in ("请示", "报告"):
+                        continue
+                    else:
+                        value = c.get(f) or ""
+                    fields.append({"name": f, "zh": zh, "value": value, "missing": f in gaps})
             return page(request, "document.html", {**common(request, user, actor, run, spec, s), "n": n,
-                                                   "md": md.decode("utf-8")})
+                                                   "md": md.decode("utf-8"), "fields": fields,
+                                                   "genre": n.data.get("genre"),
+                                                   "numbered": n.data.get("numbered")})
 
     @app.get("/documents/{notice_id}/download")
-    def document_download(request: Request, notice_id: int):
+    def document_download(request: Request, notice_id: int, format: str = "docx"):
+        if format not in ("docx", "pdf"):
+            raise PageError(400, "格式只能是 docx 或 pdf")
         with Session(st.read_engine) as s:
             _user, actor, run, _spec = ctx(request, s)
-            n, data = one_document(s, actor, run, notice_id, "docx")
-            name = f"{n.doc_number or n.kind}-{n.title or ''}.docx"
-        return Response(data, media_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                        headers={"Content-Disposition": _disposition(name)})
+            n, data = one_document(s, actor, run, notice_id, format)
+            name = f"{n.doc_number or ('草稿' if n.status == 'draft' else n.data.get('genre', n.kind))}-{n.title or ''}.{format}"
+        media = ("application/pdf" if format == "pdf"
+                 else "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+        return Response(data, media_type=media, headers={"Content-Disposition": _disposition(name)})
+
+    @app.post("/documents/{notice_id}/sign")
+    async def document_sign(request: Request, notice_id: int):
+        from stages.notices import EDITABLE
+
+        form, actor, _spec = await coordinator_form(request)
+        changes = {f: form.get(f) for f in EDITABLE if form.get(f) is not None}
+        current = await run_in_threadpool(_draft_values, notice_id)
+        changes = {f: v for f, v in changes.items() if v.strip() and v != current.get(f)}
+        action = form.get("action") or "sign"
+        if action == "save":
+            if not changes:
+                raise PageError(400, "没有需要保存的修改")
+            out = await aact("edit_document", "EditDocumentRequest", notice=notice_id, changes=changes, actor=actor,
+                             by=actor.dept)
+            return await adone(request, f"/documents/{notice_id}", "草稿已保存")
+        out = await aact("sign_document", "SignDocumentRequest", notice=notice_id, changes=changes,
+                         number=(form.get("number") or "").strip() or None, actor=actor, by=actor.dept)
+        signed = (out.get("data") or {}).get("notice") or {}
+        return await adone(request, f"/documents/{notice_id}",
+                           f"已签发：{signed.get('number') or signed.get('genre', '')} {signed.get('title', '')}")
+
+    def _draft_values(notice_id: int) -> dict:
+        with Session(st.read_engine) as s:
+            n = s.get(Notice, notice_id)
+            if n is None:
+                return {}
+            c = n.data
+            return {"place": c.get("place"), "attendees": c.get("attendees"), "signer": c.get("signer"),
+                    "extra": c.get("extra"), **{f"contact_{k}": v for k, v in (c.get("contact") or {}).items()}}
 
     @app.get("/timeline", response_class=HTMLResponse)
     def timeline_page(request: Request):
@@ -973,9 +1035,13 @@ def _disposition(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{urllib.parse.quote(name)}"
 
 
+_FIELD_ZH = {"contact_person": "联系人", "contact_phone": "联系电话", "contact_email": "电子邮箱",
+             "contact_address": "地址", "signer": "签发人", "place": "会议地点", "text": "正文"}
+
+
 def _addressed_to(n: Notice, dept: str | None) -> bool:
-    rec = set(n.recipients or [])
-    return bool(dept and (dept in rec or rec & {"各部门", "各有关部门", "各街镇", "各有关单位", "社会各有关单位"}))
+    rec = {part for r in (n.recipients or []) for part in str(r).split("、")}
+    return bool(dept and (dept in rec or rec & {"各部门", "各有关部门", "各街镇", "各有关单位", "社会各有关单位", "社会"}))
 
 
 def _known_dept(spec, dept: str) -> str:

@@ -12,6 +12,13 @@ import re
 
 # (pattern, replacement): first match wins; groups keep the services' values
 PATTERNS: list[tuple[str, str]] = [
+    (r"^document (\d+) cannot be signed: (\w+) \((.+?)\) is empty or a placeholder; edit it first$",
+     r"文件暂不能签发：“\3”尚未填写或仍为占位内容，请先补充"),
+    (r"^document (\d+) is (\w+); only a draft can be (?:signed|edited)$", r"该文件已签发，不能再修改或签发"),
+    (r"^(\S+) is already used by another document$", r"发文字号\1已被使用"),
+    (r"^number must look like (\S+), not .*$", r"发文字号格式应为\1"),
+    (r"^nothing to change: .*$", "没有需要保存的修改"),
+    (r"^(.+?) signed: (.+)$", r"已签发（\1）：\2"),
     (r"^(.+?) submitted by (\S+?)(?:, (\d+) working days late)?$",
      lambda m: f"{m[1]}：{m[2]}已报送" + (f"（逾期{m[3]}个工作日）" if m[3] else "")),
     (r"^(.+?) accepted$", r"\1：已审核通过"),

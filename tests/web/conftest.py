@@ -38,8 +38,10 @@ def make_console_db(path: Path, as_of: str = "2019-06-01") -> str:
     eng = make_engine(url)
     create_schema(eng)
     spec = load_cycle(Path(__file__).resolve().parents[2] / "config" / "cycles" / "changning-14th.yaml")
+    from stages.paperwork import after
+
     with Session(eng) as s:
-        init_run(s, spec, as_of=as_of)
+        after(s, spec, init_run(s, spec, as_of=as_of), as_of=as_of)
         for username, role, dept, name in (("coord", "coordinator", None, "规划科王科长"), ("hqb", "department", "区虹桥办", "虹桥办李"),
                                            ("swj", "department", "区商务委", "商务委赵"), ("boss", "leader", None, "分管副区长")):
             add_user(s, spec.departments, username=username, role=role, dept=dept, name=name, password=PASSWORD)

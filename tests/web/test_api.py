@@ -275,3 +275,28 @@ def test_the_coordinator_corrects_a_contractor_name(make_client):
     r = hqb.post("/items/topic-07/correct", data={"field": "contractor", "value": "x", "reason": "y",
                                                    "csrf_token": _csrf(hqb)})
     assert r.status_code == 403
+
+
+def test_the_coordinator_signs_a_draft_off_in_the_console(make_client):
+    coord, hqb = make_client("coord"), make_client("hqb")
+    page = coord.get("/documents").text
+    assert "待签发" in page and "关于做好“十四五”规划前期研究阶段工作的通知" in page and "联系人" in page
+    assert "待签发" not in hqb.get("/documents").text  # drafts are the planning office's
+    assert hqb.get("/documents/2").status_code == 404
+    draft = coord.get("/documents/2").text
+    assert "签发前核对" in draft and "（签发时编号）" in draft
+    token = _csrf(coord, "/documents/2")
+    # a placeholder left: refused in one Chinese line, nothing numbered
+    r = coord.post("/documents/2/sign", data={"csrf_token": token, "action": "sign"})
+    assert r.status_code == 400 and "“联系人”尚未填写或仍为占位内容" in r.text
+    assert coord.get("/api/documents").json()["documents"] == []
+    r = hqb.post("/documents/2/sign", data={"csrf_token": _csrf(hqb), "action": "sign"})
+    assert r.status_code == 403
+    r = coord.post("/documents/2/sign", data={"csrf_token": token, "action": "sign", "contact_person": "陈明（规划科）",
+                                              "contact_phone": "021-22050000"}, follow_redirects=True)
+    assert r.status_code == 200 and "已签发" in r.text and "长发改〔2019〕24号" in r.text
+    docs = coord.get("/api/documents").json()
+    assert [d["number"] for d in docs["documents"]] == ["长发改〔2019〕24号"] and len(docs["drafts"]) == 1
+    assert "长发改〔2019〕24号" in hqb.get("/documents").text  # 各有关部门 receive it once it is signed
+    r = coord.get("/documents/2/download?format=docx")
+    assert r.status_code == 200 and r.content[:2] == b"PK"

@@ -285,11 +285,11 @@ def test_monthly_report_has_substance_and_a_signer(run_):
 
 def test_special_plan_registration_notice(run_):
     s, spec, run = run_
-    for dept, title in (("区商务委", "长宁区商务发展“十四五”规划"), ("区教育局", "长宁区教育改革和发展“十四五”规划"),
-                        ("区体育局", "长宁区体育发展“十四五”规划")):
-        act(sv.propose, s, spec, dept=dept, title=title, as_of="2019-08-20")
+    keys = [act(sv.propose, s, spec, dept=dept, title=title, as_of="2019-08-20").target
+            for dept, title in (("区商务委", "长宁区商务发展“十四五”规划"), ("区教育局", "长宁区教育改革和发展“十四五”规划"),
+                                ("区体育局", "长宁区体育发展“十四五”规划"))]
     act(sv.approve, s, spec, body="leading_group", subject="special-plan-list", by=COORD, as_of="2019-11-20")
-    out = act(sv.register, s, spec, confirm=["sp-01", "sp-02"], reject=["sp-03"], by=COORD, as_of="2019-11-25",
+    out = act(sv.register, s, spec, confirm=keys[:2], reject=keys[2:], by=COORD, as_of="2019-11-25",
               reason="纳入区文化和旅游专项规划统筹编制")
     n = s.get(Notice, next(x["id"] for x in out.data["drafts"] if x["kind"] == "special_plan_registration"))
     sign(s, spec, n.id, "2019-11-25T17:00")
@@ -369,8 +369,59 @@ def test_strict_undefined_refuses_a_missing_value():
 
 def test_accepting_a_proposal_opens_registration_without_issuing_its_decision(run_):
     s, spec, run = run_
-    act(sv.propose, s, spec, dept="区商务委", title="长宁区商务发展“十四五”规划", as_of="2019-08-20")
-    out = act(sv.review, s, spec, item="sp-01", milestone="proposal", decision="accept", by=COORD, as_of="2019-08-22")
+    key = act(sv.propose, s, spec, dept="区商务委", title="长宁区商务发展“十四五”规划", as_of="2019-08-20").target
+    out = act(sv.review, s, spec, item=key, milestone="proposal", decision="accept", by=COORD, as_of="2019-08-22")
     s.commit()
-    assert "sp-01:registration" in out.opened
+    assert f"{key}:registration" in out.opened
     assert out.data["drafts"] == []  # the 立项确认通知 comes with the decision (register); one opening is a message
+
+
+# -- what an office reads: checks over any set of issued documents (the demo's, below and in test_flows) ----------
+CHECKS = {
+    "placeholder": re.compile(r"请填写|待填写|X{3,}|（签发时编号）"),
+    "ascii id": re.compile(r"\b(?:topic|sp|task)-\d+\b|\b[a-z]+(?:-[a-z0-9]+)+:[a-z_]+\b|\b[a-z]+_[a-z_]+\b"),
+    "doubled word": re.compile(r"([\u4e00-\u9fff]{2})\1"),
+    "ordinal beyond ten in digits": re.compile(r"（(?:1\d|[2-9]\d)）"),
+}
+
+
+def document_problems(texts: dict[str, str], issuer: str = "区发改委") -> list[str]:
+    out = []
+    for name, t in texts.items():
+        for what, rx in CHECKS.items():
+            m = rx.search(t)
+            if m:
+                out.append(f"{name}: {what} {m.group(0)!r}")
+        if re.search(rf"^(?:.*、)?{issuer}(?:、.*)?：$", t, re.M):
+            out.append(f"{name}: addressed to its issuer")
+    return out
+
+
+def test_every_kind_reads_right(run_):
+    """One document of every kind the cycle drafts, signed and rendered: none has a placeholder, an id, a doubled
+    word, digits for a Chinese ordinal, or its issuer as addressee."""
+    s, spec, run = run_
+    cal = sv.calendar_for(spec)
+    act(sv.submit, s, spec, item="work-plan", milestone="issued", by=COORD, as_of="2019-06-06")
+    act(sv.review, s, spec, item="work-plan", milestone="issued", decision="accept", by=COORD, as_of="2019-06-14T10:00")
+    for t in s.exec(select(Item).where(Item.kind == "topic")).all():
+        t.contractor = f"课题组{t.no}"
+        s.add(t)
+    act(sv.schedule_meeting, s, spec, milestone="midterm", at="2019-08-20T14:30", by=COORD, as_of="2019-08-01",
+        place="区政府3号会议室")
+    keys = [act(sv.propose, s, spec, dept=dept, title=title, as_of="2019-08-20").target
+            for dept, title in (("区商务委", "长宁区商务发展“十四五”规划"), ("区体育局", "长宁区体育发展“十四五”规划"))]
+    act(sv.approve, s, spec, body="leading_group", subject="special-plan-list", by=COORD, as_of="2019-11-20")
+    act(sv.register, s, spec, confirm=keys[:1], reject=keys[1:], by=COORD, as_of="2019-11-25", reason="统筹编制")
+    sweep(s, {spec.id: spec}, cal, "2019-11-26")
+    pw.supervision(s, {spec.id: spec}, cal, "2019-11-26")
+    pw.monthly_report(s, spec, cal, "2019-11")
+    for n in s.exec(select(Notice).where(Notice.status == "draft").order_by(Notice.id)).all():
+        sign(s, spec, n.id, "2019-11-27T10:00")
+    issued = s.exec(select(Notice).where(Notice.status == "issued")).all()
+    kinds = {n.kind for n in issued}
+    assert {"request", "stage_notice", "call_for_tender", "meeting", "meeting_letter", "special_plan_registration",
+            "supervision", "monthly_report"} <= kinds
+    texts = {f"{n.id}-{n.kind}": nt.render_notice(s, n.id, "md")[1].decode() for n in issued}
+    assert document_problems(texts) == []
+    assert len({n.doc_number for n in issued if n.doc_number}) == sum(1 for n in issued if n.doc_number)

@@ -200,3 +200,7 @@ def test_the_demo_is_deterministic(harness, tmp_path):
     docs = sorted(p.name for p in (tmp_path / "a" / "notices").iterdir())
     assert any(n.endswith(".docx") for n in docs) and any(n.endswith(".md") for n in docs)
     assert sorted(p.name for p in (tmp_path / "b" / "notices").iterdir()) == docs
+    from tests.test_notices import document_problems
+
+    texts = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "a" / "notices").glob("*.md")}
+    assert document_problems(texts) == []  # the demo's signed documents read right

@@ -6,7 +6,8 @@ guards (stage exits, milestone opening and acceptance are in ``stages.services``
 override is a recorded decision there, never a change to the gate).
 
 Vocabulary (fixed, like viewflow's nodes; never an eval string from YAML):
-``milestone`` (one milestone done), ``all`` (every live item of a track, at least one), ``at_least`` (N of M),
+``milestone`` (one milestone done), ``all`` (every live item of a track that has the milestone, at least one),
+``at_least`` (N of M),
 ``approval`` (a body approved a subject), ``all_of`` / ``any_of`` (nested, by gate id or inline).
 """
 
@@ -61,6 +62,22 @@ def predicates(pred: GatePredicate):
             yield from predicates(sub)
 
 
+_HAVING: dict[tuple[str, str], tuple[frozenset, frozenset]] = {}
+
+
+def _has(spec: CycleSpec, track: str, key: str, ms: str) -> bool:
+    """Whether item ``key`` of ``track`` has milestone ``ms`` at all (a direct commission has no 确定承接单位)."""
+    if track == "special_plans":
+        lc = spec.lifecycles.get("special_plan")
+        return lc is not None and any(m.id == ms for m in lc.milestones)
+    cache_key = (spec.id, spec.checksum)
+    if cache_key not in _HAVING:
+        _HAVING[cache_key] = (frozenset((it.key, m.id) for it in spec.items for m in it.milestones),
+                              frozenset(it.key for it in spec.items))
+    pairs, keys = _HAVING[cache_key]
+    return (key, ms) in pairs or key not in keys  # an item the spec does not know (a test's facts): it may have it
+
+
 def evaluate(spec: CycleSpec, gate_id: str, facts: Facts) -> GateResult:
     return _eval(spec, spec.gate(gate_id), facts, ())
 
@@ -72,7 +89,9 @@ def _eval(spec: CycleSpec, p: GatePredicate, facts: Facts, seen: tuple[str, ...]
         ok = facts.done(item, ms)
         return GateResult(ok, () if ok else (f"{item}:{ms} not done",))
     if p.all:
-        keys = facts.tracks.get(p.all.track, [])
+        # every live item of the track that has this milestone: a milestone only some items have (a tendered
+        # topic's 确定承接单位) is done when each of those has it done
+        keys = [k for k in facts.tracks.get(p.all.track, []) if _has(spec, p.all.track, k, p.all.milestone)]
         if not keys:
             return GateResult(False, (f"no {p.all.track} yet",))
         missing = tuple(f"{k}:{p.all.milestone} not done" for k in keys if not facts.done(k, p.all.milestone))

@@ -39,6 +39,7 @@ from .errors import CalendarError, ConfigError, DeadlinePhraseError
 from .phrases import Offset, Period, parse_offset, parse_period
 from .spec import (
     KIND_OF_TRACK,
+    ROLES,
     CycleFile,
     CycleSpec,
     DepartmentsFile,
@@ -233,6 +234,10 @@ def _calendar(doc: YamlDoc, cycle_path: Path, rel: str | None) -> WorkCalendar:
 
 
 _NOTICE_SECTIONS = ("organ", "contact", "numbering", "cc", "call_for_tender", "meetings")
+# the document kinds the notice settings may configure: stages.notices.DEFAULT_DOCUMENTS' keys (a test holds the two
+# equal; this module does not import stages.notices, which pulls in SQLAlchemy)
+NOTICE_KINDS = ("request", "stage_notice", "meeting", "meeting_letter", "call_for_tender", "tender_result",
+                "special_plan_registration", "supervision", "monthly_report")
 NOTICES_DEFAULT = Path(__file__).resolve().parent.parent / "config" / "notices.yaml"  # = stages.notices.CONFIG
 
 
@@ -262,6 +267,21 @@ def _notices_problem(data) -> tuple[tuple, str, str | None] | None:
         for year, n in first.items():
             if not isinstance(year, int) or isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 return ("numbering", "first", year), "must map a year to a first number ≥ 1", "2019: 25"
+    mode = data["numbering"].get("mode", "sequence")
+    if mode not in ("sequence", "manual"):
+        return ("numbering", "mode"), f"numbering mode {mode!r} is not one of sequence, manual", "sequence or manual"
+    docs = data.get("documents")
+    if docs is not None:
+        if not isinstance(docs, dict):
+            return ("documents",), "must be a mapping of document kind → settings", "request: {genre: 请示}"
+        for kind, settings in docs.items():
+            if kind not in NOTICE_KINDS:
+                return ("documents", kind), f"unknown document kind {kind!r}", ", ".join(NOTICE_KINDS)
+            if settings is not None and not isinstance(settings, dict):
+                return ("documents", kind), "must be a mapping of settings", "{genre: 通知, to: …}"
+            to = (settings or {}).get("to")
+            if to is not None and not isinstance(to, str):
+                return ("documents", kind, "to"), "must be text (the 主送 line)", "to: 各有关部门、各街镇"
     unnumbered = data["numbering"].get("unnumbered")
     if unnumbered is not None and not isinstance(unnumbered, list):
         return ("numbering", "unnumbered"), "must be a list of notice kinds", "[call_for_tender]"
@@ -317,11 +337,28 @@ def load_cycle(path: str | bytes | os.PathLike, calendar: WorkCalendar | None = 
     ck = _Checker(doc, cf, ddoc, dfile, calendar)
     ck.unique()
     items, lifecycles = _resolve(ck)
-    # the bytes parsed, not a second read: the same digest as before for the same files
-    checksum = hashlib.sha256(doc.raw + os.fsencode(dpath) + ddoc.raw).hexdigest()
+    checksum, legacy = checksums(doc.raw, ddoc.raw, path, cf.departments)
     groups = {k: tuple(ck.dept_names[m] for m in v) for k, v in dfile.groups.items()}
-    return CycleSpec(file=cf, path=str(path), checksum=checksum, departments=dfile.departments, groups=groups,
-                     stages=ck.stages, items=tuple(items), lifecycles=lifecycles)
+    return CycleSpec(file=cf, path=str(path), checksum=checksum, legacy_checksums=legacy,
+                     departments=dfile.departments, groups=groups, stages=ck.stages, items=tuple(items),
+                     lifecycles=lifecycles)
+
+
+def checksums(cycle_raw: bytes, departments_raw: bytes, path: Path, departments_rel: str) -> tuple[str, tuple[str, ...]]:
+    """The run's fingerprint of its definition: the SHA-256 of the cycle file's bytes and the departments file's
+    bytes (what makes the run's items, owners and dates), never of a path. The calendar extension and the notice
+    settings are not in it: a year's holidays are added and a contact filled in while a run goes on, and neither
+    changes a date already given (a year not yet listed is refused, never guessed).
+
+    Also the digests older versions computed (they hashed the departments file's path as it was written, so a run
+    made from ``plancycle init config/…`` with a relative path failed every later action): a run created by them
+    keeps working with the same files."""
+    new = hashlib.sha256(b"plancycle-cycle-v2\0" + hashlib.sha256(cycle_raw).digest()
+                         + hashlib.sha256(departments_raw).digest()).hexdigest()
+    legacy = []
+    for base in dict.fromkeys((path, Path(os.path.abspath(path)))):
+        legacy.append(hashlib.sha256(cycle_raw + os.fsencode(base.parent / departments_rel) + departments_raw).hexdigest())
+    return new, tuple(legacy)
 
 
 # -- resolution ------------------------------------------------------------------------------------------------------
@@ -333,11 +370,19 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     windows: dict[str, Period] = {}
     stages = []
     for i, st in enumerate(cf.stages):
-        _phrase_length(ck, st.window, "stages", i, "window")
-        try:
-            per = parse_period(st.window)
-        except DeadlinePhraseError as exc:
-            ck.fail(str(exc), "stages", i, "window", expected="a period such as 2019年 or 2021年上半年")
+        if (st.window is None) == (st.start is None and st.end is None) or (st.start is None) != (st.end is None):
+            ck.fail("a stage needs either window (a period phrase) or both start and end (dates)", "stages", i,
+                    expected="window: 2019年, or start: 2024-06-01 with end: 2024-12-31")
+        if st.window is None:
+            if st.start > st.end:
+                ck.fail(f"stage {st.id!r} starts {st.start} after it ends {st.end}", "stages", i, "end")
+            per = Period(st.start, st.end)
+        else:
+            _phrase_length(ck, st.window, "stages", i, "window")
+            try:
+                per = parse_period(st.window)
+            except DeadlinePhraseError as exc:
+                ck.fail(str(exc), "stages", i, "window", expected="a period such as 2019年 or 2021年上半年")
         windows[st.id] = per
         if st.exit_gate:
             ck.gate(st.exit_gate, "stages", i, "exit_gate")
@@ -348,11 +393,9 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                     "stages", stages.index(b), "window", expected="stage windows in order, not overlapping")
     ck.stages = tuple(stages)
 
-    # required lifecycles
-    for key, where in (("topic", "topics"), ("special_plan", "lifecycles")):
-        if (key == "topic" and cf.topics) or key == "special_plan":
-            if key not in cf.lifecycles:
-                ck.fail(f"no lifecycle {key!r} for the {where} track", "lifecycles", expected=f"lifecycles.{key}")
+    # required lifecycles: topics need the topic lifecycle; the special-plan track is there when its lifecycle is
+    if cf.topics and "topic" not in cf.lifecycles:
+        ck.fail("no lifecycle 'topic' for the topics track", "lifecycles", expected="lifecycles.topic")
     if cf.outline:
         ck.lifecycle(cf.outline.lifecycle, "outline", "lifecycle")
     for name, lc in cf.lifecycles.items():
@@ -360,14 +403,16 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
 
     # raw items: (key, kind, stage, milestones, yaml path of milestones, fields)
     raw: list[dict] = []
+    topic_prefix = _key_prefix(cf, "topic")
     for i, tp in enumerate(cf.topics):
         lead = tuple(ck.dept(d, "topics", i, "lead", j) for j, d in enumerate(tp.lead))
         coop = tuple(ck.dept(d, "topics", i, "cooperating", j, allow_group=True) for j, d in enumerate(tp.cooperating))
         lc = cf.lifecycles["topic"]
         mode = "open_call" if tp.open_call else "direct_commission"
-        raw.append(dict(key=f"topic-{tp.no:02d}", kind="topic", title=tp.title, stage=lc.stage, lead=lead,
+        ref = tp.ref or (lc.ref.replace("{no}", str(tp.no)) if lc.ref else None)
+        raw.append(dict(key=f"{topic_prefix}{tp.no:02d}", kind="topic", title=tp.title, stage=lc.stage, lead=lead,
                         cooperating=coop, no=tp.no, focus=tp.focus, open_call=tp.open_call,
-                        ref=f"附件1 三、{tp.no}", mode=mode, ms=lc.milestones, ms_path=("lifecycles", "topic", "milestones")))
+                        ref=ref, mode=mode, ms=lc.milestones, ms_path=("lifecycles", "topic", "milestones")))
     for i, task in enumerate(cf.tasks):
         ck.stage(task.stage, "tasks", i, "stage")
         lead = tuple(ck.dept(d, "tasks", i, "lead", j) for j, d in enumerate(task.lead))
@@ -381,15 +426,19 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
         raw.append(dict(key="outline", kind="outline", title=cf.outline.title, stage=lc.stage, lead=lead,
                         cooperating=coop, mode=None, ms=lc.milestones,
                         ms_path=("lifecycles", cf.outline.lifecycle, "milestones")))
-    # special plans: a template "item" so that its milestones are checked and dated once
-    sp = cf.lifecycles["special_plan"]
-    raw.append(dict(key="special_plans", kind="special_plan", title="(专项规划 template)", stage=sp.stage, lead=(),
-                    cooperating=(), mode=None, ms=sp.milestones, ms_path=("lifecycles", "special_plan", "milestones"),
-                    template=True))
+    # special plans (when the cycle has the track): a template "item" so that its milestones are checked and dated
+    # once
+    sp = cf.lifecycles.get("special_plan")
+    if sp is not None:
+        raw.append(dict(key="special_plans", kind="special_plan", title="(专项规划 template)", stage=sp.stage, lead=(),
+                        cooperating=(), mode=None, ms=sp.milestones,
+                        ms_path=("lifecycles", "special_plan", "milestones"), template=True))
+    _check_item_keys(ck, raw)
 
     by_key = {r["key"]: r for r in raw}
     track_items = {"topics": [r for r in raw if r["kind"] == "topic"], "tasks": [r for r in raw if r["kind"] == "task"],
-                   "outline": [r for r in raw if r["kind"] == "outline"], "special_plans": [by_key["special_plans"]]}
+                   "outline": [r for r in raw if r["kind"] == "outline"],
+                   "special_plans": [by_key["special_plans"]] if sp is not None else []}
 
     # per item: filter only_for, check owners/stages/gates, resolve deps
     for r in raw:
@@ -406,6 +455,10 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
             for attr in ("opens_when", "accept_requires", "completes_when"):
                 if getattr(m, attr):
                     ck.gate(getattr(m, attr), *p, attr)
+            if m.opens_when and not next(g for g in cf.gates if g.id == m.opens_when).automatic:
+                ck.fail(f"milestone {m.id!r} opens when gate {m.opens_when!r} is met, but that gate is not automatic: "
+                        "nothing would ever open it", *p, "opens_when",
+                        expected=f"automatic: true on gate {m.opens_when!r}, or after: instead of opens_when")
             if m.after is None:
                 deps = (ids[idx - 1],) if idx > 0 else ()
             else:
@@ -426,6 +479,7 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     _check_gates(ck, by_key, track_items)
     _check_cycles(ck, raw, by_key)
     dates = _resolve_dates(ck, raw, by_key, windows)
+    roles = _roles(ck, raw)
 
     items: list[ItemSpec] = []
     lifecycles: dict[str, LifecycleSpec] = {}
@@ -434,7 +488,7 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
         for idx, m, stage, deps in r["kept"]:
             start, due, time = dates[(r["key"], m.id)]
             ms_out.append(m.model_copy(update={"stage": stage, "deps": deps, "due_date": due, "due_time": time,
-                                               "start_date": start}))
+                                               "start_date": start, "role": roles.get((r["key"], m.id), m.role)}))
         if r.get("template"):
             lc = cf.lifecycles["special_plan"]
             lifecycles["special_plan"] = lc.model_copy(update={"milestones": tuple(ms_out)})
@@ -442,18 +496,37 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
         items.append(ItemSpec(key=r["key"], kind=r["kind"], title=r["title"], stage=r["stage"], lead=r["lead"],
                               cooperating=r["cooperating"], milestones=tuple(ms_out), ref=r.get("ref"),
                               no=r.get("no"), focus=r.get("focus"), open_call=r.get("open_call"), text=r.get("text")))
+    first_topic = next((r["key"] for r in raw if r["kind"] == "topic"), None)
     for name, lc in cf.lifecycles.items():
+        if name == "topic" and first_topic is not None:  # the roles derived for the topics, on their lifecycle too
+            lc = lc.model_copy(update={"milestones": tuple(
+                m.model_copy(update={"role": roles.get((first_topic, m.id), m.role)}) for m in lc.milestones)})
         lifecycles.setdefault(name, lc)
 
-    # timeline rows
-    keys = {it.key for it in items} | {"special_plans", "topics", "outline", "tasks"}
+    # timeline rows: each names items, milestones or tracks that exist, and covers at least one dated milestone
+    by_item = {it.key: it for it in items}
     for i, row in enumerate(cf.timeline):
         ck.stage(row.stage, "timeline", i, "stage")
         for j, cov in enumerate(row.covers):
-            item_key = cov.split(":", 1)[0]
-            if item_key not in keys:
+            item_key, _, mid = cov.partition(":")
+            if item_key in KIND_OF_TRACK:
+                kind = KIND_OF_TRACK[item_key]
+                if kind == "special_plan":
+                    lc = lifecycles.get("special_plan")
+                    pool = [m.id for m in lc.milestones] if lc else []
+                else:
+                    pool = [m.id for it in items if it.kind == kind for m in it.milestones]
+                if not pool:
+                    ck.fail(f"timeline row covers track {item_key!r}, which has no items in this cycle", "timeline", i,
+                            "covers", j, expected="a track the cycle has, an item key or item:milestone")
+            elif item_key in by_item:
+                pool = [m.id for m in by_item[item_key].milestones]
+            else:
                 ck.fail(f"timeline row covers unknown item {cov!r}", "timeline", i, "covers", j,
                         expected="an item key, item:milestone, or a track name")
+            if mid and mid not in pool:
+                ck.fail(f"timeline row covers {cov!r}, but {item_key!r} has no milestone {mid!r}", "timeline", i,
+                        "covers", j, expected=", ".join(dict.fromkeys(pool)))
     # funding
     total = 0.0
     topic_ms = {m.id for m in cf.lifecycles["topic"].milestones} if "topic" in cf.lifecycles else set()
@@ -465,6 +538,96 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     if cf.funding and abs(total - 1.0) > 1e-9:
         ck.fail(f"funding shares add up to {total:g}", "funding", expected="shares adding up to 1")
     return items, lifecycles
+
+
+def _key_prefix(cf: CycleFile, lifecycle: str) -> str:
+    lc = cf.lifecycles.get(lifecycle)
+    return lc.key_prefix if lc is not None and lc.key_prefix else lifecycle.replace("_", "-") + "-"
+
+
+def _check_item_keys(ck: _Checker, raw: list[dict]) -> None:
+    """Items have distinct keys: a task id may not be a topic's key (topic-03), nor look like the key a proposed
+    special plan gets (special-plan-01, or the lifecycle's key_prefix followed by digits)."""
+    seen: dict[str, dict] = {}
+    sp_prefix = _key_prefix(ck.cf, "special_plan") if "special_plan" in ck.cf.lifecycles else None
+    for r in raw:
+        if r.get("template"):
+            continue
+        if r["key"] in seen:
+            ck.fail(f"item key {r['key']!r} is used twice (a task id equal to a topic's key?)", *r["ms_path"][:2],
+                    expected="task ids other than the topics' keys")
+        seen[r["key"]] = r
+        if sp_prefix and r["kind"] != "special_plan" and r["key"].startswith(sp_prefix) \
+                and r["key"][len(sp_prefix):].isdigit():
+            ck.fail(f"item key {r['key']!r} looks like a proposed special plan's key ({sp_prefix}NN)",
+                    *r["ms_path"][:2], expected="another task id, or another key_prefix on lifecycles.special_plan")
+
+
+# where each role may be, and what it is derived from when the file names none (docs/cycle-schema.md, Roles)
+_ROLE_PLACE = ROLES
+
+
+def _roles(ck: _Checker, raw: list[dict]) -> dict[tuple[str, str], str]:
+    """The role of every milestone that plays one, by (item key, milestone id) — ``special_plans`` standing for
+    the special-plan lifecycle. As written (``role:``), checked for its place and given once only; else derived
+    from the file's structure, so files written before roles existed keep working:
+
+    * ``contractor_choice``: the topic lifecycle's milestone that only tendered topics have (``only_for:
+      open_call``): choosing a contractor is what a call for tender leads to;
+    * ``registration``: the first special-plan milestone after the proposal that the coordinator owns: the
+      departments propose, the coordinator confirms;
+    * ``special_plan_confirmation``: the task milestone completed by a gate that waits for every special plan's
+      registration.
+    """
+    cf = ck.cf
+    where_zh = {"topic": "the topic lifecycle", "special_plan": "the special_plan lifecycle", "task": "a task"}
+    found: dict[str, tuple[str | None, str]] = {}  # role → (task key or None, milestone id)
+    first_at: dict[str, tuple] = {}
+
+    def note(role: str, place: str, task: str | None, mid: str, path: tuple) -> None:
+        if _ROLE_PLACE[role] != place:
+            ck.fail(f"role {role!r} belongs on a milestone of {where_zh[_ROLE_PLACE[role]]}", *path, "role")
+        if role in found:
+            ck.fail(f"role {role!r} is given twice (first at {_dotted(first_at[role])})", *path, "role",
+                    expected="one milestone per role")
+        found[role] = (task, mid)
+        first_at[role] = path
+
+    for name, lc in cf.lifecycles.items():
+        place = name if name in ("topic", "special_plan") else "other lifecycles"
+        for idx, m in enumerate(lc.milestones):
+            if m.role:
+                note(m.role, place, None, m.id, ("lifecycles", name, "milestones", idx))
+    for ti, task in enumerate(cf.tasks):
+        for idx, m in enumerate(task.milestones):
+            if m.role:
+                note(m.role, "task", task.id, m.id, ("tasks", ti, "milestones", idx))
+    # derived, for the roles the file does not write
+    if "contractor_choice" not in found and "topic" in cf.lifecycles:
+        m = next((m for m in cf.lifecycles["topic"].milestones if m.only_for == "open_call"), None)
+        if m is not None:
+            found["contractor_choice"] = (None, m.id)
+    if "registration" not in found and "special_plan" in cf.lifecycles:
+        m = next((m for m in cf.lifecycles["special_plan"].milestones[1:] if m.owner == "coordinator"), None)
+        if m is not None:
+            found["registration"] = (None, m.id)
+    if "special_plan_confirmation" not in found and "registration" in found:
+        reg = found["registration"][1]
+        for task in cf.tasks:
+            m = next((m for m in task.milestones if m.completes_when
+                      and ("special_plans", reg) in gate_milestone_refs(cf.gates, m.completes_when)), None)
+            if m is not None:
+                found["special_plan_confirmation"] = (task.id, m.id)
+                break
+    out: dict[tuple[str, str], str] = {}
+    for role, (task, mid) in found.items():
+        if role == "contractor_choice":
+            out.update({(r["key"], mid): role for r in raw if r["kind"] == "topic"})
+        elif role == "registration":
+            out[("special_plans", mid)] = role
+        else:
+            out[(task, mid)] = role
+    return out
 
 
 def _phrase_length(ck: _Checker, text, *path) -> None:
@@ -660,6 +823,9 @@ def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
                 if q is None:
                     continue
                 members = track_items[q.track]
+                if q.track == "special_plans" and "special_plan" not in cf.lifecycles:
+                    ck.fail("no lifecycle 'special_plan' for the special_plans track this gate waits for", *where, key,
+                            "track", expected="lifecycles.special_plan, or a gate over another track")
                 if not any(q.milestone in {m.id for m in r["ms"]} for r in members):
                     ck.fail(f"no item of track {q.track!r} has a milestone {q.milestone!r}; the gate can never open",
                             *where, key, "milestone")

@@ -94,7 +94,7 @@ def _ctx(session: Session, spec: CycleSpec, by, as_of, flow_run_id: str | None, 
     run = find_run(session, spec.id)
     run = session.exec(select(CycleRun).where(CycleRun.id == run.id).with_for_update()
                        .execution_options(populate_existing=True)).one()
-    if run.spec_checksum != spec.checksum and run.spec_version == spec.version:
+    if not spec.made(run.spec_checksum) and run.spec_version == spec.version:
         raise PlancycleError(f"{spec.path} changed since this run was created from version {run.spec_version}; "
                              "bump its version (and migrate the run) or restore the file")
     actor = resolve_actor(spec, by)
@@ -327,7 +327,7 @@ def _advance_stage(ctx: Ctx, reason: str | None, automatic: bool = False) -> Non
         session.add(st)
         transition_text = f"{run.current_stage}→{nxt.id}"
         run.current_stage = nxt.id
-        ctx.outcome.notices.append({"kind": "stage_opened", "to": ["各部门", "各街镇"], "about": nxt.id})
+        ctx.outcome.notices.append({"kind": "stage_opened", "to": _everyone(spec), "about": nxt.id})
     else:
         transition_text = f"{run.current_stage}→complete"
         run.status = "complete"
@@ -335,6 +335,11 @@ def _advance_stage(ctx: Ctx, reason: str | None, automatic: bool = False) -> Non
     _audit(ctx, "stage.advanced", transition_text, why=reason,
            data={"automatic": automatic, "override": reason is not None})
     ctx.outcome.stages.append(transition_text)
+
+
+def _everyone(spec: CycleSpec) -> list[str]:
+    """Who a stage's opening concerns: every department, and the cycle's groups by their names (各街镇)."""
+    return ["各有关部门", *spec.groups]
 
 
 # -- init ----------------------------------------------------------------------------------------------------------
@@ -346,7 +351,7 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
     """
     existing = session.exec(select(CycleRun).where(CycleRun.spec_id == spec.id)).first()
     if existing is not None:
-        if existing.spec_checksum != spec.checksum:
+        if not spec.made(existing.spec_checksum):
             raise PlancycleError(f"a run of {spec.id} (version {existing.spec_version}) already exists and "
                                  f"{spec.path} differs from the file it was created from; nothing changed")
         out = Outcome("init", spec.id, changed=False, message=f"run {spec.id} already exists; nothing changed")
@@ -377,7 +382,7 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
     _audit(ctx, "cycle.created", spec.id, data={"request": {"spec": spec.id, "version": spec.version},
                                                 "checksum": spec.checksum}, key=f"init:{spec.id}")
     ctx.outcome.notices.append({"kind": "cycle_created", "about": spec.id})
-    ctx.outcome.notices.append({"kind": "stage_opened", "to": ["各部门", "各街镇"], "about": spec.stages[0].id})
+    ctx.outcome.notices.append({"kind": "stage_opened", "to": _everyone(spec), "about": spec.stages[0].id})
     ctx.outcome.message = f"created run {spec.id} v{spec.version}: {len(spec.items)} items"
     return _finish(ctx)
 
@@ -444,9 +449,9 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
 
 
 def _registration_id(spec: CycleSpec) -> str | None:
-    """The special-plan milestone that ``register`` (立项确认) completes, if the lifecycle has one."""
-    lc = spec.lifecycles.get("special_plan")
-    return next((m.id for m in lc.milestones if m.id == "registration"), None) if lc else None
+    """The special-plan milestone that ``register`` (立项确认) completes: the one with ``role: registration``."""
+    m = spec.role_milestone("special_plan", "registration")
+    return m.id if m is not None else None
 
 
 def _no_generic_move(ctx: Ctx, it: Item, m: Milestone, what: str) -> None:
@@ -719,15 +724,17 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
         raise Forbidden(f"{ctx.by} cannot propose a plan on behalf of {lead}")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
-                                                   Milestone.item_key == "special-plan-registration",
-                                                   Milestone.ms_id == "confirmation")).first()
-    if confirm is not None and confirm.status in ("accepted", "waived"):
-        raise TransitionError("cannot propose a 专项规划: 立项确认 is complete for this cycle")
+    lc = _special_plans(spec)
+    closing = spec.task_role("special_plan_confirmation")
+    if closing is not None:
+        confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
+                                                       Milestone.item_key == closing[0],
+                                                       Milestone.ms_id == closing[1])).first()
+        if confirm is not None and confirm.status in ("accepted", "waived"):
+            raise TransitionError(f"cannot propose a 专项规划: {confirm.name} is complete for this cycle")
     n = len(session.exec(select(Item.id).where(Item.run_id == ctx.run.id, Item.kind == "special_plan")).all()) + 1
-    lc = spec.lifecycles["special_plan"]
-    item = Item(run_id=ctx.run.id, key=f"sp-{n:02d}", kind="special_plan", title=title, stage=lc.stage, lead=[lead],
-                cooperating=[], created_at=ctx.as_of)
+    item = Item(run_id=ctx.run.id, key=f"{spec.key_prefix('special_plan')}{n:02d}", kind="special_plan", title=title,
+                stage=lc.stage, lead=[lead], cooperating=[], created_at=ctx.as_of)
     session.add(item)
     session.flush()
     _add_milestones(ctx, item, lc.milestones)
@@ -740,6 +747,14 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
     _audit(ctx, "special_plan.proposed", item.key, why=note, data={"request": request, "title": title}, key=key)
     ctx.outcome.message = f"{item.key} proposed by {lead}: {title}"
     return _finish(ctx)
+
+
+def _special_plans(spec: CycleSpec):
+    """The special-plan lifecycle, or a refusal saying this cycle has no such track."""
+    lc = spec.lifecycles.get("special_plan")
+    if lc is None:
+        raise PlancycleError(f"{spec.id} has no 专项规划 track (no lifecycles.special_plan in its cycle file)")
+    return lc
 
 
 def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: list[str] | None = None, by: Actor | str | None = None,
@@ -759,9 +774,10 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
         raise PlancycleError(f"{sorted(both)[0]} is both confirmed and rejected")
     if reject and not (reason and reason.strip()):
         raise PlancycleError("rejecting a proposal needs a reason")
-    reg_spec = next((m for m in spec.lifecycles["special_plan"].milestones if m.id == "registration"), None)
+    _special_plans(spec)
+    reg_spec = spec.role_milestone("special_plan", "registration")
     if reg_spec is None:
-        raise PlancycleError("the special_plan lifecycle has no 'registration' milestone")
+        raise PlancycleError("the special_plan lifecycle has no milestone with role: registration (立项确认)")
     if reg_spec.accept_requires:
         res = evaluate(spec, reg_spec.accept_requires, facts_for(session, ctx.run))
         if not res.ok:
@@ -786,6 +802,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
                 break
             if m.status not in ("accepted", "waived"):  # the proposal is accepted by its confirmation
                 _set_status(ctx, m, "complete")
+                _audit(ctx, "milestone.completed", f"{m.item_key}:{m.ms_id}", why="立项确认")
         _audit(ctx, "special_plan.registered", key_)
     for key_ in reject:
         it = _item(ctx, key_)
@@ -827,8 +844,9 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
         return ctx.outcome
     it.contractor, it.contractor_contact = contractor, contact
     session.add(it)
-    if it.open_call:
-        m = _milestone(ctx, topic, "contractor")
+    choice = spec.role_milestone("topic", "contractor_choice")
+    if it.open_call and choice is not None:
+        m = _milestone(ctx, topic, choice.id)
         if m.status not in ("open", "submitted", "returned"):
             raise TransitionError(f"cannot record {topic}'s contractor: {_label(m)} is "
                                   f"{describe(m.status, _waiting_for(ctx, m, it) if m.status == 'pending' else None)}")

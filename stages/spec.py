@@ -40,7 +40,7 @@ class DepartmentsFile(Frozen):
 
 # -- gates ------------------------------------------------------------------------------------------------------
 class AllDone(Frozen):
-    """Every item of ``track`` (at least one) has ``milestone`` accepted or waived."""
+    """Every live item of ``track`` that has ``milestone`` (at least one) has it accepted or waived."""
 
     track: Track
     milestone: str
@@ -80,6 +80,10 @@ class GateSpec(GatePredicate):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
     name: str
     automatic: bool = False  # when it turns true inside an action, what it guards happens in that same action
+    # the office may force this gate (``advance --override-reason``) when its stage's window has ended and it is
+    # still closed; the demo forces only such gates, and says so. Services accept an override with a reason on any
+    # stage exit gate: this flag is the cycle file's statement of intent, not a lock.
+    may_force: bool = False
 
 
 # -- milestones, lifecycles, items ------------------------------------------------------------------------------
@@ -99,6 +103,19 @@ class RequestSpec(Frozen):
     attachments: tuple[str, ...] | None = None  # default: the milestone's deliverables
 
 
+# Roles: what a milestone is for, when the engine has a move of its own for it (rather than submit → review).
+#   contractor_choice          a topic's 确定承接单位: completed by ``plancycle contractor`` (record the 承接单位)
+#   registration               a special plan's 立项确认: decided by ``plancycle register`` (confirm or reject)
+#   special_plan_confirmation  the task milestone that closes 立项: once done, no more 专项规划 can be proposed
+# Each role appears at most once in its place (a lifecycle, or the whole cycle for the task role); validate says
+# where a role is missing that a move needs.
+ROLES: dict[str, str] = {
+    "contractor_choice": "topic",
+    "registration": "special_plan",
+    "special_plan_confirmation": "task",
+}
+
+
 class MilestoneSpec(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
@@ -115,6 +132,7 @@ class MilestoneSpec(Frozen):
     notices: tuple[str, ...] = ()
     meeting: MeetingSpec | None = None  # reviewed at a meeting the coordinator schedules (开题、中期、结题评审)
     request: RequestSpec | None = None  # a 请示 goes upward when it is accepted
+    role: Literal["contractor_choice", "registration", "special_plan_confirmation"] | None = None  # see ROLES
     note: str | None = None
     # filled by the loader:
     due_date: dt.date | None = None
@@ -127,6 +145,13 @@ class LifecycleSpec(Frozen):
     name: str
     stage: str
     milestones: tuple[MilestoneSpec, ...]
+    # how the items of this lifecycle's track are keyed: topics "<key_prefix><no, two digits>", proposed special
+    # plans "<key_prefix><n, two digits>"; default: the lifecycle's own key with "-" (topic-01, special-plan-01)
+    key_prefix: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*-$")
+    ref: str | None = None  # topics: where the source lists each one, "{no}" standing for its number (附件1 三、{no})
+
+    def role(self, role: str) -> "MilestoneSpec | None":
+        return next((m for m in self.milestones if m.role == role), None)
 
 
 class Funding(Frozen):
@@ -144,6 +169,7 @@ class TopicSpec(Frozen):
     lead: tuple[str, ...] = Field(min_length=1)
     cooperating: tuple[str, ...] = ()
     open_call: bool = True
+    ref: str | None = None  # default: the topic lifecycle's ``ref`` with the number filled in
     note: str | None = None
 
 
@@ -166,10 +192,12 @@ class OutlineSpec(Frozen):
 
 
 class StageSpec(Frozen):
-    id: Literal["research", "drafting", "adoption"] | str
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str
     ref: str | None = None
-    window: str
+    window: str | None = None  # a period phrase (2019年, 2021年上半年); or explicit dates:
+    start: dt.date | None = None  # the first day, with ``end`` (a window crossing years: 2024-06-01 … 2025-05-31)
+    end: dt.date | None = None
     exit_gate: str | None = None
     # filled by the loader:
     start_date: dt.date | None = None
@@ -189,10 +217,16 @@ class Reminders(Frozen):
     escalate_after_workdays: int = Field(default=5, ge=1)
 
 
+SCHEMA = 1  # the newest cycle-file schema this code reads; a file without ``schema:`` is schema 1
+
+
 class CycleFile(Frozen):
     """The YAML file's shape, as written by a person."""
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     id: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    schema_: int = Field(default=1, alias="schema", ge=1, le=SCHEMA)  # the shape of the file (docs/cycle-schema.md)
     version: int = Field(ge=1)
     title: str
     district: str
@@ -245,7 +279,8 @@ class CycleSpec(Frozen):
 
     file: CycleFile
     path: str
-    checksum: str
+    checksum: str  # of the cycle file's and the departments file's contents (stages.loader.checksums)
+    legacy_checksums: tuple[str, ...] = ()  # what earlier versions computed for the same files: runs they made
     departments: tuple[DepartmentSpec, ...]
     groups: dict[str, tuple[str, ...]]
     stages: tuple[StageSpec, ...]  # with resolved windows
@@ -256,6 +291,10 @@ class CycleSpec(Frozen):
     @property
     def id(self) -> str:
         return self.file.id
+
+    def made(self, checksum: str) -> bool:
+        """True when a run recorded with ``checksum`` was made from these very files."""
+        return checksum == self.checksum or checksum in self.legacy_checksums
 
     @property
     def version(self) -> int:
@@ -320,6 +359,63 @@ class CycleSpec(Frozen):
             if m.id == ms_id:
                 return m
         raise KeyError((item_key, ms_id))
+
+    # roles: what the engine's own moves act on, named in the file (MilestoneSpec.role) ---------------------------
+    def role_milestone(self, lifecycle: str, role: str) -> MilestoneSpec | None:
+        """The milestone of ``lifecycle`` (topic, special_plan) that plays ``role``, if the file names one."""
+        lc = self.lifecycles.get(lifecycle)
+        return lc.role(role) if lc is not None else None
+
+    def task_role(self, role: str) -> tuple[str, str] | None:
+        """(item key, milestone id) of the task milestone that plays ``role`` (special_plan_confirmation)."""
+        for it in self.items:
+            for m in it.milestones:
+                if m.role == role:
+                    return it.key, m.id
+        return None
+
+    def key_prefix(self, lifecycle: str) -> str:
+        """How items of a lifecycle's track are keyed: its ``key_prefix``, else its key with '-' (topic-01)."""
+        lc = self.lifecycles.get(lifecycle)
+        if lc is not None and lc.key_prefix:
+            return lc.key_prefix
+        return lifecycle.replace("_", "-") + "-"
+
+    def approvers(self, gate_id: str | None) -> list[str]:
+        """The approval bodies (their names) a gate waits for, following the gates it names: who approves what a
+        milestone's ``accept_requires`` guards (the 领导小组 approving the 专项规划 list)."""
+        from .gates import predicates
+
+        out: list[str] = []
+        todo, seen = ([gate_id] if gate_id else []), set()
+        while todo:
+            gid = todo.pop(0)
+            if gid in seen:
+                continue
+            seen.add(gid)
+            try:
+                g = self.gate(gid)
+            except KeyError:
+                continue
+            for p in predicates(g):
+                if p.approval:
+                    name = self.file.approval_bodies.get(p.approval.body, p.approval.body)
+                    if name not in out:
+                        out.append(name)
+                todo.extend(x for x in (p.all_of or ()) + (p.any_of or ()) if isinstance(x, str))
+        return out
+
+    @property
+    def has_special_plans(self) -> bool:
+        return "special_plan" in self.lifecycles
+
+    @property
+    def last_day(self):
+        return self.stages[-1].end_date
+
+    @property
+    def first_day(self):
+        return self.stages[0].start_date
 
     @property
     def notices_path(self) -> str:

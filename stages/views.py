@@ -43,7 +43,8 @@ def _covered(spec: CycleSpec, rows: list, items: dict, cover: str):
     if key in KIND_OF_TRACK:  # a track, optionally one milestone of it
         kind = KIND_OF_TRACK[key]
         if kind == "special_plan":
-            plan = [(m.start_date, m.due_date) for m in spec.lifecycles["special_plan"].milestones if not ms or m.id == ms]
+            lc = spec.lifecycles.get("special_plan")
+            plan = [(m.start_date, m.due_date) for m in (lc.milestones if lc else ()) if not ms or m.id == ms]
         else:
             plan = [(m.start_date, m.due_date) for it in spec.items if it.kind == kind for m in it.milestones
                     if not ms or m.id == ms]
@@ -73,10 +74,12 @@ def timeline_of(run: RunRows, spec: CycleSpec, as_of=None) -> dict:
             p, lv = _covered(spec, rows, items, cover)
             plan += p
             live += lv
+        if not plan:  # covers nothing dated (the loader refuses such a row; a spec made otherwise may have one)
+            continue
         first = quarter_of(min(s for s, _ in plan))
         last = quarter_of(max(d for _, d in plan))
         built.append((row, first, last, live))
-    quarters = _quarters(min(b[1] for b in built), max(b[2] for b in built))
+    quarters = _quarters(min(b[1] for b in built), max(b[2] for b in built)) if built else []  # no rows: no table
     out_rows = []
     for row, first, last, live in built:
         cells = {}

@@ -438,12 +438,22 @@ def test_the_default_notice_settings(tmp_path, monkeypatch):
     _assert_one_clear_line(str(err.value), "notices.yaml: no such file (the default, as the file has no notices: key)")
 
 
-def test_checksum_is_unchanged_by_reading_once(tmp_path):
-    """Runs in existing databases point at the spec's checksum: reading the files once must not change it."""
+def test_checksum_is_of_contents_and_runs_made_before_still_match(tmp_path):
+    """The checksum is of the cycle file's and the departments file's contents, whatever path reached them; runs
+    in existing databases recorded the older digest (which hashed the departments path as written): the spec
+    still says it made them."""
     path = _cycle(tmp_path, BASE)
     dpath = path.parent / "mini-departments.yaml"
     old = hashlib.sha256(path.read_bytes() + str(dpath).encode() + dpath.read_bytes()).hexdigest()
-    assert load_cycle(path).checksum == old
+    spec = load_cycle(path)
+    assert spec.checksum != old and spec.made(old) and spec.made(spec.checksum)
+    elsewhere = tmp_path / "copy"
+    elsewhere.mkdir()
+    for f in (path, dpath):
+        (elsewhere / f.name).write_bytes(f.read_bytes())
+    assert load_cycle(elsewhere / path.name).checksum == spec.checksum  # the same contents, another folder
+    (elsewhere / dpath.name).write_bytes(dpath.read_bytes() + b"\n# a comment is a change\n")
+    assert load_cycle(elsewhere / path.name).checksum != spec.checksum
 
 
 def test_gate_loop_no_longer_reaches_init(tmp_path, session):

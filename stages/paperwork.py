@@ -220,7 +220,8 @@ def registration_context(session: Session, spec: CycleSpec, run_id: int, confirm
                                                Milestone.status.in_(["open", "pending"]))
                        .order_by(Milestone.seq, Milestone.due_date)).first()
     leads = sorted({d for k in confirmed + rejected for d in items[k].lead} - {spec.coordinator.short})
-    body = next(iter(spec.file.approval_bodies.values()), "")
+    reg = spec.role_milestone("special_plan", "registration")  # who approved the list: the gate its 立项确认 waits on
+    body = "、".join(spec.approvers(reg.accept_requires if reg else None))
     return {**words(spec), "to": "、".join(leads) or "各有关部门", "approved_by": body,
             "confirmed": [{"title": item_name(items[k]), "lead": "、".join(items[k].lead)} for k in confirmed],
             "rejected": [{"title": item_name(items[k]), "lead": "、".join(items[k].lead)} for k in rejected],
@@ -392,8 +393,20 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
         departments.append({"dept": d["dept"], "no_cn": nt.cn_no(i + 1), "due": d["due"], "arrived": d["arrived"],
                             "late": late, "done": done, "returned": returned.get(d["dept"], 0),
                             "notes": notes.get(d["dept"], [])[:5]})
+    # what comes next: the work due before the end of the following month, by unit
+    nxt_end = dt.date(y + (m >= 11), (m + 1) % 12 + 1, 1)
+    upcoming: dict[str, list[str]] = defaultdict(list)
+    for ms in session.exec(select(Milestone).where(Milestone.run_id == run_id,
+                                                   Milestone.status.in_(["open", "pending", "returned"]),
+                                                   Milestone.due_date > cut, Milestone.due_date < nxt_end)
+                           .order_by(Milestone.due_date, Milestone.item_key)):
+        if ms.item_key in items and items[ms.item_key].status == "active":
+            upcoming[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}（{nt.cn_date(ms.due_date)}前）")
     return {**words(spec), "month_cn": f"{y}年{m}月", "as_of_cn": nt.cn_date(cut), "totals": report["totals"],
-            "returned": sum(returned.values()), "departments": departments}
+            "returned": sum(returned.values()), "departments": departments,
+            "upcoming": [{"dept": d, "rows": r[:4], "more": max(len(r) - 4, 0)}
+                         for d, r in sorted(upcoming.items(), key=lambda kv: (-len(kv[1]), kv[0]))][:8],
+            "upcoming_total": sum(len(r) for r in upcoming.values())}
 
 
 # -- the moves on a document: edit, sign ------------------------------------------------------------------------------

@@ -186,11 +186,6 @@ def test_the_audit_log_replays_halfway(tmp_path, changning):
                                                                   "pending", "waived"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap (issue 9, for stages/services.py): register() completes a confirmed plan's earlier milestones "
-    "(its proposal, when no review accepted it first) with _set_status(ctx, m, 'complete') and no audit event of "
-    "their own; the fix is one _audit(ctx, 'milestone.completed', f'{m.item_key}:{m.ms_id}', why=…) beside that "
-    "call. Remove this mark when it is in."))
 def test_registration_leaves_no_milestone_change_unlogged(tmp_path, changning):
     """立项确认 of proposals nobody reviewed first: the proposals are accepted by it."""
     engine = _small_run(tmp_path, changning, review_proposals=False)

@@ -16,7 +16,8 @@ from sqlmodel import Session, func, select
 
 from stages import services as sv
 from stages.models import AuditEvent, DocSequence, Notice, Reminder, create_schema, make_engine
-from stages.sweep import issue_due_notices, sweep
+from stages import paperwork as pw
+from stages.sweep import sweep
 
 COORD = "区发改委"
 
@@ -69,18 +70,18 @@ def test_the_cycle_runs_on_postgresql(pg_url, changning):
         sv.review(s, changning, item="work-plan", milestone="issued", decision="accept", by=COORD, as_of="2019-06-10")
         s.commit()
         first = sweep(s, {changning.id: changning}, sv.calendar_for(changning), "2019-06-19")
-        ids = issue_due_notices(s, {changning.id: changning})
+        made = pw.supervision(s, {changning.id: changning}, sv.calendar_for(changning), "2019-06-19")
         s.commit()
         again = sweep(s, {changning.id: changning}, sv.calendar_for(changning), "2019-06-19")
         s.commit()
-        assert first["fired"]["urge"] == 18 and first["fired"]["escalate"] >= 1 and first["notices"] == len(ids) > 0
-        assert again["fired"] == {"advance": 0, "urge": 0, "escalate": 0} and again["notices"] == 0
+        assert first["fired"]["urge"] == 18 and first["fired"]["escalate"] >= 1 and len(made) == 1
+        assert again["fired"] == {"advance": 0, "urge": 0, "escalate": 0}
         assert s.exec(select(func.count()).select_from(Reminder)).one() == sum(first["fired"].values())
-        numbers = s.exec(select(Notice.doc_number).where(Notice.doc_number.is_not(None)).order_by(Notice.seq)).all()
-        assert numbers[0] == "长发改〔2019〕25号" and len(set(numbers)) == len(numbers)
-        assert s.exec(select(DocSequence.last)).one() == 24 + len(numbers)
-        esc = s.exec(select(Notice).where(Notice.kind == "escalation")).first()
-        assert esc.recipients == [COORD]  # JSON built by json_build_array
+        assert COORD not in made[0].recipients and made[0].doc_number is None  # a draft until signed
+        pw.sign_document(s, changning, notice=made[0].id, by=COORD, as_of="2019-06-19T17:00",
+                         changes={"contact_person": "陈明", "contact_phone": "021-22050000"})
+        s.commit()
+        assert made[0].doc_number == "长发改〔2019〕24号" and s.exec(select(DocSequence.last)).one() == 24
     with eng.connect() as c:
         with pytest.raises(Exception, match="append-only"):
             c.execute(text("UPDATE audit_event SET why = 'x'"))

@@ -4,6 +4,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import zipfile
 
 import pytest
 from docx import Document
@@ -426,3 +427,35 @@ def test_every_kind_reads_right(run_):
     texts = {f"{n.id}-{n.kind}": nt.render_notice(s, n.id, "md")[1].decode() for n in issued}
     assert document_problems(texts) == []
     assert len({n.doc_number for n in issued if n.doc_number}) == sum(1 for n in issued if n.doc_number)
+    for n in issued:  # every issued .docx of every kind: the checklist and the page geometry
+        data = nt.render_notice(s, n.id)[1]
+        public = n.data["genre"] in ("公告", "公示")
+        check_layout(data, numbered=bool(n.doc_number), has_imprint=not public)
+        geometry(data, masthead=not public, imprint=not public)
+
+
+def geometry(data: bytes, *, masthead: bool, imprint: bool) -> None:
+    """GB/T 9704's positions as the .docx states them (tests/test_layout.py measures them on rendered pages)."""
+    W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    TW_MM = 25.4 / 1440
+    d = Document(io.BytesIO(data))
+    body = d.element.body
+    ps = body.findall(f"{W}p")
+    if masthead:
+        first = ps[0].find(f"{W}pPr/{W}spacing")
+        assert abs(int(first.get(f"{W}before")) * TW_MM - 35) < 0.1  # 35 mm under the 版心's top
+        rule = next(p for p in ps if p.find(f"{W}pPr/{W}pBdr/{W}bottom") is not None)
+        bottom = rule.find(f"{W}pPr/{W}pBdr/{W}bottom")
+        assert bottom.get(f"{W}color") == "FF0000"
+        ind = rule.find(f"{W}pPr/{W}ind")
+        assert ind is None or not {k for k in ind.attrib if k.split("}")[1] in ("left", "right", "start", "end")
+                                   and ind.get(k) not in ("0", None)}  # the full 版心 width
+    sec = d.sections[0]
+    assert abs(sec.footer_distance.mm + documents.FOOT_DASH_MM - 28) < 0.05  # page number 7 mm under the 版心
+    for tbl in body.findall(f"{W}tbl"):
+        assert all(r.find(f"{W}trPr/{W}cantSplit") is not None for r in tbl.findall(f"{W}tr"))  # rows never split
+    if imprint:
+        pos = body.findall(f"{W}tbl")[-1].find(f"{W}tblPr/{W}tblpPr")
+        assert pos is not None and pos.get(f"{W}tblpYSpec") == "bottom"  # 版记 at the foot of the last page
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("word/settings.xml").decode()
+    assert "ja-JP" not in xml

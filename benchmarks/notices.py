@@ -3,7 +3,7 @@ with no templating.
 
     python benchmarks/notices.py [--n 200]
 
-ours:     ``stages.notices.render("reminder", context)`` — Jinja2 template (StrictUndefined, escaping) → markup →
+ours:     ``stages.notices.render("supervision", context)`` — Jinja2 template (StrictUndefined, escaping) → markup →
           GB/T 9704 .docx (page, fonts in four slots, grid, 版头, 版记, odd/even footers) → deterministic zip.
 baseline: python-docx ``Document()``, one ``add_paragraph`` per line of the same text, ``save``.
 Target: ours within 1.5× of the baseline. Also prints the page count LibreOffice gives, when it is installed.
@@ -25,16 +25,19 @@ sys.path.insert(0, str(ROOT))
 
 
 def context() -> dict:
+    """A typical 督办通知: seven overdue items of three units, signed and numbered."""
     from stages.notices import load_config
 
     cfg = load_config()
-    entries = [{"item_title": f"课题{i}", "name": "中期", "due_cn": "2019年8月31日", "days_late": i, "days_left": 0,
-                "owner": "区发改委", "item": f"topic-{i:02d}", "milestone": "midterm", "due": "2019-08-31",
-                "rung": "urge"} for i in range(1, 8)]
-    return {"organ": cfg["organ"], "contact": cfg["contact"], "cc": cfg["cc"]["default"],
-            "cycle_title": "《长宁区“十四五”规划研究和编制工作方案》", "to": "区发改委", "entries": entries,
-            "escalation": False, "escalate_after": 5, "doc_number": "长发改〔2019〕88号",
-            "date_cn": "2019年9月12日", "issued_at": "2019-09-12T09:00:00"}
+    units = [{"unit": u, "rows": [{"what": f"课题{i}“‘十四五’期间第{i}项重大问题研究”：中期", "due_cn": "2019年8月31日",
+                                   "workdays_late": 5 + i} for i in range(n)]} for u, n in
+             (("区商务委", 3), ("区教育局", 2), ("区虹桥办", 2))]
+    return {"organ": cfg["organ"], "contact": {"person": "陈明", "phone": "021-22050000"}, "cc": None,
+            "cycle_title": "《长宁区“十四五”规划研究和编制工作方案》", "cycle_name": "“十四五”规划研究和编制工作",
+            "coordinator": "区发改委", "to": "区商务委、区教育局、区虹桥办", "via": None, "units": units, "rank": True,
+            "escalate_after": 5, "reply_due_cn": "2019年9月17日", "genre": "督办通知", "numbered": True,
+            "doc_number": "长发改〔2019〕88号", "signer": "", "extra": "", "date_cn": "2019年9月12日",
+            "issued_at": "2019-09-12T09:00:00"}
 
 
 def baseline(lines: list[str]) -> bytes:
@@ -57,14 +60,14 @@ def main() -> None:
     from stages.notices import markup, render
 
     ctx = context()
-    doc = documents.parse(markup("reminder", ctx))
+    doc = documents.parse(markup("supervision", ctx))
     lines = [x for x in documents.to_markdown(doc).splitlines() if x.strip()]
-    render("reminder", ctx)  # warm: template compiled, modules imported
+    render("supervision", ctx)  # warm: template compiled, modules imported
     baseline(lines)
 
     t = time.perf_counter()
     for _ in range(args.n):
-        ours = render("reminder", ctx)
+        ours = render("supervision", ctx)
     t_ours = (time.perf_counter() - t) / args.n
     t = time.perf_counter()
     for _ in range(args.n):
@@ -82,7 +85,7 @@ def main() -> None:
         if (tmp / "n.pdf").exists() and shutil.which("pdfinfo"):
             info = subprocess.run(["pdfinfo", str(tmp / "n.pdf")], capture_output=True, text=True).stdout
             pages = next((ln.split()[-1] for ln in info.splitlines() if ln.startswith("Pages:")), "?")
-    print(f"typical 通知 (催办通知, {len(ctx['entries'])} items, {pages} pages in LibreOffice), {args.n} renders each:")
+    print(f"typical 通知 (督办通知, {sum(len(u['rows']) for u in ctx['units'])} items, {pages} pages in LibreOffice), {args.n} renders each:")
     print(f"  ours (template → GB/T 9704 .docx): {1 / t_ours:7.1f} notices/s  ({t_ours * 1000:.1f} ms each)")
     print(f"  python-docx, same text, no format: {1 / t_base:7.1f} notices/s  ({t_base * 1000:.1f} ms each)")
     print(f"  ratio ours / baseline: {t_ours / t_base:.2f}x  (target within 1.5x)")

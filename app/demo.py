@@ -1,10 +1,29 @@
-"""``plancycle demo``: the whole 14th-FYP cycle, 2019-06-01 to 2021-06-30, on a simulated clock.
+"""``plancycle demo``: a whole planning cycle on a simulated clock, from its first day to its last.
 
-A fresh database and the shipped Changning config; every action (submissions, reviews, contractors, proposals,
-approvals, meetings, the epidemic extension, stage advances) and every working day's sweep runs through its real
-Prefect flow, with ``as_of`` set to the simulated moment. Department behaviour is scripted from a seeded RNG: most
-deliver on time, some late (and are chased), a few are returned and resubmit; one stage gate is forced with a
-recorded reason. Same seed, same result.
+Any valid cycle file (``--config``; Changning's 14th FYP, 2019-06 … 2021-06, by default): a fresh database, and
+every action (submissions, reviews, contractors, proposals, approvals, meetings, extensions, stage advances) and
+every working day's sweep run through their real Prefect flows, with ``as_of`` set to the simulated moment.
+
+What the simulated people do is derived from the file, never from ids known in advance:
+
+* every open milestone is handed in by the unit that owes it — most on time, some late (and chased by the sweep),
+  a few returned once and handed in again; in the last stage everyone is punctual (the 区政府's own deadlines);
+* a submitted deliverable is reviewed within 1–3 working days; the approvals its ``accept_requires`` gate waits for
+  are recorded first, and so are the approvals any gate that would open or complete work, or close a stage,
+  still lacks once everything else in it is met;
+* a topic milestone with ``role: contractor_choice`` gets its 承接单位 recorded; a milestone with ``meeting:`` gets
+  one review meeting per round for every topic still to hold it;
+* where the cycle has special plans, departments propose them inside the window of the lifecycle's first
+  milestone (titles made from the department's name, the district and the period), and the coordinator decides
+  them (``role: registration``: confirms most, rejects a few with a reason) halfway to that milestone's deadline;
+* a stage is left when its exit gate is met (at once when the gate is automatic, the next working day otherwise).
+  A gate marked ``may_force: true`` is forced instead: the last milestone it names slips past the stage's end
+  and the coordinator forces the gate three working days after it, with the reason recorded and printed. A gate
+  without the flag is never forced: the demo waits for it;
+* once, early in the second stage, the coordinator extends the next five months' deadlines by 30 days (in a
+  cycle spanning February 2020: the epidemic's extension of every 2020 H1 deadline).
+
+The run ends when the cycle is complete and no milestone is unfinished (or at ``--until``). Same seed, same result.
 
 This module is an adapter like the CLI: it decides what the simulated people do, never what the rules are.
 """
@@ -14,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import re
 import shutil
 import time
 from collections import Counter, defaultdict
@@ -23,38 +43,70 @@ from sqlmodel import Session, func, select
 
 from stages.errors import PlancycleError
 
-START = dt.date(2019, 6, 1)
-END = dt.date(2021, 6, 30)
-COORD = "区发改委"
-FORCE_RESEARCH_EXIT = dt.date(2020, 1, 6)
-LATE_CITY_ALIGNMENT = dt.date(2020, 1, 20)  # 市发改委's 衔接 meeting slips: the research gate is forced
+END = None  # the default end: the cycle's last day (kept for callers that pass ``until=END``)
+GRACE_DAYS = 120  # days past the cycle's last day the demo goes on for work still unfinished
+LATE_SLIP_DAYS = 14  # how far past its stage's end the milestone a forced gate waits for slips
+FORCE_AFTER_WORKDAYS = 3  # a may_force gate is forced this many working days after its stage's end
+MAX_PROPOSALS = 20
 
-PROPOSALS = [
-    ("区商务委", "长宁区商务发展“十四五”规划"), ("区科委", "长宁区科技创新“十四五”规划"),
-    ("区教育局", "长宁区教育改革和发展“十四五”规划"), ("区卫健委", "长宁区卫生健康事业发展“十四五”规划"),
-    ("区民政局", "长宁区养老服务体系建设“十四五”规划"), ("区文化和旅游局", "长宁区文化和旅游发展“十四五”规划"),
-    ("区体育局", "长宁区体育发展“十四五”规划"), ("区生态环境局", "长宁区生态环境保护“十四五”规划"),
-    ("区绿化市容局", "长宁区绿化市容“十四五”规划"), ("区虹桥办", "长宁区城市更新“十四五”规划"),
-    ("区房管局", "长宁区住房发展“十四五”规划"), ("区建管委", "长宁区综合交通“十四五”规划"),
-    ("区人社局", "长宁区人力资源和社会保障“十四五”规划"), ("区金融办", "长宁区金融服务业发展“十四五”规划"),
-    ("区临空办", "虹桥临空经济示范区“十四五”发展规划"), ("区地区办", "长宁区社区治理“十四五”规划"),
-    ("区市场监管局", "长宁区市场监管“十四五”规划"), ("区应急管理局", "长宁区应急体系建设“十四五”规划"),
-    ("区网格化中心", "长宁区城市数字化治理“十四五”规划"), ("区司法局", "长宁区法治政府建设“十四五”规划"),
-]
 RETURN_COMMENTS = ["研究框架需进一步聚焦，请补充数据支撑", "目标指标测算依据不足，请补充", "与市级相关规划衔接不够，请修改完善",
                    "成果格式不符合要求，请按模板修改", "重点任务表述需细化，明确时间表和路线图"]
-# What the demo's planning office fills in before signing (the shipped notices.yaml leaves them as placeholders for
-# a real office to fill): fictitious, for the simulation only.
-DEMO_FILL = {"contact_person": "陈明（规划科）", "contact_phone": "021-22050000", "contact_email": "ghk@cnfgw.example.cn",
-             "contact_address": "长宁区长宁路599号", "signer": "李伟", "place": "区发改委第一会议室"}
 NOTES = ["按要求报送", "按要求报送", "按要求报送", "已征求相关部门意见并修改完善",
          "部分数据待统计年报发布后更新，下步将补充完善", "已召开专题会研究，下步按节点推进",
          "与市级主管部门对接中，个别内容待进一步衔接"]
+INSTITUTES = ["上海社会科学院", "复旦大学", "上海交通大学", "同济大学", "华东师范大学", "上海财经大学",
+              "上海市发展改革研究院", "中国（上海）自由贸易试验区研究院"]
+# events of history the demo replays when a cycle spans them: (day, due from, due to, days, reason)
+HISTORY = [(dt.date(2020, 2, 10), dt.date(2020, 1, 1), dt.date(2020, 6, 30), 30, "新冠肺炎疫情影响，2020年上半年各节点顺延30天")]
+_SUFFIXES = ("委员会", "管理局", "办公室", "中心", "分局", "局", "委", "办")
+
+
+def demo_fill(spec) -> dict:
+    """What the demo's planning office fills in before signing (the notice settings leave them as placeholders for
+    a real office to fill): fictitious, for the simulation only."""
+    coord = spec.coordinator
+    return {"contact_person": "陈明（规划科）", "contact_phone": "021-00000000", "contact_email": f"ghk@{coord.id}.example.cn",
+            "contact_address": f"{spec.file.district}某路100号（演示地址）", "signer": "李伟",
+            "place": f"{coord.short}第一会议室"}
+
+
+def plan_field(spec, dept) -> str:
+    """A department's field, for a proposed plan's title: its full name less the district and the unit's kind
+    (上海市某区商务委员会 → 商务)."""
+    name = dept.name
+    district = spec.file.district
+    if district and district in name:
+        name = name[name.index(district) + len(district):]
+    else:
+        name = dept.short[1:] if dept.short.startswith("区") else dept.short
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def proposals_for(spec, rng: random.Random) -> list[tuple[str, str]]:
+    """(department, title) of the special plans the demo's departments propose: one per department (not the
+    coordinator, not a street or a body), at most MAX_PROPOSALS, in the seeded order."""
+    period = spec.period
+    quoted = f"“{period}”" if period and not period.endswith("年度") else period
+    units = [d for d in spec.departments if d.kind == "department" and d.short != spec.coordinator.short
+             and not any(w in plan_field(spec, d) for w in ("政府", "研究室", "组织", "政法", "办公"))
+             and not plan_field(spec, d).startswith("委")]
+    rng.shuffle(units)
+    out = []
+    for d in units[:MAX_PROPOSALS]:
+        out.append((d.short, f"{spec.file.district}{plan_field(spec, d)}发展{quoted}规划"))
+    return out
 
 
 class Demo:
-    def __init__(self, out: Path, seed: int, db_url: str | None, console, until: dt.date = END):
+    def __init__(self, out: Path, seed: int, db_url: str | None, console, until: dt.date | None = END,
+                 config: str | os.PathLike | None = None):
+        from app.cli import DEFAULT_CONFIG
+
         self.out = out
+        self.config = Path(config) if config else DEFAULT_CONFIG
         self.until = until
         self.rng = random.Random(seed)
         self.console = console
@@ -64,6 +116,8 @@ class Demo:
         self.seen_submitted: set = set()
         self.to_return: set = set()
         self.meetings: set = set()
+        self.slips: dict[tuple[str, str], dt.date] = {}  # milestones a may_force gate waits for, and when they come
+        self.forced: list[dict] = []
         self.advance_scheduled: str | None = None
         self.flow_runs = 0
         self.flow_seconds = 0.0
@@ -94,9 +148,11 @@ class Demo:
     def later(self, day: dt.date, order: int, fn, *args) -> None:
         self.agenda[day].append((order, len(self.agenda[day]), fn, args))
 
+    def session(self):
+        return Session(self.engine)
+
     # -- setup ----------------------------------------------------------------------------------------------------
     def setup(self):
-        from app.cli import DEFAULT_CONFIG
         from flows.common import engine_for
         from stages.loader import load_cycle
         from stages.paperwork import after
@@ -106,22 +162,84 @@ class Demo:
         for f in (db_file, Path(str(db_file) + "-wal"), Path(str(db_file) + "-shm")):
             if f.exists():
                 f.unlink()
-        self.spec = load_cycle(DEFAULT_CONFIG)
-        self.cal = calendar_for(self.spec)
+        spec = self.spec = load_cycle(self.config)
+        self.cal = calendar_for(spec)
+        self.fill = demo_fill(spec)
+        self.last_stage = spec.stages[-1].id
+        # the first day: the month of the first deadline (a work plan is issued a little before its first step)
+        first_due = min((m.due_date for it in spec.items for m in it.milestones), default=spec.first_day)
+        self.start = max(spec.first_day, first_due.replace(day=1))
+        self.end = self.until or spec.last_day
         self.engine = engine_for(self.db_url)
-        with Session(self.engine) as s:
-            out = init_run(s, self.spec, as_of=self.at(START, 9))
-            after(s, self.spec, out, as_of=self.at(START, 9))
+        with self.session() as s:
+            out = init_run(s, spec, as_of=self.at(self.start, 9))
+            after(s, spec, out, as_of=self.at(self.start, 9))
             s.commit()
-        self.users = create_demo_users(self.engine, self.spec)
-        # the scripted calendar of one-off events
-        days = [d for d in (START + dt.timedelta(n) for n in range(40, 115)) if self.workday(d)]
-        for (dept, title), day in zip(PROPOSALS, sorted(self.rng.sample(days, len(PROPOSALS)))):
+        self.users = create_demo_users(self.engine, spec)
+        self.script_special_plans()
+        self.script_extension()
+        self.script_slips()
+
+    def script_special_plans(self):
+        """Proposals inside the window of the lifecycle's first milestone; 立项确认 halfway to its deadline."""
+        spec = self.spec
+        lc = spec.lifecycles.get("special_plan")
+        if lc is None:
+            return
+        first = lc.milestones[0]
+        lo = max(self.start + dt.timedelta(days=10), first.start_date or self.start)
+        hi = first.due_date - dt.timedelta(days=5)
+        if hi < lo:
+            lo, hi = self.start, max(self.start, first.due_date)
+        days = [d for d in (lo + dt.timedelta(n) for n in range((hi - lo).days + 1)) if self.workday(d)] or \
+            [self.cal.next_workday(lo, include_self=True)]
+        wanted = proposals_for(spec, self.rng)
+        if not wanted:
+            return
+        picks = sorted(self.rng.choice(days) for _ in wanted) if len(days) < len(wanted) \
+            else sorted(self.rng.sample(days, len(wanted)))
+        for (dept, title), day in zip(wanted, picks):
             self.later(day, 5, self.propose, dept, title)
-        self.later(dt.date(2019, 11, 12), 5, self.approve, "leading_group", "special-plan-list",
-                   "区发展规划工作领导小组会议审议同意专项规划立项清单")
-        self.later(dt.date(2019, 11, 19), 6, self.register)
-        self.later(dt.date(2020, 2, 10), 5, self.extend)
+        self.last_proposal = picks[-1]
+        reg = spec.role_milestone("special_plan", "registration")
+        if reg is not None:
+            mid = picks[-1] + (reg.due_date - picks[-1]) / 2
+            day = self.cal.next_workday(max(mid, self.add_wd(picks[-1], 5)), include_self=True)
+            self.later(day, 6, self.register)
+
+    def script_extension(self):
+        for day, due_from, due_to, days, reason in HISTORY:
+            if self.start <= day <= self.end:
+                self.later(day, 5, self.extend, due_from, due_to, days, reason)
+                return
+        if len(self.spec.stages) < 3:
+            return
+        st = self.spec.stages[1]
+        if (st.end_date - st.start_date).days < 240:
+            return
+        day = self.cal.next_workday(st.start_date + dt.timedelta(days=40), include_self=True)
+        due_to = st.start_date + dt.timedelta(days=180)
+        self.later(day, 5, self.extend, day, due_to, 30, "受突发情况影响，近期各节点统一顺延30天")
+
+    def script_slips(self):
+        """For each stage exit gate the file lets the office force: the last milestone it names slips past the
+        stage's end, and the gate is forced a few working days after it."""
+        from stages.gates import predicates
+
+        spec = self.spec
+        for st in spec.stages[:-1]:
+            if not st.exit_gate or not spec.gate(st.exit_gate).may_force:
+                continue
+            named = []
+            for p in predicates(spec.gate(st.exit_gate)):
+                if p.milestone:
+                    key, _, mid = p.milestone.partition(":")
+                    ms = spec.item(key).milestone(mid)
+                    if not ms.completes_when and st.start_date <= ms.due_date <= st.end_date:
+                        named.append((ms.due_date, key, mid))
+            if named:
+                _due, key, mid = max(named)
+                self.slips[(key, mid)] = self.cal.next_workday(st.end_date + dt.timedelta(days=LATE_SLIP_DAYS))
 
     # -- actions (each one flow run) ------------------------------------------------------------------------------
     def req(self, cls, day, hour=10, **kw):
@@ -138,41 +256,75 @@ class Demo:
             actor = Actor(user="coord", name=f"{coord.short}规划科", role="coordinator", dept=coord.short)
         return cls(db=self.db_url, as_of=self.at(day, hour), actor=actor, **kw)
 
+    def milestone(self, s, item, ms):
+        from stages.models import Milestone
+
+        return s.exec(select(Milestone).where(Milestone.item_key == item, Milestone.ms_id == ms)).one()
+
     def submit(self, day, item, ms, owner, note=None):
         from flows.actions import SubmitRequest, submit_deliverable
 
-        with Session(self.engine) as s:
-            from stages.models import Milestone
-
-            m = s.exec(select(Milestone).where(Milestone.item_key == item, Milestone.ms_id == ms)).one()
-            if m.status not in ("open", "returned"):
+        with self.session() as s:
+            if self.milestone(s, item, ms).status not in ("open", "returned"):
                 return
         self.call(submit_deliverable, self.req(SubmitRequest, day, item=item, milestone=ms, by=owner,
                                                note=note or self.rng.choice(NOTES)))
 
     def review(self, day, item, ms):
-        from flows.actions import ApproveRequest, ReviewRequest, record_approval, review_deliverable
-        from stages.gates import predicates
-        from stages.models import Item, Milestone
+        from flows.actions import ReviewRequest, review_deliverable
+        from stages.models import Item
         from stages.services import ms_spec
 
-        with Session(self.engine) as s:
-            m = s.exec(select(Milestone).where(Milestone.item_key == item, Milestone.ms_id == ms)).one()
+        with self.session() as s:
+            m = self.milestone(s, item, ms)
             if m.status != "submitted":
                 return
             kind = s.exec(select(Item.kind).where(Item.key == item)).one()
-            returns = m.returns
+            returns, owner = m.returns, m.owner
         if (item, ms) in self.to_return and returns == 0:
             self.call(review_deliverable, self.req(ReviewRequest, day, 15, item=item, milestone=ms, decision="return",
                                                    comments=self.rng.choice(RETURN_COMMENTS)))
-            self.later(self.add_wd(day, self.rng.randint(3, 8)), 3, self.submit, item, ms, m.owner, "修改稿")
+            self.later(self.add_wd(day, self.rng.randint(3, 8)), 3, self.submit, item, ms, owner, "修改稿")
             return
         gate = ms_spec(self.spec, kind, item, ms).accept_requires
-        if gate:  # the approvals this acceptance waits on are recorded first (领导小组, 区委, 区政府, 区人大)
-            for p in predicates(self.spec.gate(gate)):
-                if p.approval:
-                    self.approve(day, p.approval.body, p.approval.subject, "会议审议通过")
+        if gate and not self.obtain(day, gate):  # what else it waits for is not there yet: look again later
+            self.later(self.add_wd(day, 3), 4, self.review, item, ms)
+            return
         self.call(review_deliverable, self.req(ReviewRequest, day, 15, item=item, milestone=ms, decision="accept"))
+
+    def facts(self):
+        from stages.services import facts_for, find_run
+
+        with self.session() as s:
+            return facts_for(s, find_run(s, self.spec.id))
+
+    def obtain(self, day, gate: str, facts=None) -> bool:
+        """The approvals ``gate`` waits for, recorded when they are all it lacks (领导小组, 区委, 区政府, 区人大
+        meet and approve); True when the gate is met."""
+        from stages.gates import evaluate, predicates
+
+        spec = self.spec
+        facts = facts or self.facts()
+        if evaluate(spec, gate, facts).ok:
+            return True
+        wanted, todo, seen = [], [gate], set()
+        while todo:
+            gid = todo.pop(0)
+            if gid in seen:
+                continue
+            seen.add(gid)
+            for p in predicates(spec.gate(gid)):
+                if p.approval and (p.approval.body, p.approval.subject) not in facts.approvals:
+                    wanted.append((p.approval.body, p.approval.subject))
+                todo.extend(x for x in (p.all_of or ()) + (p.any_of or ()) if isinstance(x, str))
+        if not wanted:
+            return False
+        facts.approvals |= set(wanted)
+        if not evaluate(spec, gate, facts).ok:
+            return False
+        for body, subject in dict.fromkeys(wanted):
+            self.approve(day, body, subject, "会议审议通过")
+        return True
 
     def approve(self, day, body, subject, note):
         from flows.actions import ApproveRequest, record_approval
@@ -189,35 +341,43 @@ class Demo:
         from flows.actions import RegisterRequest, register_special_plans
         from stages.models import Item
 
-        with Session(self.engine) as s:
-            keys = sorted(s.exec(select(Item.key).where(Item.kind == "special_plan")).all())
-        reject = sorted(self.rng.sample(keys, 3))
-        self.call(register_special_plans, self.req(RegisterRequest, day, confirm=[k for k in keys if k not in reject],
-                                                   reject=reject, reason="经综合平衡，纳入相关专项规划统筹编制"))
+        reg = self.spec.role_milestone("special_plan", "registration")
+        if reg.accept_requires and not self.obtain(day, reg.accept_requires):
+            self.later(self.add_wd(day, 3), 6, self.register)
+            return
+        with self.session() as s:
+            keys = sorted(s.exec(select(Item.key).where(Item.kind == "special_plan", Item.status == "active")).all())
+        if not keys:
+            return
+        reject = sorted(self.rng.sample(keys, 3 if len(keys) >= 6 else 0))
+        self.call(register_special_plans, self.req(RegisterRequest, day, 14, confirm=[k for k in keys if k not in reject],
+                                                   reject=reject,
+                                                   reason="经综合平衡，纳入相关专项规划统筹编制" if reject else None))
 
-    def extend(self, day):
+    def extend(self, day, due_from, due_to, days, reason):
         from flows.actions import ExtendRequest, extend_deadlines
 
-        self.call(extend_deadlines, self.req(ExtendRequest, day, due_from=dt.date(2020, 1, 1),
-                                             due_to=dt.date(2020, 6, 30), days=30,
-                                             reason="新冠肺炎疫情影响，2020年上半年各节点顺延30天"))
+        try:
+            self.call(extend_deadlines, self.req(ExtendRequest, day, due_from=due_from, due_to=due_to, days=days,
+                                                 reason=reason))
+        except PlancycleError as exc:
+            if "no unfinished milestone" not in str(exc):
+                raise
 
     def contractor(self, day, topic):
         from flows.actions import ContractorRequest, assign_contractor
 
-        inst = self.rng.choice(["上海社会科学院", "复旦大学", "上海交通大学", "同济大学", "华东师范大学", "上海财经大学",
-                                "上海市发展改革研究院", "中国（上海）自由贸易试验区研究院"])
+        inst = self.rng.choice(INSTITUTES)
         self.call(assign_contractor, self.req(ContractorRequest, day, topic=topic, contractor=f"{inst}课题组",
                                               contact=f"课题负责人 {self.rng.randint(13000000000, 13999999999)}"))
 
     def meeting(self, day, ms, when):
-        """One meeting per round (开题 / 中期 / 结题评审) for every topic still to hold it."""
+        """One meeting per round (开题 / 中期 / 结题评审 …) for every topic still to hold it."""
         from flows.actions import MeetingRequest, schedule_meeting
 
         if when <= self.at(day, 10):
             return
-        self.call(schedule_meeting, self.req(MeetingRequest, day, 10, milestone=ms, at=when,
-                                             place=DEMO_FILL["place"]))
+        self.call(schedule_meeting, self.req(MeetingRequest, day, 10, milestone=ms, at=when, place=self.fill["place"]))
 
     def sign_drafts(self, day):
         """The planning office signs off the day's drafts (filling what the settings leave blank)."""
@@ -225,23 +385,24 @@ class Demo:
         from stages.models import Notice
         from stages.notices import missing
 
-        with Session(self.engine) as s:
+        with self.session() as s:
             drafts = [(n.id, missing(n.data, n.kind)) for n in s.exec(select(Notice).where(Notice.status == "draft")
                                                              .order_by(Notice.id))]
         for nid, gaps in drafts:
             self.call(sign_document, self.req(SignDocumentRequest, day, 17, notice=nid,
-                                              changes={g: DEMO_FILL[g] for g in gaps if g in DEMO_FILL}))
+                                              changes={g: self.fill[g] for g in gaps if g in self.fill}))
 
     def advance(self, day, override):
         from flows.actions import AdvanceRequest, advance_stage
+        from stages.services import find_run
 
-        with Session(self.engine) as s:
-            from stages.services import find_run
-
-            run = find_run(s, self.spec.id)
-            leaving = run.current_stage
+        with self.session() as s:
+            leaving = find_run(s, self.spec.id).current_stage
         out = self.call(advance_stage, self.req(AdvanceRequest, day, 16, from_stage=leaving, override_reason=override))
         self.advance_scheduled = None
+        if override:
+            self.forced.append({"day": day.isoformat(), "stage": leaving,
+                                "gate": self.spec.stage(leaving).exit_gate, "reason": override})
         self.print_gate(day, out["stages"], override)
 
     def sweep(self, day):
@@ -260,13 +421,13 @@ class Demo:
         from stages.models import Item, Milestone
         from stages.services import ms_spec
 
-        with Session(self.engine) as s:
-            kinds = {k: (kind, lead) for k, kind, lead in s.exec(select(Item.key, Item.kind, Item.lead))}
+        with self.session() as s:
+            kinds = {k: kind for k, kind in s.exec(select(Item.key, Item.kind))}
             rows = s.exec(select(Milestone).where(Milestone.status.in_(["open", "submitted"]))
                           .order_by(Milestone.item_key, Milestone.seq)).all()
             rows = [(m.item_key, m.ms_id, m.status, m.owner, m.due_date, m.returns) for m in rows]
         for item, ms, status, owner, due, returns in rows:
-            kind, lead = kinds[item]
+            kind = kinds[item]
             if status == "submitted":
                 key = (item, ms, returns)
                 if key not in self.seen_submitted:
@@ -277,24 +438,26 @@ class Demo:
                 continue
             self.seen_open.add((item, ms))
             mspec = ms_spec(self.spec, kind, item, ms)
-            if mspec.completes_when or (kind == "special_plan" and ms in ("proposal", "registration")):
-                continue  # the system completes it / the proposal and 立项确认 follow their own script
-            if ms == "contractor":
+            if mspec.completes_when or mspec.role == "registration":
+                continue  # the system completes it / 立项确认 follows its own script
+            if mspec.role == "contractor_choice":
                 self.later(self.add_wd(day, self.rng.randint(2, 7)), 2, self.contractor, item)
                 continue
-            if mspec.meeting is not None and ms not in self.meetings:
+            if mspec.meeting is not None and kind == "topic" and ms not in self.meetings:
                 self.meetings.add(ms)
                 when = self.at(max(self.add_wd(due, -3), self.add_wd(day, 6)), 14)
                 self.later(self.add_wd(day, 1), 1, self.meeting, ms, when)
-            if item == "basic-approach" and ms == "city_alignment":
-                self.later(LATE_CITY_ALIGNMENT, 3, self.submit, item, ms, owner, "报市发改委衔接（市里会议延期）")
+            if (item, ms) in self.slips:
+                self.later(max(self.slips[(item, ms)], self.add_wd(day, 1)), 3, self.submit, item, ms, owner,
+                           "报送（上级安排延期）")
                 continue
             r = self.rng.random()
-            if mspec.stage == "adoption":
-                r = 0.0  # the 区政府's own deadlines in the last half-year: departments are punctual
+            last = mspec.stage == self.last_stage
+            if last:
+                r = 0.0  # the last stage's deadlines are the 区政府's own: departments are punctual
             first = self.add_wd(day, 1)
             if r < 0.72 or due < first:  # on time (or as soon as it opens, if it opened late)
-                hi = due - dt.timedelta(days=4) if mspec.stage == "adoption" else due  # room for the review
+                hi = due - dt.timedelta(days=4) if last else due  # room for the review
                 lo = max(first, hi - dt.timedelta(days=12))
                 span = max((hi - lo).days, 0)
                 when = lo + dt.timedelta(days=self.rng.randint(0, span)) if due >= first else \
@@ -308,34 +471,57 @@ class Demo:
                 when = self.cal.next_workday(when)
             self.later(max(when, first), 3, self.submit, item, ms, owner)
 
+    def unblock(self, day):
+        """Approvals a gate still lacks when they are all it lacks: the gates that would open or complete
+        unfinished work whose own predecessors are done."""
+        from stages.models import Item, Milestone
+        from stages.services import ms_spec
+
+        with self.session() as s:
+            kinds = {k: kind for k, kind in s.exec(select(Item.key, Item.kind).where(Item.status == "active"))}
+            rows = s.exec(select(Milestone.item_key, Milestone.ms_id).where(
+                Milestone.status.in_(["pending", "open", "submitted", "returned"]))).all()
+        gates = []
+        for item, ms in rows:
+            if item not in kinds:
+                continue
+            mspec = ms_spec(self.spec, kinds[item], item, ms)
+            gates += [g for g in (mspec.opens_when, mspec.completes_when) if g and g not in gates]
+        facts = self.facts() if gates else None
+        for g in gates:
+            if self.obtain(day, g, facts):
+                facts = self.facts()
+
     def check_gate(self, day):
         from stages.gates import evaluate
         from stages.services import facts_for, find_run
 
         if self.advance_scheduled:
             return
-        with Session(self.engine) as s:
+        with self.session() as s:
             run = find_run(s, self.spec.id)
             if run.status != "active":
                 return
             st = self.spec.stage(run.current_stage)
             ok = evaluate(self.spec, st.exit_gate, facts_for(s, run)).ok if st.exit_gate else True
-            gate_auto = self.spec.gate(st.exit_gate).automatic if st.exit_gate else False
-        if gate_auto:
+        gate = self.spec.gate(st.exit_gate) if st.exit_gate else None
+        if gate is not None and gate.automatic:
             return  # the system advances it inside the step that meets it
+        if gate is not None and not ok and self.obtain(day, gate.id):
+            ok = True
         if ok:
             self.advance_scheduled = st.id
             self.later(self.add_wd(day, 1), 9, self.advance, None)
-        elif st.id == "research" and day >= FORCE_RESEARCH_EXIT:
+        elif gate is not None and gate.may_force and day >= self.add_wd(st.end_date, FORCE_AFTER_WORKDAYS):
             self.advance_scheduled = st.id
-            self.later(day, 9, self.advance, "按全市进度要求先行启动规划编制阶段；《基本思路》报市衔接待市发改委安排，"
-                                            "不影响编制工作")
+            self.later(day, 9, self.advance, f"{st.name}阶段窗口已过，按进度要求先行启动下一阶段工作；"
+                                             f"未完成事项继续办理，不影响后续工作（阶段门 {gate.name} 允许推进）")
 
     def print_gate(self, day, stages, override):
         from app.render import print_board
         from stages.board import board
 
-        with Session(self.engine) as s:
+        with self.session() as s:
             data = board(s, self.spec, self.at(day, 17))
         self.console.print(f"\n[bold]{day}: stage {', '.join(stages)}[/bold]"
                            + (f"  [red](gate forced: {override})[/red]" if override else ""))
@@ -346,6 +532,13 @@ class Demo:
         self.gates_printed.append(day.isoformat())
 
     # -- the run ------------------------------------------------------------------------------------------------
+    def unfinished(self) -> int:
+        from stages.models import Milestone
+
+        with self.session() as s:
+            return s.exec(select(func.count()).select_from(Milestone).where(
+                Milestone.status.in_(["pending", "open", "submitted", "returned"]))).one()
+
     def run(self) -> dict:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -354,13 +547,15 @@ class Demo:
 
         t0 = time.perf_counter()
         self.setup()
-        days = (self.until - START).days + 1
+        stop = self.until or (self.end + dt.timedelta(days=GRACE_DAYS))
+        days = (stop - self.start).days + 1
         complete_on = None
+        last = self.start
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[day]}"),
                       TimeElapsedColumn(), console=self.console, transient=True) as bar:
-            task = bar.add_task("simulating", total=days, day="")
+            task = bar.add_task("simulating", total=(self.end - self.start).days + 1, day="")
             for n in range(days):
-                day = START + dt.timedelta(days=n)
+                day = last = self.start + dt.timedelta(days=n)
                 if self.workday(day):
                     self.sweep(day)
                     if day == report_day(self.cal, day.year, day.month):  # the schedule's run that files it
@@ -376,17 +571,20 @@ class Demo:
                     self.plan_new_work(day)
                     self.check_gate(day)
                 if self.workday(day):
+                    self.unblock(day)
                     self.sign_drafts(day)
                 bar.update(task, advance=1, day=str(day))
-                with Session(self.engine) as s:
-                    if find_run(s, self.spec.id).status == "complete":
-                        complete_on = day
-                        break
+                with self.session() as s:
+                    complete = find_run(s, self.spec.id).status == "complete"
+                if complete and complete_on is None:
+                    complete_on = day
+                if complete and self.unfinished() == 0:
+                    break
         sim_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
-        outputs = self.export(complete_on or self.until)
-        return {"complete_on": complete_on, "sim_seconds": sim_seconds, "export_seconds": time.perf_counter() - t1,
-                "outputs": outputs}
+        outputs = self.export(last)
+        return {"complete_on": complete_on, "last_day": last, "sim_seconds": sim_seconds,
+                "export_seconds": time.perf_counter() - t1, "outputs": outputs}
 
     def export(self, day: dt.date) -> dict:
         from app.exports import write_calendar, write_ledger
@@ -404,7 +602,7 @@ class Demo:
             shutil.rmtree(partial)
         partial.mkdir(parents=True)
         (partial / "INCOMPLETE").write_text("export interrupted; run the demo again to finish it\n", encoding="utf-8")
-        with Session(self.engine) as s:
+        with self.session() as s:
             ids = s.exec(select(Notice.id).where(Notice.status == "issued").order_by(Notice.id)).all()
             for nid in ids:
                 for fmt in ("docx", "md"):
@@ -427,7 +625,7 @@ class Demo:
     def summary(self, result: dict) -> dict:
         from stages.models import Item, Milestone, Notice, Reminder, Submission
 
-        with Session(self.engine) as s:
+        with self.session() as s:
             items = Counter(k for k in s.exec(select(Item.kind)))
             by_kind = Counter(k for k in s.exec(select(Notice.kind).where(Notice.status == "issued")))
             issued = s.exec(select(Notice).where(Notice.status == "issued")).all()
@@ -440,12 +638,14 @@ class Demo:
                 func.date(Submission.submitted_at) > Milestone.due_date)).one()
             returned = s.exec(select(func.count()).select_from(Milestone).where(Milestone.returns > 0)).one()
             rejected = s.exec(select(func.count()).select_from(Item).where(Item.status == "rejected")).one()
-            open_left = s.exec(select(func.count()).select_from(Milestone).where(
-                Milestone.status.in_(["pending", "open", "submitted", "returned"]))).one()
-        return {"users": self.users, "items": dict(items), "special_plans_rejected": rejected, "notices_by_kind": dict(by_kind),
+        example = next((d for d in self.spec.departments if d.kind == "department"
+                        and d.short != self.spec.coordinator.short), self.spec.coordinator)
+        return {"cycle": self.spec.id, "title": self.spec.file.title, "start": self.start.isoformat(),
+                "end": self.end.isoformat(), "users": self.users, "example_user": f"{example.id} ({example.short})",
+                "items": dict(items), "special_plans_rejected": rejected, "notices_by_kind": dict(by_kind),
                 "documents_by_genre": dict(by_genre), "numbered_documents": numbered, "drafts_unsigned": drafts_left,
                 "reminders": dict(rungs), "items_with_late_submissions": late, "milestones_returned": returned,
-                "milestones_unfinished": open_left, "flow_runs": self.flow_runs,
+                "milestones_unfinished": self.unfinished(), "gates_forced": self.forced, "flow_runs": self.flow_runs,
                 "flow_seconds": round(self.flow_seconds, 1), "by_flow": {k: round(v, 1) for k, v in self.timings.items()},
                 **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in result.items() if k != "outputs"},
                 **result["outputs"]}
@@ -456,7 +656,7 @@ DEMO_PASSWORD = "demo-2019-plancycle"
 
 def create_demo_users(engine, spec) -> dict:
     """Accounts for trying the console on the demo database: one liaison per department (username = the
-    department's id, e.g. ``hqb`` for 区虹桥办), the planning office ``coord``, a leader ``leader`` and ``admin``;
+    department's id in the departments file), the planning office ``coord``, a leader ``leader`` and ``admin``;
     all with the printed demo password. Never used outside the demo."""
     from stages.users import add_user
 
@@ -477,9 +677,8 @@ def create_demo_users(engine, spec) -> dict:
     return made
 
 
-def run_demo(out: Path, seed: int, db_url: str | None = None, console=None, until: dt.date = END) -> dict:
-    import os
-
+def run_demo(out: Path, seed: int, db_url: str | None = None, console=None, until: dt.date | None = END,
+             config: str | os.PathLike | None = None) -> dict:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from rich.console import Console
 
@@ -487,7 +686,7 @@ def run_demo(out: Path, seed: int, db_url: str | None = None, console=None, unti
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    demo = Demo(out, seed, db_url, console, until)
+    demo = Demo(out, seed, db_url, console, until, config)
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         result = demo.run()
     return demo.summary(result)

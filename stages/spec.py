@@ -243,7 +243,7 @@ class CycleFile(Frozen):
     reminders: Reminders = Reminders()
     stages: tuple[StageSpec, ...] = Field(min_length=1)
     gates: tuple[GateSpec, ...] = ()
-    lifecycles: dict[str, LifecycleSpec]
+    lifecycles: dict[str, LifecycleSpec] = {}  # topic, special_plan, the outline's: each only where it has a track
     funding: tuple[Funding, ...] = ()
     topics: tuple[TopicSpec, ...] = ()
     tasks: tuple[TaskSpec, ...] = ()

@@ -1,0 +1,130 @@
+"""``plancycle demo --config FILE`` drives any valid cycle to its end with behaviour derived from the file.
+
+Each run calls the action functions in this process (as `plancycle` does without a Prefect server), the way
+tests/test_audit_replay.py runs the full Changning demo; tests/test_flows.py runs a short one through Prefect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from sqlmodel import Session, select
+
+from .conftest import MINI, ROOT
+
+SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
+
+
+def run(tmp_path: Path, config: Path, until: dt.date | None = None, seed: int = 2019) -> dict:
+    from app.demo import Demo
+    from flows.runner import run_in_process
+
+    class InProcess(Demo):
+        def call(self, flow_fn, *args, **kwargs):
+            self.flow_runs += 1
+            return run_in_process(flow_fn, *args, **kwargs)
+
+        def export(self, day):
+            return {}
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    d = InProcess(tmp_path, seed, None, Console(file=io.StringIO(), width=120), until, config)
+    with pytest.MonkeyPatch.context() as mp:  # no flow run, no Prefect events (they would start its server)
+        mp.setattr("flows.schedules.emit_events", lambda *_a, **_k: 0)
+        result = d.run()
+    out = d.summary({**result, "outputs": {}})
+    out["db"] = d.db_url
+    return out
+
+
+@pytest.mark.parametrize("config", [p for p in SHIPPED if p.stem != "jingan-15th"], ids=lambda p: p.stem)
+def test_every_shipped_cycle_starts_under_the_demo(tmp_path, config):
+    """Its first months (the full Changning run is tests/test_audit_replay.py's, Jing'an's is below)."""
+    from stages.loader import load_cycle
+
+    spec = load_cycle(config)
+    until = min(m.due_date for it in spec.items for m in it.milestones) + dt.timedelta(days=45)
+    s = run(tmp_path, config, until=until)
+    assert s["flow_runs"] > 20 and s["drafts_unsigned"] == 0
+    assert s["notices_by_kind"]  # documents were drafted and signed off
+
+
+def test_another_districts_cycle_runs_to_its_end(tmp_path):
+    s = run(tmp_path, ROOT / "config" / "cycles" / "jingan-15th.yaml")
+    assert s["complete_on"] is not None and s["milestones_unfinished"] == 0 and s["drafts_unsigned"] == 0
+    assert s["complete_on"] <= dt.date(2026, 6, 30)
+    assert s["items"]["topic"] == 8 and s["items"]["special_plan"] >= 6 and s["special_plans_rejected"] == 3
+    # its one may_force gate was forced, saying so; nothing else was
+    assert [(f["stage"], f["gate"]) for f in s["gates_forced"]] == [("prep", "prep-done")]
+    assert "允许推进" in s["gates_forced"][0]["reason"]
+    assert {"call_for_tender", "tender_result", "meeting", "special_plan_registration", "monthly_report",
+            "request", "stage_notice"} <= set(s["notices_by_kind"])
+
+
+def test_a_file_written_for_the_old_schema_runs_to_its_end(tmp_path):
+    """tests/fixtures/mini.yaml names no roles (they are derived), and no gate may be forced: none is."""
+    s = run(tmp_path, MINI)
+    assert s["complete_on"] is not None and s["milestones_unfinished"] == 0
+    assert s["gates_forced"] == []
+
+
+NEVER_SEEN = """\
+id: tasks-only
+version: 1
+title: 测试区年度重点工作推进
+district: 测试区
+issuer: 测试区发展和改革委员会
+departments: deps.yaml
+coordinator: 区发改委
+approval_bodies: {office_meeting: 区政府常务会议}
+stages:
+  - {id: first-half, name: 上半年, start: 2024-01-01, end: 2024-06-30, exit_gate: half-done}
+  - {id: second-half, name: 下半年, window: 2024年下半年, exit_gate: year-done}
+gates:
+  - id: half-done
+    name: 上半年工作经区政府常务会议听取
+    all_of:
+      - all: {track: tasks, milestone: h1}
+      - approval: {body: office_meeting, subject: half-year-report}
+  - id: year-done
+    name: 全年完成
+    all: {track: tasks, milestone: h2}
+    automatic: true
+tasks:
+  - id: invest
+    ref: 一
+    stage: first-half
+    title: 重大项目投资
+    lead: [区商务委]
+    milestones:
+      - {id: h1, name: 上半年进展, due: 2024年6月中旬}
+      - {id: h2, name: 全年完成, stage: second-half, due: 2024年12月中旬}
+  - id: schools
+    ref: 二
+    stage: first-half
+    title: 新建学校
+    lead: [区教育局]
+    milestones:
+      - {id: h1, name: 开工, due: 2024年二季度}
+      - {id: h2, name: 竣工, stage: second-half, due: 2024年四季度}
+"""
+
+
+def test_a_cycle_the_project_has_never_seen(tmp_path):
+    """No topics, no special plans, no timeline; a stage gate that waits for an approval nobody's milestone asks
+    for: the demo records it once the work is in, and the cycle completes."""
+    (tmp_path / "deps.yaml").write_text((MINI.parent / "mini-departments.yaml").read_text(encoding="utf-8"),
+                                        encoding="utf-8")
+    cfg = tmp_path / "tasks-only.yaml"
+    cfg.write_text(NEVER_SEEN, encoding="utf-8")
+    s = run(tmp_path / "out", cfg)
+    assert s["complete_on"] is not None and s["milestones_unfinished"] == 0 and s["gates_forced"] == []
+    from stages.models import Decision, make_engine
+
+    with Session(make_engine(s["db"], write=False)) as db:
+        approvals = db.exec(select(Decision.body, Decision.subject).where(Decision.kind == "approve")).all()
+    assert [tuple(a) for a in approvals] == [("office_meeting", "half-year-report")]

@@ -455,6 +455,10 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
             for attr in ("opens_when", "accept_requires", "completes_when"):
                 if getattr(m, attr):
                     ck.gate(getattr(m, attr), *p, attr)
+            if m.meeting is not None and r["kind"] != "topic":
+                ck.fail(f"milestone {m.id!r} has a meeting, but review meetings are scheduled for topics only "
+                        "(`plancycle meeting` gathers the topics still to hold it)", *p, "meeting",
+                        expected="meeting: on a milestone of lifecycles.topic")
             if m.opens_when and not next(g for g in cf.gates if g.id == m.opens_when).automatic:
                 ck.fail(f"milestone {m.id!r} opens when gate {m.opens_when!r} is met, but that gate is not automatic: "
                         "nothing would ever open it", *p, "opens_when",
@@ -686,7 +690,7 @@ def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
         item_key, mid = ref.split(":", 1)
         other = by_key.get(item_key)
         if other is None or other.get("template"):
-            ck.fail(f"unknown item {item_key!r} in {ref!r}", *path, expected="a task id, topic-NN or outline")
+            ck.fail(f"unknown item {item_key!r} in {ref!r}", *path, expected=f"a task id, {_key_prefix(ck.cf, 'topic')}NN or outline")
         ids = {m.id for m in other["ms"]}
         names = {m.name: m.id for m in other["ms"]}
         if mid in ids:
@@ -814,7 +818,7 @@ def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
                 item_key, mid = p.milestone.split(":", 1)
                 r = by_key.get(item_key)
                 if r is None or r.get("template"):
-                    ck.fail(f"unknown item {item_key!r}", *where, "milestone", expected="a task id, topic-NN or outline")
+                    ck.fail(f"unknown item {item_key!r}", *where, "milestone", expected=f"a task id, {_key_prefix(ck.cf, 'topic')}NN or outline")
                 if mid not in {m.id for m in r["ms"]}:
                     ck.fail(f"item {item_key!r} has no milestone {mid!r}", *where, "milestone",
                             expected=", ".join(m.id for m in r["ms"]))

@@ -700,8 +700,8 @@ def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason")
 
 
 @app.command()
-def approve(body: str = typer.Argument(..., help="leading_group, district_government, district_congress …"),
-            subject: str = typer.Argument(..., help="e.g. special-plan-list, basic-approach, outline"),
+def approve(body: str = typer.Argument(..., help="an approval body: a key of the cycle file's approval_bodies"),
+            subject: str = typer.Argument(..., help="what it approved: the subject a gate's approval names"),
             note: Optional[str] = typer.Option(None, "--note"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Record an approval (e.g. 领导小组同意专项规划立项清单)."""
@@ -835,7 +835,7 @@ def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to 
 
 
 @app.command()
-def meeting(milestone: str = typer.Argument(..., help="kickoff / midterm / final_review"),
+def meeting(milestone: str = typer.Argument(..., help="a topic milestone with a meeting: in the cycle file"),
             at: str = typer.Option(..., "--at", help="meeting time YYYY-MM-DDTHH:MM"),
             topic: list[str] = typer.Option([], "--topic", help="topic key (repeatable)"),
             dept: Optional[str] = typer.Option(None, "--dept", help="batch the open topics this department leads"),

@@ -281,12 +281,12 @@ def _notices_problem(data) -> tuple[tuple, str, str | None] | None:
                 return ("documents", kind), "must be a mapping of settings", "{genre: 通知, to: …}"
             to = (settings or {}).get("to")
             if to is not None and not isinstance(to, str):
-                return ("documents", kind, "to"), "must be text (the 主送 line)", "to: 各有关部门、各街镇"
+                return ("documents", kind, "to"), "must be text (the 主送 line)", "to: 各有关部门"
     unnumbered = data["numbering"].get("unnumbered")
     if unnumbered is not None and not isinstance(unnumbered, list):
         return ("numbering", "unnumbered"), "must be a list of notice kinds", "[call_for_tender]"
     if not isinstance(data["meetings"].get("place"), str):
-        return ("meetings", "place"), "must name the default meeting place", "place: 区发改委会议室"
+        return ("meetings", "place"), "must name the default meeting place", "place: 第一会议室"
     days = data["meetings"].get("materials_days_before", 3)
     if isinstance(days, bool) or not isinstance(days, int) or days < 0:
         return ("meetings", "materials_days_before"), "must be a number of working days", "a whole number ≥ 0"

@@ -254,8 +254,8 @@ class WaiveRequest(ActionBase):
 
 
 class ApproveRequest(ActionBase):
-    body: str = Field(description="approval body, e.g. leading_group (区发展规划工作领导小组)")
-    subject: str = Field(description="what was approved, e.g. special-plan-list")
+    body: str = Field(description="approval body: a key of the cycle file's approval_bodies (or the body's name)")
+    subject: str = Field(description="what was approved: the subject a gate's approval names in the cycle file")
     note: Optional[str] = None
     by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 

@@ -114,7 +114,8 @@ def _department(spec: CycleSpec, dept: str):
     try:
         return spec.department(dept)
     except KeyError:
-        raise NotFound(f"unknown department {dept!r} (use a short name such as 区虹桥办, or an id such as hqb)") from None
+        raise NotFound(f"unknown department {dept!r} (use a short name such as {spec.coordinator.short}, "
+                       f"or an id such as {spec.coordinator.id})") from None
 
 
 def returned(session, run_id: int, owner: str) -> list[tuple]:

@@ -375,6 +375,8 @@ def run(argv: list[str]) -> bool:
     if opts is None:
         _DECLINED.add(tuple(argv))
         return False
+    # as app.cli: pydantic would scan every installed package's entry points for plugins on its first model
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         data = answer(opts)
     except Exception as exc:  # noqa: BLE001 - whatever it is, the normal path answers (and names it)

@@ -138,7 +138,7 @@ class DeliverySettings(_Strict):
 
 class MessagesConfig(_Strict):
     base_url: str = ""
-    sender: str = "区发改委规划科"
+    sender: str = ""  # empty: the coordinator of the reminder's cycle
     email: Optional[EmailSettings] = None
     webhooks: Webhooks = Field(default_factory=Webhooks)
     contacts: dict[str, list[str]] = Field(default_factory=dict)
@@ -259,6 +259,14 @@ def _insert_ignore(session: Session):
     return insert
 
 
+def _coordinators(session: Session, run_ids: Iterable[int]) -> dict[int, str]:
+    """Each run's coordinator, who signs its messages when the settings name no sender."""
+    from .loader import load_cycle
+
+    return {run.id: load_cycle(run.spec_path).coordinator.short
+            for run in session.exec(select(CycleRun).where(CycleRun.id.in_(list(run_ids))))}
+
+
 def _calendars(session: Session, run_ids: Iterable[int]) -> dict[int, object]:
     from .loader import load_cycle
     from .services import calendar_for
@@ -302,6 +310,7 @@ def enqueue_reminders(session: Session, as_of=None, *, cal=None, config: Message
         people.setdefault(u.dept, []).append(u)
     cals = {} if cal is not None else _calendars(session, {r.run_id for r in rows})
     email_on, base = cfg.enabled("email"), cfg.base_url.rstrip("/")
+    senders = {} if cfg.sender else _coordinators(session, {r.run_id for r in rows})
     out: list[dict] = []
     for r in rows:
         liaisons = people.get(r.owner, [])
@@ -318,7 +327,7 @@ def enqueue_reminders(session: Session, as_of=None, *, cal=None, config: Message
                "workdays_left": max(c.workdays_between(day, r.due_date), 0) if r.due_date > day else 0,
                "workdays_late": max(c.workdays_between(r.due_date, day), 1) if r.rung == "urge" else 0,
                "as_of_cn": _cn_date(day), "returned": r.status == "returned", "url": (base + link) if base else link,
-               "sender": cfg.sender}
+               "sender": cfg.sender or senders.get(r.run_id, "")}
         subject, text = render_reminder(ctx)
         data = {"due_date": r.due_date.isoformat(), "milestone_name": r.name, "item_title": r.title,
                 "days_left": ctx["days_left"], "workdays_late": ctx["workdays_late"], "url": ctx["url"]}

@@ -51,7 +51,7 @@ TEMPLATE_OF = {"call_for_tender": "call_for_tender", "tender_result": "tender_re
 # the genre each kind is, unless the settings say otherwise; 公告/公示/简报 carry no 发文字号
 DEFAULT_DOCUMENTS = {
     "request": {"genre": "请示"},
-    "stage_notice": {"genre": "通知", "to": "各有关部门、各街镇"},
+    "stage_notice": {"genre": "通知", "to": "各有关单位"},  # the settings name the office's usual 主送
     "meeting": {"genre": "通知"},
     "meeting_letter": {"genre": "函"},
     "call_for_tender": {"genre": "公告", "numbered": False},

@@ -8,7 +8,7 @@ document, ``edit_document`` and ``sign_document`` (签发, where the 发文字�
 
 Which steps make a document, and of which genre to whom, is the office's practice, not the engine's:
 
-* a stage opening (or a batch of ``batch_min`` milestones opening at once) → one 阶段工作通知 to 各有关部门、各街镇,
+* a stage opening (or a batch of ``batch_min`` milestones opening at once) → one 阶段工作通知 to the settings' 主送 (各有关部门、…),
   the tasks in its 附件 table; a milestone opening alone is a message to the unit that owes it, not a 公文;
 * the call for tender → the 遴选公告 (public, unnumbered); all contractors chosen → the 结果公示;
 * a review meeting → one 会议通知 to the lead units, and a 函 to the contractors outside government; a changed
@@ -97,7 +97,7 @@ def after(session: Session, spec: CycleSpec, outcome, *, as_of=None, flow_run_id
                                  about="opening", key="request:opening"))
     if stage or len(opened) >= batch_min:
         c = stage_notice_context(session, spec, run.id, opened, stage)
-        to = settings.get("to") or "各有关部门、各街镇"
+        to = settings["to"]
         made.append(nt.draft(session, run.id, "stage_notice", {**c, "to": to}, recipients=[to], about=stage or "batch",
                              as_of=when, flow_run_id=flow_run_id, cfg=cfg))
     for n in wanted:

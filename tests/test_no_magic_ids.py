@@ -62,12 +62,6 @@ KNOWN = {
     ("stages/documents.py", "区政府办公室"): "the same dictionary",
     ("stages/documents.py", "发改委"): "the same dictionary",
     ("stages/documents.py", "领导小组"): "the same dictionary",
-    ("stages/messages.py", "区发改委"): "the default sender 区发改委规划科 (should be the cycle's coordinator)",
-    ("stages/messages.py", "发改委"): "the same",
-    ("stages/notices.py", "各街镇"): "the stage notice's default 主送 各有关部门、各街镇 (a group name of the departments file)",
-    ("stages/paperwork.py", "各街镇"): "the same default, repeated",
-    ("app/web/server.py", "各街镇"): "recipients that mean every department (should read the departments file's groups)",
-    ("templates/notices/reminder.j2", "十四五"): "the title of the old 催办/督办 notice, kept for rendering old documents",
 }
 
 

@@ -1041,7 +1041,8 @@ _FIELD_ZH = {"contact_person": "联系人", "contact_phone": "联系电话", "co
 
 def _addressed_to(n: Notice, dept: str | None) -> bool:
     rec = {part for r in (n.recipients or []) for part in str(r).split("、")}
-    return bool(dept and (dept in rec or rec & {"各部门", "各有关部门", "各街镇", "各有关单位", "社会各有关单位", "社会"}))
+    # a unit named, or a collective 主送 (各有关部门, 各街镇 …: "各…"), or the public (社会…)
+    return bool(dept and (dept in rec or any(r.startswith(("各", "社会")) for r in rec)))
 
 
 def _known_dept(spec, dept: str) -> str:

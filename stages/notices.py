@@ -340,8 +340,9 @@ def missing(context: dict, kind: str | None = None) -> list[str]:
         out.append("place")
     if kind:  # anything else the settings left as a placeholder, anywhere in the printed text
         text = markup(kind, context)
-        for name, value in (("contact_email", contact.get("email")), ("contact_address", contact.get("address"))):
-            if value and PLACEHOLDER.search(value) and value in text:
+        for name, label in (("contact_email", "电子邮箱："), ("contact_address", "地址：")):
+            value = contact.get(name[8:])
+            if value and PLACEHOLDER.search(value) and f"{label}{value}" in text:
                 out.append(name)
         if not out and PLACEHOLDER.search(text):
             out.append("text")
@@ -356,8 +357,9 @@ def sign(session: Session, notice: Notice, *, as_of, signed_by: str, number: str
         raise TransitionError(f"document {notice.id} is {notice.status}; only a draft can be signed")
     gaps = missing(notice.data, notice.kind)
     if gaps:
-        raise PlancycleError(f"document {notice.id} cannot be signed: {gaps[0]} "
-                             f"({EDITABLE.get(gaps[0], '正文')}) is empty or a placeholder; edit it first")
+        named = ", ".join(f"{g} ({EDITABLE.get(g, '正文')})" for g in gaps)
+        raise PlancycleError(f"document {notice.id} cannot be signed: {named} "
+                             f"{'is' if len(gaps) == 1 else 'are'} empty or a placeholder; edit it first")
     when = as_datetime(as_of)
     c = copy.deepcopy(notice.data)
     c["date_cn"] = cn_date(when.date())

@@ -773,7 +773,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.get("/documents/{notice_id}", response_class=HTMLResponse)
     def document_page(request: Request, notice_id: int):
-        from stages.notices import EDITABLE, missing
+        from stages.notices import EDITABLE, PLACEHOLDER, missing
 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
@@ -791,7 +791,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                         continue
                     else:
                         value = c.get(f) or ""
-                    fields.append({"name": f, "zh": zh, "value": value, "missing": f in gaps})
+                    placeholder = bool(value and PLACEHOLDER.search(value))
+                    fields.append({"name": f, "zh": zh, "value": "" if placeholder else value,
+                                   "hint": value if placeholder else "", "missing": f in gaps})
             return page(request, "document.html", {**common(request, user, actor, run, spec, s), "n": n,
                                                    "md": md.decode("utf-8"), "fields": fields,
                                                    "genre": n.data.get("genre"),

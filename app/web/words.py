@@ -12,8 +12,9 @@ import re
 
 # (pattern, replacement): first match wins; groups keep the services' values
 PATTERNS: list[tuple[str, str]] = [
-    (r"^document (\d+) cannot be signed: (\w+) \((.+?)\) is empty or a placeholder; edit it first$",
-     r"文件暂不能签发：“\3”尚未填写或仍为占位内容，请先补充"),
+    (r"^document (\d+) cannot be signed: (.+?) (?:is|are) empty or a placeholder; edit it first$",
+     lambda m: "文件暂不能签发：" + "、".join(f"“{z}”" for z in re.findall(r"\((.+?)\)", m[2]))
+     + "尚未填写或仍为占位内容，请先补充"),
     (r"^document (\d+) is (\w+); only a draft can be (?:signed|edited)$", r"该文件已签发，不能再修改或签发"),
     (r"^(\S+) is already used by another document$", r"发文字号\1已被使用"),
     (r"^number must look like (\S+), not .*$", r"发文字号格式应为\1"),

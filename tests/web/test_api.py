@@ -288,7 +288,7 @@ def test_the_coordinator_signs_a_draft_off_in_the_console(make_client):
     token = _csrf(coord, "/documents/2")
     # a placeholder left: refused in one Chinese line, nothing numbered
     r = coord.post("/documents/2/sign", data={"csrf_token": token, "action": "sign"})
-    assert r.status_code == 400 and "“联系人”尚未填写或仍为占位内容" in r.text
+    assert r.status_code == 400 and "“联系人”、“联系电话”尚未填写或仍为占位内容" in r.text
     assert coord.get("/api/documents").json()["documents"] == []
     r = hqb.post("/documents/2/sign", data={"csrf_token": _csrf(hqb), "action": "sign"})
     assert r.status_code == 403

@@ -14,17 +14,31 @@ The markup, one block per line (a line without ``@`` is a body paragraph)::
     @sign 上海市长宁区发展和改革委员会               @date 2019年6月14日            @note （联系人：……）
     @annex 1|课题清单                               @table 序号|课题名称|……        @row 1|……
     @cc 区发展规划工作领导小组成员单位              @issued 上海市长宁区发展和改革委员会办公室|2019年6月14日
+    @layout letter
 
 ``@signer`` (上行文: 请示, 报告) puts the 签发人 on the 发文字号's line: ``@signer 张某某`` or
 ``@signer 签发人：张某某`` (the label is written either way: 仿宋 ``签发人：``, the name in 楷体), several names
 separated by ``|`` (``@signer 张某某|李某某``). With it, the 发文字号 is 居左空一字 and the 签发人 居右空一字;
 without it, the 发文字号 is centred.
 
+``@layout letter`` (anywhere, usually the first line) sets the document in the 信函格式 of GB/T 9704 10.1, the 函's
+layout: the 发文机关标志 (the organ's full name, no 文件; ``@masthead`` is required) centred with its top edge 30 mm
+from the page's top edge, a red double line (上粗下细) 4 mm under it, 170 mm long and centred on the text block, the
+发文字号 顶格居版心右边缘 under that line (3号汉字高度的7/8 below it), the title two lines under the 发文字号; a
+second red double line (上细下粗) 20 mm over the page's bottom edge; no page number on the first page; a 版记 of the
+抄送 alone, without rules and without 印发机关和印发日期 (``@issued`` is ignored; with no ``@cc`` there is no 版记).
+There is no 签发人 in a letter (``@signer`` with ``@layout letter`` is an error). Without ``@layout`` the document is
+in the 文件格式 described next.
+
 The page (GB/T 9704): text block 156×225 mm (top 37, left 28), 22 lines of 28 characters, 3号仿宋; the 发文机关标志
 35 mm under the block's top, the 发文字号 two lines under it, the red rule 4 mm under that and as wide as the block,
 the title two lines under the rule, broken at whole words into a 梯形 or 菱形 (``break_title``), single-spaced;
 the 落款 of a sealed document (成文日期 右空四字, 署名 centred over it, two lines of room for the 印章), the 附注
 on the line under the date, the 版记 floating at the foot of the last page, page numbers 7 mm under the block.
+The 落款 never opens a page: the one paragraph before it (the body's last, or the 附件说明's last entry) stays on
+its page, and nothing before that one is tied to it (LibreOffice moves a kept paragraph whole, Word its last
+lines); the 附件说明 follows the body's last paragraph and its blank line, its entries free to run onto the next
+page.
 
 Template values are escaped (see ``escape``) so that no user text can start a block or split a table cell.
 Output is deterministic: fixed core properties and zip timestamps, so the same notice renders to the same bytes.
@@ -53,8 +67,12 @@ LINE_PITCH = 579  # twips: 22 lines in the 225 mm text block
 CHAR_TW = 315  # one character of 三号 with −0.25 pt spacing, in twips (16 pt − 0.25 pt) × 20
 CHARS_PER_LINE = 28
 
-BLOCK = re.compile(r"^@(masthead|number|signer|title|to|h1|h2|h3|attachments|sign|date|note|annex|table|row|cc|issued)"
+BLOCK = re.compile(r"^@(masthead|number|signer|title|to|h1|h2|h3|attachments|sign|date|note|annex|table|row|cc|issued"
+                   r"|layout)"
                    r"(?:\s(.*))?$")
+
+
+LAYOUTS = ("letter",)  # @layout values besides the default 文件格式
 
 
 def escape(value) -> str:
@@ -88,6 +106,7 @@ class Doc:
     annexes: list[dict] = field(default_factory=list)  # {no, title, header, rows}
     cc: str | None = None
     issued: tuple[str, str] | None = None
+    layout: str | None = None  # None: 文件格式; "letter": 信函格式 (GB/T 9704 10.1)
 
 
 def parse(markup: str) -> Doc:
@@ -128,10 +147,19 @@ def parse(markup: str) -> Doc:
         elif kind == "issued":
             org, date = (_cells(rest) + [""])[:2]
             doc.issued = (org, date)
+        elif kind == "layout":
+            if value not in LAYOUTS:
+                raise ValueError(f"@layout {value!r}: the layouts are {', '.join(LAYOUTS)}")
+            doc.layout = value
         else:
             setattr(doc, kind, value)
     if not doc.title:
         raise ValueError("a notice needs a @title")
+    if doc.layout == "letter":
+        if not doc.masthead:
+            raise ValueError("@layout letter needs a @masthead (the 发文机关标志)")
+        if doc.signer:
+            raise ValueError("@layout letter has no 签发人 (@signer)")
     return doc
 
 
@@ -322,7 +350,11 @@ def to_markdown(doc: Doc) -> str:
     out: list[str] = []
     if doc.masthead:
         out.append(f"**{_md(doc.masthead)}**\n")
-    if doc.number:
+    if doc.layout == "letter":  # the double line under the 发文机关标志, the 发文字号 under it
+        out.append("---\n")
+        if doc.number:
+            out.append(_md(doc.number) + "\n")
+    elif doc.number:
         out.append(_md(doc.number) + (f"　　{_md(doc.signer)}" if doc.signer else "") + "\n")
         out.append("---\n")
     out.append(f"# {_md(doc.title)}\n")
@@ -346,12 +378,13 @@ def to_markdown(doc: Doc) -> str:
             for r in a["rows"]:
                 out.append("| " + " | ".join(_md(c) for c in r) + " |")
             out.append("")
-    if doc.cc or doc.issued:
+    issued = doc.issued if doc.layout != "letter" else None  # a letter's 版记 is the 抄送 alone
+    if doc.cc or issued:
         out.append("---\n")
         if doc.cc:
             out.append(f"抄送：{_md(doc.cc)}。\n")
-        if doc.issued:
-            out.append(f"{_md(doc.issued[0])}　　{_md(doc.issued[1])}印发\n")
+        if issued:
+            out.append(f"{_md(issued[0])}　　{_md(issued[1])}印发\n")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -367,6 +400,14 @@ FOOT_CHAR_TW = FOOT_PT * 20  # one 四号 character
 # high as the size its ink starts at the line's top (measured on LibreOffice's PDF: tests/test_layout.py).
 DESCENT = 0.2
 FOOT_DASH_MM = 2.55  # the page number's dash over the bottom of its 16.8 pt line (measured likewise)
+# 信函格式 (GB/T 9704 10.1), from the page's edges
+LETTER_MASTHEAD_MM = 30  # the 发文机关标志's top edge under the page's top edge
+LETTER_RULE_GAP_MM = 4  # the first red double line under the 发文机关标志
+LETTER_RULE_MM = 170  # both double lines' length, centred on the text block
+LETTER_FOOT_RULE_MM = 20  # the second red double line over the page's bottom edge
+LETTER_NUMBER_PT = BODY_PT * 7 / 8  # the 发文字号 under the first double line: 3号汉字高度的7/8
+LETTER_RULE_SZ = 18  # eighths of a point: the double line as a whole (2.25 pt)
+MASTHEAD_DESCENT = 0.13  # the 发文机关标志's ink ends this much of its size over its exact line's bottom (measured)
 
 # The fonts a document names, for Word's and WPS's substitution when one is missing (w:altName: one name, the
 # one a Windows PC without the GB2312 fonts has, or the font's English name) and for the preview's fontconfig
@@ -474,11 +515,11 @@ def _el(tag: str, **attrs):
     return el
 
 
-def _border(tag: str, sz: int | None, colour: str = "000000", space: int = 0):
+def _border(tag: str, sz: int | None, colour: str = "000000", space: int = 0, style: str = "single"):
     """A border element: ``sz`` in eighths of a point, ``space`` in points; ``None`` for no border."""
     if sz is None:
         return _el(tag, **{"w:val": "nil"})
-    return _el(tag, **{"w:val": "single", "w:sz": sz, "w:space": space, "w:color": colour})
+    return _el(tag, **{"w:val": style, "w:sz": sz, "w:space": space, "w:color": colour})
 
 
 @functools.lru_cache(maxsize=1)
@@ -693,21 +734,24 @@ class _Writer:
     # parts, in GB/T 9704 order ------------------------------------------------------------------------------------
     def write(self) -> bytes:
         doc = self.doc
-        if doc.masthead:
-            self._masthead()
-        if doc.number:
-            self._number_line()
+        letter = doc.layout == "letter"
+        if letter:
+            self._letter_head()
+        else:
+            if doc.masthead:
+                self._masthead()
+            if doc.number:
+                self._number_line()
         self._title(doc.title)
         self._blank()
         if doc.to:
             self._para(doc.to)
-        for kind, text in doc.body:
+        for kind, text in doc.body:  # a heading stays with what follows it; body paragraphs are free
             font = {"p": BODY_FONT, "h1": HEI_FONT, "h2": KAI_FONT, "h3": BODY_FONT}[kind]
             self._para(text, font=font, first_line_chars=2, align="justify", keep_next=kind != "p")
         if doc.attachments:
-            if doc.sign or doc.date:  # 附件说明 and 落款 never stand on a page without the body
-                self._keep_with_next()
-            self._blank(keep_next=bool(doc.sign or doc.date))
+            self._keep_with_next()  # the blank line before the 附件说明 never opens a page
+            self._blank()
             self._attachments()
         if doc.sign or doc.date:
             self._signature()
@@ -720,7 +764,7 @@ class _Writer:
                 self._para(text, first_line_chars=2, align="justify")
             if a["header"]:
                 self._table(a["header"], a["rows"])
-        if doc.cc or doc.issued:
+        if doc.cc or (doc.issued and not letter):  # a letter's 版记 is its 抄送 alone
             self._imprint()
         self._core()
         _schema_order(self.d.element.body)
@@ -760,19 +804,19 @@ class _Writer:
 
     def _attachments(self):
         """附件说明: 左空二字 ``附件：1.名称``; a second attachment under the first one's number, a wrapped name
-        under its own first character (hanging indents)."""
+        under its own first character (hanging indents). The entries may run onto the next page (the last one stays
+        with the 落款: ``_signature``)."""
         label = "附件："
         for i, a in enumerate(self.doc.attachments):
             m = re.match(r"\d+[.．、]", a)
             number = m.group(0) if m else ""
             left = (2 + _width(label) + _width(number)) * CHAR_TW
             start = 2 * CHAR_TW if i == 0 else (2 + _width(label)) * CHAR_TW
-            last = i == len(self.doc.attachments) - 1
-            self._para((label if i == 0 else "") + a, left_tw=round(left), hanging_tw=round(left - start),
-                       keep_next=not last)
+            self._para((label if i == 0 else "") + a, left_tw=round(left), hanging_tw=round(left - start))
 
     def _keep_with_next(self):
-        """The last paragraph so far stays on the page of the next one."""
+        """The last paragraph so far stays on the page of the next one. LibreOffice never splits such a paragraph
+        (``SwTextFrameBreak``: keep-with-next implies keep-together) and moves it whole; Word keeps its last lines."""
         from docx.oxml.ns import qn
 
         paras = self.d.element.body.findall(qn("w:p"))
@@ -783,7 +827,9 @@ class _Writer:
         """落款 of a sealed document (GB/T 9704 7.3.5.1): 成文日期 右空四字, 发文机关署名 centred over it, two lines
         above them for the 印章 (its top within a line of the body), the 附注 on the line under the date."""
         doc = self.doc
-        self._keep_with_next()  # the 落款 never stands on a page of its own: the last lines go with it
+        # the 落款 never opens a page: the one paragraph before it (the body's last, or the 附件说明's last entry)
+        # goes with it, and only that one (GB/T 9704 7.3.5.1: the 印章's top within a line of 正文或附件说明)
+        self._keep_with_next()
         self._blank(keep_next=True)
         self._blank(keep_next=True)
         date_right = 4 * CHAR_TW
@@ -843,11 +889,100 @@ class _Writer:
             t.columns[c_i].width = Twips(w)
         self._blank()
 
+    def _float_table(self, rows: int, *, width: int, x: int, y, anchor: str, borders: dict, bottom_from_text=0,
+                     cell_bottom=0, row_height=None):
+        """A one-column table floating on the page (``w:tblpPr``): ``x`` from the page's left edge, ``y`` from the
+        top of ``anchor`` ("page" or "margin": the text block) in twips, or "bottom" to stand on its foot; ``borders``
+        maps a side to (size in eighths of a point, colour[, style]), the others have none; no cell margins but
+        ``cell_bottom`` under the content; ``bottom_from_text`` between its bottom and the text under it; rows
+        ``row_height`` high (twips, exactly) if given."""
+        from docx.shared import Twips
+
+        t = self.d.add_table(rows=rows, cols=1)
+        pr = t._tbl.tblPr
+        for child in list(pr):
+            pr.remove(child)
+        place = {"w:leftFromText": 0, "w:rightFromText": 0, "w:topFromText": 0, "w:bottomFromText": bottom_from_text,
+                 "w:vertAnchor": anchor, "w:horzAnchor": "page", "w:tblpX": x}
+        place.update({"w:tblpYSpec": y} if isinstance(y, str) else {"w:tblpY": y})
+        pr.append(_el("w:tblpPr", **place))
+        pr.append(_el("w:tblOverlap", **{"w:val": "never"}))
+        pr.append(_el("w:tblW", **{"w:w": width, "w:type": "dxa"}))
+        pr.append(_el("w:jc", **{"w:val": "center"}))
+        bdr = _el("w:tblBorders")
+        for side in ("top", "left", "bottom", "right", "insideH", "insideV"):
+            spec = borders.get(side)
+            bdr.append(_border(f"w:{side}", None) if spec is None else
+                       _border(f"w:{side}", spec[0], spec[1], 0, *spec[2:]))
+        pr.append(bdr)
+        pr.append(_el("w:tblLayout", **{"w:type": "fixed"}))
+        margins = _el("w:tblCellMar")
+        for side in ("top", "left", "bottom", "right"):
+            margins.append(_el(f"w:{side}", **{"w:w": cell_bottom if side == "bottom" else 0, "w:type": "dxa"}))
+        pr.append(margins)
+        pr.append(_el("w:tblLook", **{"w:val": "0000", "w:firstRow": 0, "w:lastRow": 0, "w:firstColumn": 0,
+                                       "w:lastColumn": 0, "w:noHBand": 1, "w:noVBand": 1}))
+        t.columns[0].width = Twips(width)
+        cells = []
+        for row in t.rows:
+            trpr = row._tr.get_or_add_trPr()
+            trpr.append(_el("w:cantSplit"))
+            if row_height:
+                trpr.append(_el("w:trHeight", **{"w:val": row_height, "w:hRule": "exact"}))
+            cell = row.cells[0]
+            cell.width = Twips(width)
+            p = cell.paragraphs[0]
+            p._p.getparent().remove(p._p)
+            cells.append(cell)
+        return t, cells
+
+    def _letter_head(self):
+        """信函格式's 版头 (GB/T 9704 10.1). The 发文机关标志 sits in a table floating on the page, its top edge 30 mm
+        from the page's top edge (above the text block: no paragraph can start there), centred, red 小标宋; the
+        table's bottom border is the red double line, 上粗下细, 4 mm under the characters, 170 mm long, centred on
+        the text block. The text flows under the table: the 发文字号 first, 顶格居版心右边缘, its top the height of
+        7/8 of a 3号 character under the line; the title two lines under it. The first page has no page number and
+        a second double line, 上细下粗, 20 mm over the page's bottom edge (a table floating there)."""
+        doc = self.doc
+        text = doc.masthead
+        size = min(36, int(440 / max(len(text), 1)))  # as wide as the text block at most
+        rule_x = round((28 + 156 / 2 - LETTER_RULE_MM / 2) * MM_TW)
+        rule_w = round(LETTER_RULE_MM * MM_TW)
+        # the characters end MASTHEAD_DESCENT of their size over the line's bottom; the border is under the cell margin
+        under = round((LETTER_RULE_GAP_MM * 72 / 25.4 - size * MASTHEAD_DESCENT) * 20)
+        red_double = (LETTER_RULE_SZ, "FF0000", "thinThickSmallGap")  # a bottom border: the thick line inside
+        _, (cell,) = self._float_table(1, width=rule_w, x=rule_x, y=round(LETTER_MASTHEAD_MM * MM_TW), anchor="page",
+                                       borders={"bottom": red_double}, cell_bottom=under,
+                                       bottom_from_text=round(LETTER_NUMBER_PT * 20))
+        # a line exactly as high as the characters: their top is the line's top
+        self._para(text, font=TITLE_FONT, size=size, align="center", color="FF0000", spacing=0, snap=False,
+                   line=size * 20, container=cell)
+        # the 发文字号's line is as high as its characters, so its top is the wrap distance under the table
+        self._para(doc.number or "", align="right", line=BODY_PT * 20, snap=False)
+        # the second double line, on the first page only (anchored to the paragraph after the 发文字号): the top
+        # border of a table as high as the line's distance from the page's bottom edge, standing on that edge
+        # (LibreOffice leaves a table placed by absolute coordinates in the page's lower left quarter in the text)
+        (cell,) = self._float_table(1, width=rule_w, x=rule_x, y="bottom", anchor="page",
+                                    borders={"top": (LETTER_RULE_SZ, "FF0000", "thickThinSmallGap")},
+                                    row_height=round(LETTER_FOOT_RULE_MM * MM_TW))[1]
+        self._para("", line=20, snap=False, container=cell)
+        self._blank()
+        self._blank()  # 标题: 与其上最后一个要素相距二行
+        # no page number on the first page: a first-page footer of its own, empty
+        sec = self.d.sections[0]
+        sec.different_first_page_header_footer = True
+        footer = sec.first_page_footer
+        footer.is_linked_to_previous = False
+        ppr = footer.paragraphs[0]._p.get_or_add_pPr()
+        _child(ppr, "w:snapToGrid", **{"w:val": 0})
+        _child(ppr, "w:spacing", **{"w:before": 0, "w:after": 0, "w:line": 20, "w:lineRule": "exact"})
+
     def _imprint(self):
         """版记 at the foot of the last page: a table floating at the bottom of the text block (``w:tblpPr``,
         ``tblpYSpec="bottom"``), as wide as it, 四号仿宋, a thick rule above 抄送, a thin one between 抄送 and
         印发机关, a thick one under 印发机关和印发日期 (the text block's bottom edge). The text flows around it;
-        when the last page has no room for it, it moves to a page of its own.
+        when the last page has no room for it, it moves to a page of its own. A letter's 版记 (信函格式) is the
+        抄送 alone, without rules.
 
         Horizontally it is placed from the page's edge (28 mm): LibreOffice floats a table as wide as the text
         block only then (otherwise it leaves it in the text, under the 附注). Paragraph frames (``w:framePr``)
@@ -856,37 +991,14 @@ class _Writer:
         from docx.shared import Twips
 
         doc = self.doc
-        rows = ([("cc", f"抄送：{doc.cc}。")] if doc.cc else []) + ([("issued", doc.issued)] if doc.issued else [])
-        t = self.d.add_table(rows=len(rows), cols=1)
-        tbl = t._tbl
-        pr = tbl.tblPr
-        for child in list(pr):
-            pr.remove(child)
-        pr.append(_el("w:tblpPr", **{"w:leftFromText": 0, "w:rightFromText": 0, "w:topFromText": 0,
-                                      "w:bottomFromText": 0, "w:vertAnchor": "margin", "w:horzAnchor": "page",
-                                      "w:tblpX": round(28 * MM_TW), "w:tblpYSpec": "bottom"}))
-        pr.append(_el("w:tblOverlap", **{"w:val": "never"}))
-        pr.append(_el("w:tblW", **{"w:w": TEXT_W, "w:type": "dxa"}))
-        pr.append(_el("w:jc", **{"w:val": "center"}))
-        borders = _el("w:tblBorders")
-        for side, sz in (("top", 8), ("left", None), ("bottom", 8), ("right", None), ("insideH", 6),
-                         ("insideV", None)):  # 0.35 mm thick rules, a 0.25 mm thin one
-            borders.append(_border(f"w:{side}", sz))
-        pr.append(borders)
-        pr.append(_el("w:tblLayout", **{"w:type": "fixed"}))
-        margins = _el("w:tblCellMar")
-        for side in ("top", "left", "bottom", "right"):
-            margins.append(_el(f"w:{side}", **{"w:w": 0, "w:type": "dxa"}))
-        pr.append(margins)
-        pr.append(_el("w:tblLook", **{"w:val": "0000", "w:firstRow": 0, "w:lastRow": 0, "w:firstColumn": 0,
-                                       "w:lastColumn": 0, "w:noHBand": 1, "w:noVBand": 1}))
-        t.columns[0].width = Twips(TEXT_W)
-        for (kind, value), row in zip(rows, t.rows):
-            row._tr.get_or_add_trPr().append(_el("w:cantSplit"))
-            cell = row.cells[0]
-            cell.width = Twips(TEXT_W)
-            p = cell.paragraphs[0]
-            p._p.getparent().remove(p._p)
+        letter = doc.layout == "letter"
+        issued = doc.issued if not letter else None
+        rows = ([("cc", f"抄送：{doc.cc}。")] if doc.cc else []) + ([("issued", issued)] if issued else [])
+        # 0.35 mm thick rules, a 0.25 mm thin one
+        rules = {} if letter else {"top": (8, "000000"), "bottom": (8, "000000"), "insideH": (6, "000000")}
+        _, cells = self._float_table(len(rows), width=TEXT_W, x=round(28 * MM_TW), y="bottom", anchor="margin",
+                                     borders=rules)
+        for (kind, value), cell in zip(rows, cells):
             if kind == "cc":  # 左右各空一字; a wrapped line under the first 抄送机关
                 self._para(value, size=FOOT_PT, left_tw=4 * FOOT_CHAR_TW, hanging_tw=3 * FOOT_CHAR_TW,
                            right_tw=FOOT_CHAR_TW, spacing=0, snap=False, container=cell)

@@ -314,6 +314,37 @@ def test_attachment_lines_hang_under_the_names():
     assert s["left"] == f["left"] and s["left"] - s["hanging"] == 2 * D.CHAR_TW + label
 
 
+def keeps(p) -> bool:
+    return p.find(f"{W}pPr/{W}keepNext") is not None
+
+
+@pytest.mark.parametrize("kind", [k for k in sorted(SAMPLES) if "@sign" in SAMPLES[k]])
+def test_only_the_paragraph_before_the_signature_is_kept_with_it(kind):
+    """The 落款 never opens a page: the one paragraph before it stays with it, and no chain of body paragraphs
+    (LibreOffice moves a kept paragraph whole: a chain left half a page empty)."""
+    doc = D.parse(SAMPLES[kind])
+    d, ps = body_paras(docx(kind))
+    sign = next(i for i, p in enumerate(ps) if text(p) == doc.sign and i > 3)
+    before = ps[sign - 3]
+    assert keeps(before) and [text(p) for p in ps[sign - 2:sign]] == ["", ""]
+    paras = [text for kind_, text in doc.body if kind_ == "p"]
+    body = [p for p in ps[:sign - 3] if text(p) in paras]
+    entries = [p for p in ps[:sign - 3] if text(p).startswith("附件：") or text(p)[:2] in ("2.", "3.") and
+               ind(p).get("hanging")]
+    if doc.attachments:  # the body's last paragraph keeps its blank line; the entries run freely
+        assert text(before).endswith(doc.attachments[-1])
+        assert keeps(body[-1]) and text(ps[ps.index(body[-1]) + 1]) == "" and not keeps(ps[ps.index(body[-1]) + 1])
+        assert not any(keeps(p) for p in entries)
+        body = body[:-1]
+    else:
+        assert text(before) == paras[-1]
+    assert not any(keeps(p) for p in body if text(p) != text(before)), [text(p)[:12] for p in body if keeps(p)]
+    # headings keep with what follows them
+    for kind_, value in doc.body:
+        if kind_ != "p":
+            assert keeps(next(p for p in ps if text(p) == value))
+
+
 # -- 版记, page numbers, tables -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["stage_notice", "request", "special_plan_registration"])
 def test_imprint_floats_at_the_foot_of_the_last_page(kind):
@@ -382,6 +413,94 @@ def test_annex_table_rows_never_split_and_the_header_repeats():
     assert all(r.find(f"{W}trPr/{W}cantSplit") is not None for r in rows)
     assert rows[0].find(f"{W}trPr/{W}tblHeader") is not None
     assert all(r.find(f"{W}trPr/{W}tblHeader") is None for r in rows[1:])
+
+
+# -- 信函格式 (@layout letter) ------------------------------------------------------------------------------------
+LETTER = f"""@layout letter
+@masthead {ORGAN}
+@number 长发改函〔2019〕1号
+@title 关于商请参加“十四五”规划前期重大课题启动会的函
+@to 复旦大学课题组：
+感谢贵单位承担“十四五”规划前期重大课题研究。根据《长宁区“十四五”规划研究和编制工作方案》的进度安排，我委定于2019年7月12日14:30（星期五）召开课题启动会，商请贵单位课题组负责人及主要成员参加。现将有关事项函告如下：
+1.时间：2019年7月12日14:30（星期五）；地点：长宁区政府3号会议室。
+2.会议内容：长宁区“十四五”时期第1项重大问题研究（承接单位：复旦大学课题组）。
+3.请于2019年7月9日前将开题报告电子版报送我委，并告知参会人员名单。
+专此函达。
+""" + TAIL + "@cc 区发展规划工作领导小组办公室\n" + f"@issued {ORGAN}办公室|2019年7月1日\n"
+
+
+def letter_docx(markup: str = LETTER) -> bytes:
+    return D.to_docx(D.parse(markup), author=ORGAN, created=dt.datetime(2019, 7, 1, 10))
+
+
+def float_pos(tbl) -> dict:
+    return {k.split("}")[1]: v for k, v in tbl.find(f"{W}tblPr/{W}tblpPr").attrib.items()}
+
+
+def test_layout_directive_parses_and_refuses_what_a_letter_has_not():
+    assert D.parse(LETTER).layout == "letter" and D.parse(SAMPLES["meeting"]).layout is None
+    with pytest.raises(ValueError, match="@layout 'fax'"):
+        D.parse("@layout fax\n@title t")
+    with pytest.raises(ValueError, match="@masthead"):
+        D.parse("@layout letter\n@title t")
+    with pytest.raises(ValueError, match="签发人"):
+        D.parse(LETTER + "@signer 张某某\n")
+    md = D.to_markdown(D.parse(LETTER))  # the preview: no 印发 line, the number under the rule
+    assert "印发" not in md and "抄送：区发展规划工作领导小组办公室。" in md
+    assert md.index("---") < md.index("长发改函〔2019〕1号") < md.index("# 关于")
+
+
+def test_letter_head_geometry_in_the_xml():
+    d = Document(io.BytesIO(letter_docx()))
+    body = list(d.element.body)
+    tags = [el.tag.split("}")[1] for el in body[:6]]
+    assert tags == ["tbl", "p", "tbl", "p", "p", "p"]
+    head, number, foot, blank1, blank2, title = body[:6]
+    # the 发文机关标志: a table floating 30 mm under the page's top edge, 170 mm wide, centred on the text block
+    pos = float_pos(head)
+    assert pos["vertAnchor"] == "page" and abs(int(pos["tblpY"]) * TW_MM - 30) < 0.05
+    assert pos["horzAnchor"] == "page" and abs(int(pos["tblpX"]) * TW_MM - 21) < 0.05  # (28 + 156 / 2) − 170 / 2
+    assert abs(int(head.find(f"{W}tblPr/{W}tblW").get(f"{W}w")) * TW_MM - 170) < 0.05
+    mast = head.find(f".//{W}p")
+    assert text(mast) == ORGAN and mast.find(f".//{W}color").get(f"{W}val") == "FF0000"
+    size = int(mast.find(f".//{W}sz").get(f"{W}val")) / 2
+    assert ppr_spacing(mast)["line"] == str(int(size * 20)) and mast.find(f"{W}pPr/{W}jc").get(f"{W}val") == "center"
+    # its bottom border: the red double line, 上粗下细 (a bottom border's thick line inside)
+    borders = {el.tag.split("}")[1]: el.get(f"{W}val") for el in head.find(f"{W}tblPr/{W}tblBorders")}
+    assert borders == {"top": "nil", "left": "nil", "bottom": "thinThickSmallGap", "right": "nil", "insideH": "nil",
+                       "insideV": "nil"}
+    assert head.find(f"{W}tblPr/{W}tblBorders/{W}bottom").get(f"{W}color") == "FF0000"
+    # the 发文字号 顶格居版心右边缘, 7/8 of a 3号 character under the line (the wrap distance; its line is as high
+    # as its characters), the title two lines under it
+    assert text(number) == "长发改函〔2019〕1号" and number.find(f"{W}pPr/{W}jc").get(f"{W}val") == "right"
+    assert not ind(number) and ppr_spacing(number)["line"] == str(D.BODY_PT * 20)
+    assert int(pos["bottomFromText"]) == D.BODY_PT * 20 * 7 / 8
+    assert [text(blank1), text(blank2)] == ["", ""] and text(title) == D.parse(LETTER).title
+    # the second double line, 上细下粗, 20 mm over the page's bottom edge: the top border of a 20 mm row standing
+    # on that edge
+    pos = float_pos(foot)
+    assert pos["vertAnchor"] == "page" and pos["tblpYSpec"] == "bottom" and abs(int(pos["tblpX"]) * TW_MM - 21) < 0.05
+    row_h = foot.find(f".//{W}trHeight")
+    assert row_h.get(f"{W}hRule") == "exact" and abs(int(row_h.get(f"{W}val")) * TW_MM - 20) < 0.05
+    assert foot.find(f"{W}tblPr/{W}tblBorders/{W}top").get(f"{W}val") == "thickThinSmallGap"
+    # no page number on the first page; the others keep theirs
+    sec = d.sections[0]
+    assert sec.different_first_page_header_footer
+    assert "PAGE" not in sec.first_page_footer._element.xml
+    assert "PAGE" in sec.footer._element.xml and "PAGE" in sec.even_page_footer._element.xml
+
+
+def test_letter_imprint_is_the_cc_alone():
+    d = Document(io.BytesIO(letter_docx()))
+    tbl = d.element.body.findall(qn("w:tbl"))[-1]
+    assert float_pos(tbl)["tblpYSpec"] == "bottom"  # at the foot of the last page, as a document's
+    rows = ["".join(t.text for t in r.iter(f"{W}t")) for r in tbl.findall(f"{W}tr")]
+    assert rows == ["抄送：区发展规划工作领导小组办公室。"]
+    assert {el.get(f"{W}val") for el in tbl.find(f"{W}tblPr/{W}tblBorders")} == {"nil"}  # no rules
+    # without 抄送 there is no 版记 at all, whatever @issued says
+    d = Document(io.BytesIO(letter_docx(LETTER.replace("@cc 区发展规划工作领导小组办公室\n", ""))))
+    assert not d.element.body.findall(qn("w:tbl"))[2:]
+    assert "印发" not in "".join(t.text or "" for t in d.element.body.iter(f"{W}t"))
 
 
 # -- the files in the package ----------------------------------------------------------------------------------------
@@ -566,3 +685,82 @@ def test_rendered_pages(rendered, kind):
                 assert date
                 gap = note[0][1] - max(w[1] for w in date if w[1] < note[0][1])
                 assert abs(gap - D.LINE_PITCH * TW_MM) < 0.5, gap
+
+
+@NEEDS_PDF_TOOLS
+@pytest.mark.parametrize("kind", ["request", "special_plan_registration", "monthly_report"])
+def test_rendered_pages_end_where_the_keeps_allow(rendered, kind):
+    """What goes to the 落款's page is the paragraph before it, not a chain: a 请示's first 附件说明 entry stays on
+    page 1 (it took the whole 附件说明 and 特此请示 with it, leaving five lines empty); the 通知's body stays whole on
+    page 1 and the 附件说明 opens page 2. The 报告's page 1 ends after 一、 and its paragraph because 二、 and （一）
+    keep with their first line and only two lines are left."""
+    pages = words(rendered[kind])
+    page_text = ["".join(w[4] for w in p if w[1] < 262) for p in pages]
+    first2 = "".join(w[4] for w in sorted(pages[1], key=lambda w: (round(w[1]), w[0]))[:4])
+    if kind == "request":
+        assert "特此请示。" in page_text[0] and "附件：1." in page_text[0]
+        assert first2.startswith("2.《"), first2
+    elif kind == "special_plan_registration":
+        assert "（编制单位：区教育局）。" in page_text[0] and first2.startswith("附件："), first2
+    else:
+        assert page_text[0].endswith("成3项。") and first2.startswith("二、各单位进展（一）"), first2
+        last = max(w[3] for w in pages[0] if w[3] < 262)
+        assert 262 - last < 3 * D.LINE_PITCH * TW_MM  # fewer than the three lines 二、（一） and a line need
+
+
+@pytest.fixture(scope="module")
+def rendered_letter(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pdf") / "letter.pdf"
+    path.write_bytes(pdf.to_pdf(letter_docx()))
+    return path
+
+
+def strokes(rows, colour: int, min_width: float) -> list[tuple[float, float]]:
+    """(top, bottom) in mm of each run of consecutive scanned rows with more than ``min_width`` mm of colour."""
+    out = []
+    for y, red, dark in rows:
+        if len(red if colour == 0 else dark) * MM_PX > min_width:
+            if out and y - out[-1][1] < 1.5 * MM_PX:
+                out[-1] = (out[-1][0], y)
+            else:
+                out.append((y, y))
+    return out
+
+
+@NEEDS_PDF_TOOLS
+def test_rendered_letter(rendered_letter):
+    path = rendered_letter
+    pages = words(path)
+    head = scan(path, 1, 20, 100)
+    # the 发文机关标志: its top edge 30 mm from the page's top edge
+    mast = [y for y, red, _ in head if red and len(red) * MM_PX < 150]
+    assert abs(mast[0] - 30) < 1.0, mast[0]
+    # the double line 4 mm under it, 170 mm centred on the text block, 上粗下细
+    (t1, b1), (t2, b2) = strokes(head, 0, 150)
+    mast_bottom = max(y for y in mast if y < t1)
+    assert abs(t1 - mast_bottom - 4) < 0.6, (t1, mast_bottom)
+    assert b1 - t1 > b2 - t2, ((t1, b1), (t2, b2))
+    (_, x0, x1), *_ = rules([r for r in head if t1 <= r[0] <= b2], 0, 150)
+    assert abs(x0 - 21) < 0.8 and abs(x1 - 191) < 0.8, (x0, x1)
+    # the 发文字号 under it, its characters' top 7/8 of a 3号 character under the line, flush with the text block's
+    # right edge; the title two lines under it
+    ink = [y for y, _, dark in head if dark and y > b2]
+    number_top = ink[0]
+    assert abs(number_top - b2 - D.BODY_PT * 7 / 8 * 25.4 / 72) < 0.8, (number_top, b2)
+    number = [w for w in pages[0] if abs(w[1] - number_top) < 3]
+    assert "".join(w[4] for w in number) == "长发改函〔2019〕1号" and abs(max(w[2] for w in number) - 184) < 0.8
+    title = next(w for w in pages[0] if w[4].startswith("关于"))
+    number_bottom = max(w[3] for w in number)
+    assert abs(title[1] - number_bottom - 2 * D.LINE_PITCH * TW_MM) < 2, (title, number_bottom)
+    # the second double line 20 mm over the page's bottom edge, 上细下粗; no page number on the first page
+    foot = scan(path, 1, 262.5, 290)
+    (t1, b1), (t2, b2) = strokes(foot, 0, 150)
+    assert abs(t1 - 277) < 0.6 and b1 - t1 < b2 - t2, ((t1, b1), (t2, b2))
+    assert not [y for y, _, dark in foot if dark]
+    assert len(pages) >= 2
+    dash, = rules(scan(path, 2, 262.5, 276), 1, 3)[:1]  # page 2 keeps its number, on the left
+    assert abs(dash[0] - 269) < 1.0 and dash[1] < 45
+    # the 版记 of a letter: the 抄送 at the foot of the last page, no 印发机关 and 印发日期, no rules
+    last = len(pages)
+    assert any(w[4].startswith("抄送") for w in pages[-1]) and not any("印发" in w[4] for p in pages for w in p)
+    assert rules(scan(path, last, 150, 264), 1, 140) == []

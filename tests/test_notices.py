@@ -430,8 +430,9 @@ def test_every_kind_reads_right(run_):
     for n in issued:  # every issued .docx of every kind: the checklist and the page geometry
         data = nt.render_notice(s, n.id)[1]
         public = n.data["genre"] in ("公告", "公示")
-        check_layout(data, numbered=bool(n.doc_number), has_imprint=not public)
-        geometry(data, masthead=not public, imprint=not public)
+        letter = n.data["genre"] == "函"  # 信函格式 (GB/T 9704 10.1): its own 版头, no 印发 line (tests/test_layout.py)
+        check_layout(data, numbered=bool(n.doc_number), has_imprint=not (public or letter))
+        geometry(data, masthead=not (public or letter), imprint=not (public or letter))
 
 
 def geometry(data: bytes, *, masthead: bool, imprint: bool) -> None:

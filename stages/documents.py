@@ -170,9 +170,9 @@ TITLE_CHARS = 20  # 二号 (22 pt) characters on one line of the 156 mm text blo
 TITLE_WORDS = frozenset("""
 关于 通知 请示 报告 函 公告 公示 意见 批复 决定 方案 纪要 简报 督办通知 催办通知 会议通知 督办单 通报
 启动会 评审会 汇报会 推进会 座谈会 协调会 会议 课题 研究 编制 规划 工作 工作方案 实施方案 督办 催办 评审
-十三五 十四五 十五五 十六五 前期 重大 重点 专项 专项规划 总体规划 规划纲要 纲要 送审稿 征求意见稿 讨论稿
+前期 重大 重点 专项 专项规划 总体规划 规划纲要 纲要 送审稿 征求意见稿 讨论稿
 国民经济 社会发展 五年规划 第十三个 第十四个 第十五个 第十六个 发展 改革 委员会 发展和改革委员会 发改委
-上海市 长宁区 区政府 区委 区政府办公室 办公室 领导小组 人民政府 有关 有关单位 各有关单位 承担单位 承接单位
+区政府 区委 区政府办公室 办公室 领导小组 人民政府 有关 有关单位 各有关单位 承担单位 承接单位
 单位 部门 街镇 召开 启动 开展 做好 加强 推进 报送 印发 提请 申请 确认 立项 遴选 公开遴选 承担 进展 情况
 进展情况 成果 事项 逾期 事项 阶段 近期 中期 开题 结题 评审结果 结果 名单 清单 确定 组织 调整 衔接
 """.split())
@@ -181,14 +181,26 @@ _NO_LINE_START = set("、，。：；！？）》”〕】’」〉·…%")  # n
 _PARTICLES = {"的": 8, "和": 8, "与": 8, "及": 8, "暨": 8, "并": 8, "等": 8, "之": 8}  # cost of starting a line
 _CONJUNCTIONS = {"和": 8, "与": 8, "及": 8, "暨": 8, "并": 8}  # cost of ending a line
 _TAIL_WORDS = {"工作": 5, "情况": 5, "事项": 3}  # words that lean on the one before them
-_RUN = re.compile(r"〔\d+〕\d+号|(?:\d+(?:\.\d+)?[年月日号个项%]?)+|[A-Za-z][A-Za-z0-9.\-]*")
+_RUN = re.compile(r"〔\d+〕\d+号|(?:\d+(?:\.\d+)?[年月日号个项%]?)+|[A-Za-z][A-Za-z0-9.\-]*"
+                  r"|十[一二三四五六七八九]五")  # a plan period (十四五, 十五五) is one word, quoted or not
+_PLACE = re.compile(r"[\u4e00-\u9fff]{1,6}?[省市县区州旗]")
 
 
-def _title_units(text: str) -> list[tuple[str, int, bool]]:
+def place_words(organ: str) -> frozenset[str]:
+    """The issuing organ's own place names, kept whole in its titles: 上海市长宁区发展和改革委员会 → 上海市, 长宁区."""
+    out, rest = set(), organ or ""
+    while (m := _PLACE.match(rest)) and len(m.group(0)) >= 2:
+        out.add(m.group(0))
+        rest = rest[m.end():]
+    return frozenset(out)
+
+
+def _title_units(text: str, extra: frozenset[str] = frozenset()) -> list[tuple[str, int, bool]]:
     """The title as unbreakable units (text, bracket depth after the unit, is a known word or run)."""
     units: list[list] = []  # [text, depth, word]
     stack: list[str] = []
-    longest = max(len(w) for w in TITLE_WORDS)
+    words = TITLE_WORDS | extra
+    longest = max(len(w) for w in words)
     i, glue_next = 0, False
     while i < len(text):
         c = text[i]
@@ -219,10 +231,10 @@ def _title_units(text: str) -> list[tuple[str, int, bool]]:
         else:
             piece, word = c, False
             for n in range(min(longest, len(text) - i), 1, -1):
-                if text[i:i + n] in TITLE_WORDS:
+                if text[i:i + n] in words:
                     piece, word = text[i:i + n], True
                     break
-            if piece in TITLE_WORDS:
+            if piece in words:
                 word = True
         i += len(piece)
         if units and glue_next:
@@ -270,7 +282,7 @@ def _shape_cost(widths: list[float]) -> float:
     return uneven + (0 if trapezoid or diamond else 40)
 
 
-def break_title(text: str, max_chars_per_line: float = TITLE_CHARS) -> list[str]:
+def break_title(text: str, max_chars_per_line: float = TITLE_CHARS, words: frozenset[str] = frozenset()) -> list[str]:
     """A title's lines: broken only between whole words (never inside 《…》 “…” （…） 〔…〕 or a digit run
     unless one of them is longer than a line, and then between its words), no line starting with a closing
     mark, and of the lengths that make a 梯形 (upper lines longer or equal) or a 菱形, as even as possible.
@@ -281,7 +293,7 @@ def break_title(text: str, max_chars_per_line: float = TITLE_CHARS) -> list[str]
     text = text.strip()
     if title_width(text) <= max_chars_per_line:
         return [text]
-    units = _title_units(text)
+    units = _title_units(text, words)
     # a unit longer than a line (a very long digit run or word) is split into characters
     fine = []
     for u in units:
@@ -712,7 +724,7 @@ class _Writer:
         search and a screen reader read) is the title as one string, while Word, WPS and LibreOffice break it.
         """
         p = self._para(align="center", keep_next=True, snap=False)
-        for i, line in enumerate(break_title(text)):
+        for i, line in enumerate(break_title(text, words=place_words(self.author))):
             if i:
                 sdt = _el("w:sdt")
                 pr = _el("w:sdtPr")

@@ -59,6 +59,17 @@ def run_rows(session, spec: CycleSpec) -> RunRows:
     return RunRows(run, list(items), list(rows), [tuple(a) for a in approvals], list(stages))
 
 
+def _targets(spec: CycleSpec) -> dict:
+    """(item key, milestone id) → the figures the milestone is to reach (schema 2), as the board shows them."""
+    out = {}
+    for it in spec.items:
+        for m in it.milestones:
+            if m.targets:
+                out[(it.key, m.id)] = [{"value": t.value, "unit": t.unit, "of": t.of, "cumulative": t.cumulative}
+                                       for t in m.targets]
+    return out
+
+
 def board(session, spec: CycleSpec, as_of=None, *, dept: str | None = None, stage: str | None = None,
           late_only: bool = False) -> dict:
     from .services import calendar_for
@@ -89,6 +100,7 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
             left = cal.workdays_between(day, m.due_date)
         return traffic_light(m.status, m.due_date, day, left, yellow)
 
+    targets = _targets(spec)
     out_items = []
     counts_status: dict[str, int] = {s.value: 0 for s in Status}
     counts_light = {"green": 0, "yellow": 0, "red": 0, "done": 0}
@@ -103,6 +115,8 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
                            "light": lt, "overdue": is_overdue(m.status, m.due_date, day), "workdays_late": late,
                            "submitted_at": m.submitted_at.isoformat() if m.submitted_at else None,
                            "returns": m.returns})
+            if targets and (it.key, m.ms_id) in targets:
+                ms_out[-1]["targets"] = targets[(it.key, m.ms_id)]
         current = next((x for x in ms_out if x["status"] not in ("accepted", "waived")), None)
         if dept_short and dept_short not in it.lead and not any(x["owner"] == dept_short for x in ms_out):
             continue
@@ -123,6 +137,8 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
             try:
                 sp = spec.item(it.key)
                 entry["ref"] = sp.ref
+                if sp.domain:
+                    entry["domain"] = sp.domain
             except KeyError:
                 pass
         out_items.append(entry)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -418,7 +419,11 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
         lead = tuple(ck.dept(d, "tasks", i, "lead", j) for j, d in enumerate(task.lead))
         coop = tuple(ck.dept(d, "tasks", i, "cooperating", j, allow_group=True) for j, d in enumerate(task.cooperating))
         raw.append(dict(key=task.id, kind="task", title=task.title, stage=task.stage, lead=lead, cooperating=coop,
-                        ref=task.ref, text=task.text, mode=None, ms=task.milestones, ms_path=("tasks", i, "milestones")))
+                        ref=task.ref, text=task.text, domain=task.domain, mode=None, ms=task.milestones,
+                        ms_path=("tasks", i, "milestones")))
+    _schema_2(ck)
+    if cf.reporting is not None:
+        raw.extend(_reporting_items(ck, raw, stages))
     if cf.outline:
         lc = cf.lifecycles[cf.outline.lifecycle]
         lead = tuple(ck.dept(d, "outline", "lead", j) for j, d in enumerate(cf.outline.lead))
@@ -499,7 +504,8 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
             continue
         items.append(ItemSpec(key=r["key"], kind=r["kind"], title=r["title"], stage=r["stage"], lead=r["lead"],
                               cooperating=r["cooperating"], milestones=tuple(ms_out), ref=r.get("ref"),
-                              no=r.get("no"), focus=r.get("focus"), open_call=r.get("open_call"), text=r.get("text")))
+                              no=r.get("no"), focus=r.get("focus"), open_call=r.get("open_call"), text=r.get("text"),
+                              domain=r.get("domain")))
     first_topic = next((r["key"] for r in raw if r["kind"] == "topic"), None)
     for name, lc in cf.lifecycles.items():
         if name == "topic" and first_topic is not None:  # the roles derived for the topics, on their lifecycle too
@@ -542,6 +548,82 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     if cf.funding and abs(total - 1.0) > 1e-9:
         ck.fail(f"funding shares add up to {total:g}", "funding", expected="shares adding up to 1")
     return items, lifecycles
+
+
+def _schema_2(ck: _Checker) -> None:
+    """What schema 2 added is refused in a file that says (or leaves) schema 1: the file states the shape it has."""
+    cf = ck.cf
+    if cf.schema_ >= 2:
+        return
+    if cf.reporting is not None:
+        ck.fail("reporting: needs schema: 2", "reporting", expected="schema: 2 at the top of the file")
+    for i, task in enumerate(cf.tasks):
+        if task.domain is not None:
+            ck.fail("domain: needs schema: 2", "tasks", i, "domain", expected="schema: 2 at the top of the file")
+        for j, m in enumerate(task.milestones):
+            if m.targets:
+                ck.fail("targets: needs schema: 2", "tasks", i, "milestones", j, "targets",
+                        expected="schema: 2 at the top of the file")
+    for name, lc in cf.lifecycles.items():
+        for j, m in enumerate(lc.milestones):
+            if m.targets:
+                ck.fail("targets: needs schema: 2", "lifecycles", name, "milestones", j, "targets",
+                        expected="schema: 2 at the top of the file")
+
+
+def _periods(rep) -> list[tuple[int, int]]:
+    y0, m0 = (int(x) for x in rep.start.split("-"))
+    y1, m1 = (int(x) for x in rep.end.split("-"))
+    out = []
+    y, m = y0, m0
+    while (y, m) <= (y1, m1):
+        if rep.every == "month" or m % 3 == 0:
+            out.append((y, m))
+        y, m = (y + (m == 12), m % 12 + 1)
+    return out
+
+
+def _reporting_items(ck: _Checker, raw: list[dict], stages) -> list[dict]:
+    """The reporting rhythm as items: one per lead unit of the tasks, one milestone per period."""
+    import calendar as _cal
+
+    rep = ck.cf.reporting
+    for key in ("start", "end"):
+        y, m = (int(x) for x in getattr(rep, key).split("-"))
+        if not 1 <= m <= 12:
+            ck.fail(f"month {getattr(rep, key)!r} does not exist", "reporting", key, expected="YYYY-MM")
+    periods = _periods(rep)
+    if not periods:
+        ck.fail(f"no period between {rep.start} and {rep.end}", "reporting", expected="start no later than end")
+    for key in ("title", "name"):
+        text = getattr(rep, key)
+        for field in re.findall(r"{([^}]*)}", text):
+            if field not in ("unit", "year", "month", "quarter"):
+                ck.fail(f"unknown placeholder {{{field}}} in {key}", "reporting", key,
+                        expected="{unit} in title; {year}, {month}, {quarter} in name")
+    units: list[str] = []
+    for r in raw:
+        if r["kind"] == "task":
+            units += [u for u in r["lead"] if u not in units]
+    milestones = []
+    for y, m in periods:
+        due = dt.date(y, m, min(rep.day, _cal.monthrange(y, m)[1]))
+        stage = next((st.id for st in stages if st.start_date <= due <= st.end_date), None)
+        if stage is None:
+            ck.fail(f"the report due {due} lies in no stage's window", "reporting",
+                    expected="start and end months inside the cycle's stages")
+        name = rep.name.replace("{year}", str(y)).replace("{month}", str(m)).replace("{quarter}", str((m + 2) // 3))
+        milestones.append(MilestoneSpec(id=f"m{y}{m:02d}", name=name, due=due, start=dt.date(y, m, 1), stage=stage,
+                                        deliverables=rep.deliverables))
+    out = []
+    by_short = {d.short: d for d in ck.dfile.departments}
+    for unit in units:
+        d = by_short[unit]
+        out.append(dict(key=f"{rep.key_prefix}{d.id}", kind="task", title=rep.title.replace("{unit}", unit),
+                        stage=milestones[0].stage, lead=(unit,), cooperating=(), ref=None,
+                        text=f"于每期{rep.day}日前报送" + (f"{rep.to}" if rep.to else ""), mode=None,
+                        ms=tuple(milestones), ms_path=("reporting",), reporting=True))
+    return out
 
 
 def _key_prefix(cf: CycleFile, lifecycle: str) -> str:

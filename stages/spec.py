@@ -11,6 +11,7 @@ other tasks; each item walks through *milestones*; *gates* are named predicates 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -116,6 +117,16 @@ ROLES: dict[str, str] = {
 }
 
 
+class TargetSpec(Frozen):
+    """A figure a milestone is to reach (schema 2): 区级一般公共预算收入完成年度目标的25% → value 25, unit %, of
+    区级一般公共预算收入完成年度目标; 累计 78家 → value 78, unit 家. ``cumulative``: counted from the year's start."""
+
+    value: float
+    unit: str = ""
+    of: str | None = None  # what is measured
+    cumulative: bool = True
+
+
 class MilestoneSpec(Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
@@ -133,6 +144,7 @@ class MilestoneSpec(Frozen):
     meeting: MeetingSpec | None = None  # reviewed at a meeting the coordinator schedules (开题、中期、结题评审)
     request: RequestSpec | None = None  # a 请示 goes upward when it is accepted
     role: Literal["contractor_choice", "registration", "special_plan_confirmation"] | None = None  # see ROLES
+    targets: tuple[TargetSpec, ...] = ()  # schema 2: the figures to reach by the deadline
     note: str | None = None
     # filled by the loader:
     due_date: dt.date | None = None
@@ -179,6 +191,7 @@ class TaskSpec(Frozen):
     stage: str
     title: str
     text: str | None = None
+    domain: str | None = None  # schema 2: 领域 (经济发展, 城区建设管理 …), shown on the board
     lead: tuple[str, ...] = Field(min_length=1)
     cooperating: tuple[str, ...] = ()
     milestones: tuple[MilestoneSpec, ...] = Field(min_length=1)
@@ -212,12 +225,30 @@ class TimelineRow(Frozen):
     covers: tuple[str, ...] = Field(min_length=1)  # item keys, "item:milestone", or a track name
 
 
+class ReportingSpec(Frozen):
+    """A reporting rhythm (schema 2): every lead unit of the cycle's tasks reports by ``day`` of each month (or of
+    each quarter's last month) from ``start`` to ``end`` — seed 004: 于每月25日前将重点工作目标完成情况报送.
+    Each unit gets an item of its own (``key_prefix`` + its id) with one milestone per period; a period's report
+    opens when the previous one is accepted."""
+
+    every: Literal["month", "quarter"] = "month"
+    day: int = Field(default=25, ge=1, le=31)  # by this day (a shorter month: its last day)
+    start: str = Field(pattern=r"^\d{4}-\d{2}$")  # the first period reported, YYYY-MM
+    end: str = Field(pattern=r"^\d{4}-\d{2}$")  # the last
+    title: str = "{unit}工作进展报送"  # the item's title; {unit} is the unit's short name
+    name: str = "{month}月工作进展"  # a milestone's name; {year}, {month}, {quarter} filled in
+    deliverables: tuple[str, ...] = ("本期进展、存在问题和下步安排",)
+    key_prefix: str = Field(default="report-", pattern=r"^[a-z][a-z0-9-]*-$")
+    to: str | None = None  # who receives the reports (text for documents)
+
+
 class Reminders(Frozen):
     yellow_within_workdays: int = Field(default=5, ge=0)
     escalate_after_workdays: int = Field(default=5, ge=1)
 
 
-SCHEMA = 1  # the newest cycle-file schema this code reads; a file without ``schema:`` is schema 1
+SCHEMA = 2  # the newest cycle-file schema this code reads; a file without ``schema:`` is schema 1
+# schema 2 adds: tasks' ``domain``, milestones' ``targets``, the cycle's ``reporting`` rhythm
 
 
 class CycleFile(Frozen):
@@ -249,6 +280,7 @@ class CycleFile(Frozen):
     tasks: tuple[TaskSpec, ...] = ()
     outline: OutlineSpec | None = None
     timeline: tuple[TimelineRow, ...] = ()
+    reporting: ReportingSpec | None = None  # schema 2
 
 
 class ItemSpec(Frozen):
@@ -266,6 +298,7 @@ class ItemSpec(Frozen):
     focus: str | None = None
     open_call: bool | None = None
     text: str | None = None
+    domain: str | None = None
 
     def milestone(self, mid: str) -> MilestoneSpec:
         for ms in self.milestones:
@@ -316,10 +349,11 @@ class CycleSpec(Frozen):
         raise KeyError(gid)
 
     def item(self, key: str) -> ItemSpec:
-        for it in self.items:
-            if it.key == key:
-                return it
-        raise KeyError(key)
+        return self._items_by_key[key]
+
+    @functools.cached_property
+    def _items_by_key(self) -> dict[str, ItemSpec]:
+        return {it.key: it for it in self.items}
 
     def department(self, name: str) -> DepartmentSpec:
         """By id, short name, full name or alias."""
@@ -351,14 +385,17 @@ class CycleSpec(Frozen):
 
     def milestone_spec(self, kind: str, item_key: str, ms_id: str) -> MilestoneSpec:
         """A milestone's spec: an item's own, or its lifecycle's for items made at run time (proposed plans)."""
-        if kind == "special_plan" and "special_plan" in self.lifecycles:
-            ms = self.lifecycles["special_plan"].milestones
-        else:
-            ms = self.item(item_key).milestones
-        for m in ms:
-            if m.id == ms_id:
-                return m
-        raise KeyError((item_key, ms_id))
+        found = self._milestones_by_key.get(("special_plans" if kind == "special_plan" else item_key, ms_id))
+        if found is None:
+            raise KeyError((item_key, ms_id))
+        return found
+
+    @functools.cached_property
+    def _milestones_by_key(self) -> dict[tuple[str, str], MilestoneSpec]:
+        out = {(it.key, m.id): m for it in self.items for m in it.milestones}
+        if "special_plan" in self.lifecycles:
+            out.update({("special_plans", m.id): m for m in self.lifecycles["special_plan"].milestones})
+        return out
 
     # roles: what the engine's own moves act on, named in the file (MilestoneSpec.role) ---------------------------
     def role_milestone(self, lifecycle: str, role: str) -> MilestoneSpec | None:

@@ -361,7 +361,7 @@ def show(verb: str, data, as_json: bool) -> None:
         sys.stdout.write("".join(line + "\n" for line in inbox_lines(data)))
 
 
-_DECLINED: set[tuple] = set()
+_HANDED_OVER: list[tuple] = []  # what main() found not for the fast path, so app.cli.main does not try it again
 
 
 def run(argv: list[str]) -> bool:
@@ -369,11 +369,10 @@ def run(argv: list[str]) -> bool:
 
     A closed pipe while printing exits 1 (SystemExit), as on the normal path; other errors while printing are
     raised, for the caller's error boundary."""
-    if os.environ.get("PLANCYCLE_FAST_READ", "1").strip() in ("0", "false", "no") or tuple(argv) in _DECLINED:
+    if os.environ.get("PLANCYCLE_FAST_READ", "1").strip() in ("0", "false", "no") or tuple(argv) in _HANDED_OVER:
         return False
     opts = parse(argv)
     if opts is None:
-        _DECLINED.add(tuple(argv))
         return False
     # as app.cli: pydantic would scan every installed package's entry points for plugins on its first model
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -382,7 +381,6 @@ def run(argv: list[str]) -> bool:
     except Exception as exc:  # noqa: BLE001 - whatever it is, the normal path answers (and names it)
         if os.environ.get("PLANCYCLE_DEBUG", "").strip() not in ("", "0", "false", "no"):
             sys.stderr.write(f"plancycle: fast read path not taken: {type(exc).__name__}: {exc}\n")
-        _DECLINED.add(tuple(argv))  # app.cli.main, called next, does not try again
         return False
     try:
         show(opts["verb"], data, opts["json"])
@@ -413,6 +411,7 @@ def main() -> None:
     if not took:
         from app.cli import main as cli_main
 
+        _HANDED_OVER.append(tuple(args))
         cli_main()
         return
     code = 0

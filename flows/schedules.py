@@ -48,8 +48,9 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
             session.commit()
             ran = session.exec(select(AuditEvent).where(AuditEvent.id > before, AuditEvent.action == "sweep.ran")).all()
             spec_of_run = {r.id: r.spec_id for r in runs}
-        for spec_id in specs:
-            emit_events(spec_id, [a for a in ran if spec_of_run[a.run_id] == spec_id])
+        if current_flow_run_id() is not None:  # called in-process, no Prefect: nothing to emit to
+            for spec_id in specs:
+                emit_events(spec_id, [a for a in ran if spec_of_run[a.run_id] == spec_id])
         if result.get("messages"):  # after the commit: a channel that is down never holds the sweep's work back
             from flows.delivery import deliver
 
@@ -86,8 +87,9 @@ def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.date
             session.commit()
             audit = session.exec(select(AuditEvent).where(AuditEvent.action == "report.monthly",
                                                           AuditEvent.flow_run_id == current_flow_run_id())).all()
-        for spec_id in specs:
-            emit_events(spec_id, audit)
+        if current_flow_run_id() is not None:
+            for spec_id in specs:
+                emit_events(spec_id, audit)
         return out
     except PlancycleError as exc:
         return refused(exc)

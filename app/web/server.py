@@ -1143,5 +1143,8 @@ def serve(db: str | None, host: str, port: int, as_of: str | None = None) -> Non
     import uvicorn
 
     app = create_app(db, as_of=as_of)
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=True,
-                forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
+    # one setting says whose X-Forwarded-For to believe: the sign-in throttle's and uvicorn's (none by default, so
+    # nothing connecting through loopback can choose the address the throttle counts)
+    trusted = os.environ.get("PLANCYCLE_TRUSTED_PROXIES", "")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=bool(trusted),
+                forwarded_allow_ips=trusted or None)

@@ -269,7 +269,7 @@ def test_an_unexpected_error_is_one_internal_line_and_a_traceback_only_when_aske
     def boom(*a, **k):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(stages.board, "board", boom)
+    monkeypatch.setattr(stages.board, "board_of", boom)  # what both read paths compute the board with
     code, out, err = run_main(["status"], capsys)
     assert code == 70 and "Traceback" not in err
     assert err.splitlines() == ["plancycle: internal error: RuntimeError: boom (run with PLANCYCLE_DEBUG=1 for the "
@@ -285,7 +285,7 @@ def test_ctrl_c_is_aborted(place, monkeypatch, capsys):
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stages.board, "board", interrupted)
+    monkeypatch.setattr(stages.board, "board_of", interrupted)
     code, out, err = run_main(["status"], capsys)
     assert code == 130 and err.strip().splitlines()[-1] == "plancycle: aborted" and "Traceback" not in err
 

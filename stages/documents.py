@@ -887,8 +887,9 @@ class _Writer:
             trpr.append(trpr.makeelement(qn("w:cantSplit"), {}))  # a row stays on one page
             if r_i == 0:
                 trpr.append(trpr.makeelement(qn("w:tblHeader"), {}))  # repeat the header on every page
+            cells = row.cells  # once per row: t.cell() rebuilds the table's grid on every call
             for c_i, value in enumerate(values[: len(header)]):
-                cell = t.cell(r_i, c_i)
+                cell = cells[c_i]
                 cell.width = Twips(widths[c_i])
                 p = cell.paragraphs[0]
                 if r_i == 0 or c_i == 0:

@@ -62,7 +62,9 @@ def work_name(item: Item, milestone_name: str, spec: CycleSpec | None = None) ->
 
 def words(spec: CycleSpec) -> dict:
     """The cycle's words every template uses: the work plan cited, the plan (“十四五”规划), the work's name."""
-    title = spec.file.title if spec.file.title.endswith("方案") else spec.file.title + "方案"
+    title = spec.file.plan_document or (spec.file.title if spec.file.title.endswith("方案")
+                                        else spec.file.title + "方案")
+    title = title.strip("《》")
     period = spec.period
     plan = f"“{period}”规划" if period and not period.endswith("年度") else (f"{period}" if period else "规划")
     quoted = f"“{period}”" if period and not period.endswith("年度") else period

@@ -23,13 +23,13 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from .calendar import WorkCalendar
+from .calendar import WorkCalendar, calendar_for  # noqa: F401  (services.calendar_for: the adapters' lookup)
 from .clock import as_datetime, now
 from .errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
-from .gates import Facts, evaluate
+from .gates import Facts, evaluate, facts_from
 from .identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
-from .models import AuditEvent, CycleRun, Decision, Item, Milestone, Notice, StageState, Submission
-from .spec import TRACK_OF_KIND, CycleSpec, MilestoneSpec
+from .models import AuditEvent, CycleRun, Decision, Item, Milestone, StageState, Submission
+from .spec import CycleSpec, MilestoneSpec
 from .status import DONE, Status, describe, transition
 from .store import find_run  # noqa: F401  (services.find_run: the adapters' lookup)
 
@@ -66,20 +66,6 @@ class Ctx:
     flow_run_id: str | None
     outcome: Outcome
     actor: Actor = SYSTEM
-
-
-_CAL: dict[str, WorkCalendar] = {}
-
-
-def calendar_for(spec: CycleSpec) -> WorkCalendar:
-    """The spec's calendar (chinesecalendar + its extension file), built once per process."""
-    ext = None
-    if spec.file.calendar:
-        ext = str(Path(spec.path).parent / spec.file.calendar)
-    key = ext or ""
-    if key not in _CAL:
-        _CAL[key] = WorkCalendar.default(ext)
-    return _CAL[key]
 
 
 def _ctx(session: Session, spec: CycleSpec, by, as_of, flow_run_id: str | None, action: str,
@@ -208,17 +194,6 @@ def facts_for(session: Session, run: CycleRun) -> Facts:
     approvals = session.exec(select(Decision.body, Decision.subject)
                              .where(Decision.run_id == run.id, Decision.kind == "approve")).all()
     return facts_from(items, rows, approvals)
-
-
-def facts_from(items, milestones, approvals) -> Facts:
-    """Facts from rows already read: (key, kind, status) items, (item_key, ms_id, status) milestones and
-    (body, subject) approvals. Rejected special plans are in no track."""
-    tracks: dict[str, list[str]] = {t: [] for t in TRACK_OF_KIND.values()}
-    for key, kind, status in items:
-        if status == "active":
-            tracks[TRACK_OF_KIND[kind]].append(key)
-    return Facts(milestones={(k, m): Status(s) for k, m, s in milestones}, tracks=tracks,
-                 approvals={(b, s) for b, s in approvals})
 
 
 def _dep_key(item_key: str, dep: str) -> tuple[str, str]:

@@ -265,6 +265,7 @@ class CycleFile(Frozen):
     source: str | None = None
     departments: str = "../departments.yaml"
     calendar: str | None = None
+    plan_document: str | None = None  # the work plan documents cite (《…工作方案》); default: the title + 方案
     opening_request: RequestSpec | None = None  # the 请示 that opens the cycle (seed 000: 长发改〔2019〕24号)
     period: str | None = None  # the plan period documents name: 十四五, 十五五, 2027年度; default from the title
     notices: str | None = None  # the notice config (organ, contacts, 抄送 …); default config/notices.yaml

@@ -248,8 +248,15 @@ def _meeting(session, spec, run_id, n, when, flow_run_id, cfg, cal) -> list[Noti
     track = spec.lifecycles["topic"].name if "topic" in spec.lifecycles and first.kind == "topic" else ""
     prior = None
     if n.get("replaces"):
+        # an unsigned draft of the earlier arrangement was never sent: it is withdrawn, and the new one is a plain
+        # notice; a signed one is replaced by a 变更通知 that names it
+        for d in session.exec(select(Notice).where(Notice.run_id == run_id, Notice.about == n["about"],
+                                                   Notice.kind.in_(["meeting", "meeting_letter"]),
+                                                   Notice.status == "draft")):
+            d.status = "withdrawn"
+            session.add(d)
         prior = session.exec(select(Notice).where(Notice.run_id == run_id, Notice.kind == "meeting",
-                                                  Notice.about == n["about"], Notice.status.in_(["issued", "draft"]))
+                                                  Notice.about == n["about"], Notice.status == "issued")
                              .order_by(Notice.id.desc())).first()
     base = {**words(spec), "meeting_name": meeting_name, "track": track, "milestone_name": mspec.name,
             "due_cn": nt.cn_date(max(rows[t].due_date for t in topics)),

@@ -248,6 +248,15 @@ def test_a_changed_meeting_is_a_change_notice_that_names_the_one_it_replaces(run
     with pytest.raises(PlancycleError, match="nothing changed"):
         sv.schedule_meeting(s, spec, milestone="kickoff", at="2019-07-15T09:30", by=COORD, as_of="2019-07-04",
                             place="长宁区政府5号会议室", key="again")
+    # changed again before the 变更通知 was signed: that draft is withdrawn, never sent; the new one replaces n2
+    third = act(sv.schedule_meeting, s, spec, milestone="kickoff", at="2019-07-16T09:30", by=COORD,
+                as_of="2019-07-04", place="长宁区政府5号会议室")
+    n3 = s.get(Notice, third.data["drafts"][0]["id"])
+    assert n3.corrects_id == n2.id and s.get(Notice, n2.id).status == "issued"
+    fourth = act(sv.schedule_meeting, s, spec, milestone="kickoff", at="2019-07-17T09:30", by=COORD,
+                 as_of="2019-07-05", place="长宁区政府5号会议室")
+    n4 = s.get(Notice, fourth.data["drafts"][0]["id"])
+    assert s.get(Notice, n3.id).status == "withdrawn" and n4.corrects_id == n2.id
 
 
 def test_supervision_is_periodic_to_the_late_units_never_the_issuer(run_):

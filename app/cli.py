@@ -156,22 +156,10 @@ def _check_schema(engine) -> None:
 
 
 def _open_run(session):
-    """The run in this database and the spec it was created from."""
-    from sqlmodel import select
+    """The run in this database (the one --cycle names) and the spec it was created from."""
+    from stages.store import find_run
 
-    from stages.loader import load_cycle
-    from stages.models import CycleRun
-
-    runs = session.exec(select(CycleRun).order_by(CycleRun.id)).all()
-    if State.cycle:
-        runs = [r for r in runs if r.spec_id == State.cycle]
-    if not runs:
-        raise PlancycleError(f"no cycle run{' ' + State.cycle if State.cycle else ''} in this database; "
-                             "create one with `plancycle init`")
-    if len(runs) > 1:
-        raise PlancycleError("this database holds several cycle runs (" + ", ".join(r.spec_id for r in runs)
-                             + "); name one with --cycle")
-    run = runs[0]
+    run = find_run(session, State.cycle)
     return run, _load_spec(run.spec_path)
 
 

@@ -647,38 +647,7 @@ def test_the_flow_retries_a_failed_send_with_prefects_task_retries(harness, swep
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def pg_url():
-    """A throwaway PostgreSQL cluster, as tests/test_postgres.py starts one (skips, saying why, without one)."""
-    import glob
-    import shutil
-    import tempfile
-
-    from sqlalchemy import text
-
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    if not found:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql) on this machine")
-    pytest.importorskip("psycopg")
-    bindir, root = os.path.dirname(found[-1]), tempfile.mkdtemp(prefix="plancycle-pg-")
-    as_user = []
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        shutil.chown(root, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(root, "data"), _free_port()
-    subprocess.run(as_user + [f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-                              "--locale=C.UTF-8"], check=True, capture_output=True)
-    subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-                              f"-p {port} -k {root} -c listen_addresses=''", "start"], check=True, capture_output=True)
-    try:
-        eng = make_engine(f"postgresql+psycopg://postgres@/postgres?host={root}&port={port}")
-        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.execute(text("CREATE DATABASE plancycle"))
-        eng.dispose()
-        yield f"postgresql+psycopg://postgres@/plancycle?host={root}&port={port}"
-    finally:
-        subprocess.run(as_user + [f"{bindir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+from .test_postgres import pg_url  # noqa: E402,F401  (the throwaway cluster, started once per module)
 
 
 def test_on_postgresql_enqueue_claim_deliver_and_read(pg_url, spec, smtp, hooks, tmp_path):

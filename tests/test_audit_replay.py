@@ -135,16 +135,7 @@ def demo(tmp_path_factory):
     documents: the same moves through the same code, in a fraction of the time."""
     from rich.console import Console
 
-    from app.demo import END, Demo
-    from flows.runner import run_in_process
-
-    class InProcess(Demo):
-        def call(self, flow_fn, *args, **kwargs):
-            self.flow_runs += 1
-            return run_in_process(flow_fn, *args, **kwargs)
-
-        def export(self, day):
-            return {}
+    from app.demo import END, InProcessDemo as InProcess
 
     out = tmp_path_factory.mktemp("demo")
     d = InProcess(out, 2019, None, Console(file=io.StringIO(), width=120), END)

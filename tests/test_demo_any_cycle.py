@@ -20,16 +20,7 @@ SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
 
 
 def run(tmp_path: Path, config: Path, until: dt.date | None = None, seed: int = 2019) -> dict:
-    from app.demo import Demo
-    from flows.runner import run_in_process
-
-    class InProcess(Demo):
-        def call(self, flow_fn, *args, **kwargs):
-            self.flow_runs += 1
-            return run_in_process(flow_fn, *args, **kwargs)
-
-        def export(self, day):
-            return {}
+    from app.demo import InProcessDemo as InProcess
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     d = InProcess(tmp_path, seed, None, Console(file=io.StringIO(), width=120), until, config)

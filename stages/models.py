@@ -203,7 +203,7 @@ class Reminder(SQLModel, table=True):
     run_id: int = Field(foreign_key="cycle_run.id")
     milestone_id: int = Field(foreign_key="milestone.id")
     due_version: int
-    rung: str  # advance (提前提醒) | urge (催办) | escalate (报区发改委督办)
+    rung: str  # advance (提前提醒) | urge (催办) | escalate (督办)
     owner: str
     due_date: dt.date
     sweep_day: dt.date

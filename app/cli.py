@@ -1208,6 +1208,8 @@ from app import cli_web  # noqa: E402 - the console's commands: user add/list/di
 
 cli_web.register(app, engine=lambda: _engine(write=True), state=State)
 __import__("app.cli_messages").cli_messages.register(app, engine=_engine, url=_database_url, state=State)  # plancycle messages
+__import__("app.cli_config").cli_config.register(app, engine=_engine, url=_database_url, state=State)  # plancycle config …
+__import__("app.cli_indicators").cli_indicators.register(app, engine=_engine, url=_database_url, state=State)  # indicators
 
 
 def main(argv: list[str] | None = None) -> None:

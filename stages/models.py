@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, Session, SQLModel, create_engine
 
-SCHEMA_VERSION = 3  # 2: users, settings, audit_event.actor_user, schema_info; 3: message, user_account.email/phone
+SCHEMA_VERSION = 4  # 2: users, settings, audit_event.actor_user, schema_info; 3: message, user_account.email/phone;
+# 4: figure (actuals against targets and indicators), submission.report (进展 / 问题 / 下步)
 DEFAULT_URL = "sqlite:///plancycle.db"
 
 
@@ -120,6 +121,27 @@ class Submission(SQLModel, table=True):
     note: Optional[str] = None
     files: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # [{path, sha256, size}]
     fingerprint: str
+    # a report's parts, when the submission is one: {"progress", "problems", "next"} (进展, 存在问题, 下步安排)
+    report: Optional[dict] = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class Figure(SQLModel, table=True):
+    """An actual figure reported against a milestone's target or an indicator (schema 4). Rows are added, never
+    changed: a correction is a later row, and the latest row for (subject, of, period) is the figure."""
+
+    __tablename__ = "figure"
+    __table_args__ = (Index("ix_figure_subject", "run_id", "subject", "of"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="cycle_run.id")
+    subject: str  # "item:milestone" a target's milestone, or "indicator:<id>"
+    of: str  # what is measured: the target's ``of`` or the indicator's id
+    period: str  # what the figure stands for: 2019-03, 2019-Q1, 2021, or the milestone's due date
+    value: float
+    unit: str = ""
+    source: Optional[str] = None  # 数据来源
+    submission_id: Optional[int] = Field(default=None, foreign_key="submission.id")
+    by: str  # the reporting unit
+    at: NaiveDatetime
 
 
 class Decision(SQLModel, table=True):
@@ -424,6 +446,10 @@ def ensure_schema(engine: Engine) -> None:
             for col in ("email", "phone"):
                 if col not in have:
                     conn.execute(text(f"ALTER TABLE user_account ADD COLUMN {col} VARCHAR"))
+        if old is not None and old < 4:  # 3 → 4: the figure table (made above); a report's parts on a submission
+            have = {c["name"] for c in inspect(conn).get_columns("submission")}
+            if "report" not in have:
+                conn.execute(text("ALTER TABLE submission ADD COLUMN report JSON"))
         insp = inspect(conn)
         for table in SQLModel.metadata.sorted_tables:
             have = {c["name"] for c in insp.get_columns(table.name)}

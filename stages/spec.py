@@ -125,6 +125,33 @@ class TargetSpec(Frozen):
     unit: str = ""
     of: str | None = None  # what is measured
     cumulative: bool = True
+    direction: Literal["up", "down"] = "up"  # up: reaching at least the value is on schedule; down: at most
+
+
+class IndicatorSpec(Frozen):
+    """A 主要指标 of an adopted 纲要 (schema 2), monitored every year (seed 003: 约束性指标……确保到期末完成目标;
+    预期性指标……加强跟踪监测). Actual figures are reported against it by its lead unit (a yearly report's
+    ``--figure ID=VALUE``, or ``plancycle indicator record``); ``stages.indicators`` judges them.
+
+    ``measure``: ``level`` — a value moving from ``base`` (in ``base_year``) to ``target`` (in ``target_year``),
+    judged against the straight path between them; ``yearly`` — each year's own figure held against ``target``
+    (年均增长 6%左右, 单位GDP能耗下降 a year)."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str
+    category: str | None = None  # 经济发展, 创新驱动, 民生福祉, 绿色生态 …
+    kind: Literal["约束性", "预期性"]
+    unit: str = ""
+    measure: Literal["level", "yearly"] = "level"
+    base: float | None = None
+    base_year: int | None = None
+    target: float | None = None
+    target_year: int | None = None
+    direction: Literal["up", "down"] = "up"  # up: more is better; down: less is better (能耗, PM2.5)
+    tolerance: float = Field(default=0, ge=0)  # how far short of the path still counts as on track, in ``unit``
+    lead: tuple[str, ...] = ()  # who reports it (区统计局 …)
+    source: str | None = None  # 数据来源 as documents print it
+    note: str | None = None
 
 
 class MilestoneSpec(Frozen):
@@ -145,12 +172,17 @@ class MilestoneSpec(Frozen):
     request: RequestSpec | None = None  # a 请示 goes upward when it is accepted
     role: Literal["contractor_choice", "registration", "special_plan_confirmation"] | None = None  # see ROLES
     targets: tuple[TargetSpec, ...] = ()  # schema 2: the figures to reach by the deadline
+    # schema 2: a milestone that happens only when the office says so (修改调整 only if the 中期评估 calls for it):
+    # it waits, never late, until ``plancycle trigger``; a cycle may end with it never triggered
+    optional: bool = False
+    condition: str | None = None  # when it is triggered, in words (根据中期评估结果确有必要时)
     note: str | None = None
     # filled by the loader:
     due_date: dt.date | None = None
     due_time: dt.time | None = None
     start_date: dt.date | None = None
     deps: tuple[str, ...] = ()  # resolved: "ms" within the item or "item:ms" across items
+    period: str | None = None  # a reporting milestone's period: 2019-03, 2019-Q1, 2021 (what its figures stand for)
 
 
 class LifecycleSpec(Frozen):
@@ -193,6 +225,9 @@ class TaskSpec(Frozen):
     text: str | None = None
     domain: str | None = None  # schema 2: 领域 (经济发展, 城区建设管理 …), shown on the board
     lead: tuple[str, ...] = Field(min_length=1)
+    # schema 2: ``first`` — the first lead unit owes every milestone for all of them; ``each`` — every lead unit
+    # (a group's every member) owes its own part: the task becomes one item per unit, keyed ``<id>.<unit id>``
+    lead_mode: Literal["first", "each"] = "first"
     cooperating: tuple[str, ...] = ()
     milestones: tuple[MilestoneSpec, ...] = Field(min_length=1)
 
@@ -231,8 +266,10 @@ class ReportingSpec(Frozen):
     Each unit gets an item of its own (``key_prefix`` + its id) with one milestone per period; a period's report
     opens when the previous one is accepted."""
 
-    every: Literal["month", "quarter"] = "month"
+    every: Literal["month", "quarter", "year"] = "month"
     day: int = Field(default=25, ge=1, le=31)  # by this day (a shorter month: its last day)
+    due_month: int = Field(default=1, ge=1, le=12)  # every: year — the report on year Y is due in this month of Y+1
+    reporters: Literal["task_leads", "indicator_leads"] = "task_leads"  # who reports: the tasks' or the indicators' leads
     start: str = Field(pattern=r"^\d{4}-\d{2}$")  # the first period reported, YYYY-MM
     end: str = Field(pattern=r"^\d{4}-\d{2}$")  # the last
     title: str = "{unit}工作进展报送"  # the item's title; {unit} is the unit's short name
@@ -248,7 +285,8 @@ class Reminders(Frozen):
 
 
 SCHEMA = 2  # the newest cycle-file schema this code reads; a file without ``schema:`` is schema 1
-# schema 2 adds: tasks' ``domain``, milestones' ``targets``, the cycle's ``reporting`` rhythm
+# schema 2 adds: tasks' ``domain`` and ``lead_mode``, milestones' ``targets``, ``optional`` and ``condition``, the
+# cycle's ``reporting`` rhythm and ``indicators``
 
 
 class CycleFile(Frozen):
@@ -282,6 +320,7 @@ class CycleFile(Frozen):
     outline: OutlineSpec | None = None
     timeline: tuple[TimelineRow, ...] = ()
     reporting: ReportingSpec | None = None  # schema 2
+    indicators: tuple[IndicatorSpec, ...] = ()  # schema 2: the 纲要's 主要指标, monitored yearly
 
 
 class ItemSpec(Frozen):
@@ -300,6 +339,7 @@ class ItemSpec(Frozen):
     open_call: bool | None = None
     text: str | None = None
     domain: str | None = None
+    part_of: str | None = None  # a ``lead_mode: each`` task's part: the task's id
 
     def milestone(self, mid: str) -> MilestoneSpec:
         for ms in self.milestones:
@@ -442,6 +482,13 @@ class CycleSpec(Frozen):
                         out.append(name)
                 todo.extend(x for x in (p.all_of or ()) + (p.any_of or ()) if isinstance(x, str))
         return out
+
+    def indicator(self, name: str) -> IndicatorSpec:
+        """By id or name."""
+        for ind in self.file.indicators:
+            if name in (ind.id, ind.name):
+                return ind
+        raise KeyError(name)
 
     @property
     def has_special_plans(self) -> bool:

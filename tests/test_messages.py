@@ -492,7 +492,7 @@ def test_messages_for_and_mark_read_are_per_user(swept):
 
 
 # -- schema 2 → 3 --------------------------------------------------------------------------------------------------------------
-def test_a_schema_2_database_upgrades_to_3_keeping_its_data(tmp_path, spec):
+def test_a_schema_2_database_upgrades_to_the_current_schema_keeping_its_data(tmp_path, spec):
     import sqlite3
 
     from sqlalchemy import inspect
@@ -510,9 +510,12 @@ def test_a_schema_2_database_upgrades_to_3_keeping_its_data(tmp_path, spec):
         add_user(s, spec.departments, username="hqb", role="department", dept="区虹桥办", password=PASSWORD)
         s.commit()
     eng.dispose()
-    # make it what schema 2 wrote: no message table, no e-mail / phone on accounts, version 2
+    # make it what schema 2 wrote: no message or figure table, no e-mail / phone on accounts, no report on
+    # submissions, version 2
     con = sqlite3.connect(path)
     con.execute("DROP TABLE message")
+    con.execute("DROP TABLE figure")
+    con.execute("ALTER TABLE submission DROP COLUMN report")
     con.execute("ALTER TABLE user_account DROP COLUMN email")
     con.execute("ALTER TABLE user_account DROP COLUMN phone")
     con.execute("UPDATE schema_info SET version = 2")
@@ -523,10 +526,11 @@ def test_a_schema_2_database_upgrades_to_3_keeping_its_data(tmp_path, spec):
 
     eng = make_engine(url)
     assert schema_version(eng) == 2
-    assert check_schema(eng) == SCHEMA_VERSION == 3
-    assert schema_version(eng) == 3
+    assert check_schema(eng) == SCHEMA_VERSION == 4
+    assert schema_version(eng) == 4
     insp = inspect(eng)
-    assert "message" in insp.get_table_names()
+    assert {"message", "figure"} <= set(insp.get_table_names())
+    assert "report" in {c["name"] for c in insp.get_columns("submission")}
     assert {"email", "phone"} <= {c["name"] for c in insp.get_columns("user_account")}
     with Session(eng) as s:
         for t, n in counts.items():
@@ -536,7 +540,7 @@ def test_a_schema_2_database_upgrades_to_3_keeping_its_data(tmp_path, spec):
         mg.set_contact(s, "hqb", email="li@hqb.example")
         s.commit()
     assert sweep_and_enqueue(eng, spec, "2019-06-03", mg.MessagesConfig()) > 0  # and the new table works
-    assert check_schema(eng) == 3  # a current database: nothing to do
+    assert check_schema(eng) == 4  # a current database: nothing to do
     eng.dispose()
 
 

@@ -1,0 +1,5 @@
+"""``plancycle config …``: commands on cycle files (being written)."""
+
+
+def register(app, **_kw) -> None:
+    pass

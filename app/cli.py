@@ -644,16 +644,33 @@ KEY = typer.Option(None, "--key", help="idempotency key (default: a natural key 
 JSON = typer.Option(False, "--json")
 
 
+def parse_figure(text: str) -> dict:
+    """``区级一般公共预算收入=26.3%``, ``重点项目落地=80家``, ``=26.3`` (a lone target) → {of, value, unit}."""
+    import re
+
+    of, sep, rest = text.rpartition("=")
+    m = re.fullmatch(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S{0,20})\s*", rest)
+    if not m:
+        raise PlancycleError(f"--figure {text!r}: expected NAME=NUMBER, e.g. 区级一般公共预算收入=26.3%")
+    return {"of": of.strip(), "value": float(m.group(1)), "unit": m.group(2) or None}
+
+
 @app.command()
 def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="submitting department"),
            file: list[Path] = typer.Option([], "--file", "-f", help="attach a file (repeatable)"),
-           note: Optional[str] = typer.Option(None, "--note"), as_of: Optional[str] = AS_OF,
-           key: Optional[str] = KEY, as_json: bool = JSON):
-    """A department submits a milestone's deliverable (again after a return)."""
+           note: Optional[str] = typer.Option(None, "--note"),
+           figure: list[str] = typer.Option([], "--figure", help="an actual figure NAME=NUMBER[unit] against a target "
+                                                                 "or an indicator (repeatable)"),
+           progress: Optional[str] = typer.Option(None, "--progress", help="a report's 进展"),
+           problems: Optional[str] = typer.Option(None, "--problems", help="a report's 存在问题"),
+           next_steps: Optional[str] = typer.Option(None, "--next", help="a report's 下步安排"),
+           as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """A department submits a milestone's deliverable (again after a return), with figures and a report's parts."""
     from stages.requests import SubmitRequest
 
+    report = {k: v for k, v in (("progress", progress), ("problems", problems), ("next", next_steps)) if v}
     req = _request(SubmitRequest, item=item, milestone=milestone, by=by, files=[str(f) for f in file], note=note,
-                   **_common(as_of, key))
+                   figures=[parse_figure(f) for f in figure], report=report or None, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
     _act("submit_deliverable", req, as_json)
 
@@ -685,6 +702,19 @@ def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason")
     req = _request(WaiveRequest, item=item, milestone=milestone, reason=reason, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
     _act("waive_milestone", req, as_json)
+
+
+@app.command()
+def trigger(item: str, milestone: str, reason: str = typer.Option(..., "--reason", help="what calls for it"),
+            due: Optional[str] = typer.Option(None, "--due", help="its deadline, when the planned one has passed"),
+            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
+            as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
+    """An optional milestone is needed after all (修改调整 when the 中期评估 calls for it)."""
+    from stages.requests import TriggerRequest
+
+    req = _request(TriggerRequest, item=item, milestone=milestone, reason=reason, due=due, by=by, **_common(as_of, key))
+    _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
+    _act("trigger_milestone", req, as_json)
 
 
 @app.command()

@@ -20,7 +20,7 @@ from stages.errors import PlancycleError
 from stages.requests import (ActionBase, AdvanceRequest, ApproveRequest, ContractorRequest,  # noqa: F401
                              CorrectRequest, EditDocumentRequest, SignDocumentRequest,
                              ExtendRequest, MeetingRequest, ProposeRequest, RegisterRequest, ReviewRequest,
-                             SubmitRequest, WaiveRequest, first_error)
+                             SubmitRequest, TriggerRequest, WaiveRequest, first_error)
 
 from .common import perform, refused
 
@@ -65,7 +65,14 @@ def _run(fn, request: ActionBase, **kwargs):
 @_action("submit-deliverable")
 def submit_deliverable(request: SubmitRequest) -> dict:
     return _run(services.submit, request, item=request.item, milestone=request.milestone, by=_by(request),
-                files=request.files, note=request.note)
+                files=request.files, note=request.note, figures=[f.model_dump() for f in request.figures] or None,
+                report=request.report.model_dump(exclude_none=True) if request.report else None)
+
+
+@_action("trigger-milestone")
+def trigger_milestone(request: TriggerRequest) -> dict:
+    return _run(services.trigger, request, item=request.item, milestone=request.milestone, by=_by(request),
+                reason=request.reason, due=request.due)
 
 
 @_action("review-deliverable")

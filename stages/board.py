@@ -12,7 +12,7 @@ share :func:`board_of`, so what they print is the same.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import as_datetime
@@ -32,7 +32,7 @@ class RunRows:
     stage, lead, cooperating, status, no, open_call, contractor, contractor_contact. ``milestones`` by item id and
     seq: item_id, item_key, ms_id, name, stage, owner, status, due_date, original_due, due_version, submitted_at,
     returns. ``approvals``: (body, subject) pairs. ``stages``: stage_id, status, opened_at, closed_at,
-    override_reason.
+    override_reason. ``figures``: subject, of, period, value, unit, by, at, in the order they were recorded.
     """
 
     run: Any
@@ -40,13 +40,14 @@ class RunRows:
     milestones: list
     approvals: list
     stages: list
+    figures: list = field(default_factory=list)
 
 
 def run_rows(session, spec: CycleSpec) -> RunRows:
     """The rows of ``spec``'s run, read through a Session."""
     from sqlmodel import select
 
-    from .models import Decision, Item, Milestone, StageState
+    from .models import Decision, Figure, Item, Milestone, StageState
     from .services import find_run
 
     run = find_run(session, spec.id)
@@ -56,7 +57,8 @@ def run_rows(session, spec: CycleSpec) -> RunRows:
     approvals = session.exec(select(Decision.body, Decision.subject)
                              .where(Decision.run_id == run.id, Decision.kind == "approve")).all()
     stages = session.exec(select(StageState).where(StageState.run_id == run.id)).all()
-    return RunRows(run, list(items), list(rows), [tuple(a) for a in approvals], list(stages))
+    figures = session.exec(select(Figure).where(Figure.run_id == run.id).order_by(Figure.at, Figure.id)).all()
+    return RunRows(run, list(items), list(rows), [tuple(a) for a in approvals], list(stages), list(figures))
 
 
 def _targets(spec: CycleSpec) -> dict:
@@ -65,9 +67,59 @@ def _targets(spec: CycleSpec) -> dict:
     for it in spec.items:
         for m in it.milestones:
             if m.targets:
-                out[(it.key, m.id)] = [{"value": t.value, "unit": t.unit, "of": t.of, "cumulative": t.cumulative}
-                                       for t in m.targets]
+                out[(it.key, m.id)] = [{"value": t.value, "unit": t.unit, "of": t.of, "cumulative": t.cumulative,
+                                        "direction": t.direction} for t in m.targets]
     return out
+
+
+PROGRESS_ZH = {"behind": "欠进度", "on": "达进度", "ahead": "超进度"}
+_PROGRESS_RANK = {"behind": 0, "on": 1, "ahead": 2}
+
+
+def progress_of(target: float, actual: float, direction: str = "up") -> str:
+    """欠 / 达 / 超进度: the actual figure short of the target, at it, or beyond it (``down``: less is better)."""
+    diff = (actual - target) if direction == "up" else (target - actual)
+    if abs(diff) <= 1e-9 * max(1.0, abs(target)):
+        return "on"
+    return "ahead" if diff > 0 else "behind"
+
+
+def _actuals(rows: "RunRows", spec: CycleSpec, day) -> dict:
+    """The latest figure recorded on or before ``day``: by (subject, of), and, from periodic reports only, by
+    (unit, of)."""
+    reports = {it.key for it in spec.items if it.milestones and it.milestones[0].period}
+    by_subject: dict = {}
+    by_unit: dict = {}
+    for f in rows.figures:
+        if f.at.date() > day:
+            continue
+        by_subject[(f.subject, f.of)] = f
+        if f.subject.partition(":")[0] in reports:
+            by_unit[(f.by, f.of)] = f
+    return {"subject": by_subject, "unit": by_unit}
+
+
+def _with_actuals(item_key: str, ms_id: str, owner: str, lead, targets: list, actuals: dict, due, day) -> tuple:
+    """The milestone's targets with the actual figure each has (its own submission's; else, up to its deadline,
+    the latest a report of its unit gave) and the 欠/达/超 light; and the milestone's light (the worst)."""
+    out, lights = [], []
+    for t in targets:
+        t = dict(t)
+        of = t["of"] or ""
+        f = actuals["subject"].get((f"{item_key}:{ms_id}", of))
+        if f is None and day <= due:  # a report's figure: named for this task (t02:全年目标), else by its name
+            cands = [actuals["unit"].get((u, name)) for u in dict.fromkeys([owner, *lead])
+                     for name in (f"{item_key}:{of}", of)]
+            cands = [c for c in cands if c is not None]
+            f = max(cands, key=lambda c: c.at) if cands else None
+        if f is not None:
+            t.update(actual=f.value, actual_unit=f.unit, reported_at=f.at.isoformat(), period=f.period,
+                     reported_by=f.by, progress=progress_of(t["value"], f.value, t.get("direction", "up")))
+            t["progress_zh"] = PROGRESS_ZH[t["progress"]]
+            lights.append(t["progress"])
+        out.append(t)
+    worst = min(lights, key=_PROGRESS_RANK.get) if lights else None
+    return out, worst
 
 
 def board(session, spec: CycleSpec, as_of=None, *, dept: str | None = None, stage: str | None = None,
@@ -96,14 +148,16 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
 
     def light(m) -> str:
         left = None
-        if m.status not in ("accepted", "waived") and m.due_date >= day and (m.due_date - day).days <= 3 * yellow + 14:
+        if m.status not in ("accepted", "waived", "dormant") and m.due_date >= day and (m.due_date - day).days <= 3 * yellow + 14:
             left = cal.workdays_between(day, m.due_date)
         return traffic_light(m.status, m.due_date, day, left, yellow)
 
     targets = _targets(spec)
+    actuals = _actuals(rows, spec, day) if targets and rows.figures else None
     out_items = []
     counts_status: dict[str, int] = {s.value: 0 for s in Status}
-    counts_light = {"green": 0, "yellow": 0, "red": 0, "done": 0}
+    counts_light = {"green": 0, "yellow": 0, "red": 0, "done": 0, "dormant": 0}
+    counts_progress = {"behind": 0, "on": 0, "ahead": 0}
     for it in items:
         ms_out = []
         for m in by_item.get(it.id, []):
@@ -117,7 +171,13 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
                            "returns": m.returns})
             if targets and (it.key, m.ms_id) in targets:
                 ms_out[-1]["targets"] = targets[(it.key, m.ms_id)]
-        current = next((x for x in ms_out if x["status"] not in ("accepted", "waived")), None)
+                if actuals is not None:
+                    ms_out[-1]["targets"], progress = _with_actuals(it.key, m.ms_id, m.owner, it.lead,
+                                                                   targets[(it.key, m.ms_id)], actuals, m.due_date, day)
+                    if progress:
+                        ms_out[-1]["progress"] = progress
+                        ms_out[-1]["progress_zh"] = PROGRESS_ZH[progress]
+        current = next((x for x in ms_out if x["status"] not in ("accepted", "waived", "dormant")), None)
         if dept_short and dept_short not in it.lead and not any(x["owner"] == dept_short for x in ms_out):
             continue
         if stage and not (it.stage == stage or any(x["stage"] == stage for x in ms_out)):
@@ -127,9 +187,16 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
         for x in ms_out:
             counts_status[x["status"]] += 1
             counts_light[x["light"]] += 1
+            if x.get("progress"):
+                counts_progress[x["progress"]] += 1
         entry = {"key": it.key, "kind": it.kind, "track": TRACK_OF_KIND[it.kind], "title": it.title, "stage": it.stage,
                  "lead": list(it.lead), "cooperating": list(it.cooperating), "status": it.status,
                  "current": current, "light": current["light"] if current else "done", "milestones": ms_out}
+        # the item's 欠/达/超进度: its current milestone's, else the last one that has a figure
+        measured = [x for x in ms_out if x.get("progress")]
+        shown = current if current and current.get("progress") else (measured[-1] if measured else None)
+        if shown:
+            entry["progress"], entry["progress_zh"] = shown["progress"], shown["progress_zh"]
         if it.kind == "topic":
             entry.update(no=it.no, open_call=it.open_call, contractor=it.contractor,
                          contractor_contact=it.contractor_contact)
@@ -139,6 +206,8 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
                 entry["ref"] = sp.ref
                 if sp.domain:
                     entry["domain"] = sp.domain
+                if sp.part_of:
+                    entry["part_of"] = sp.part_of
             except KeyError:
                 pass
         out_items.append(entry)
@@ -162,6 +231,7 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
         "filters": {"dept": dept_short, "stage": stage, "late": late_only},
         "stages": out_stages,
         "counts": {"items": len(out_items), "items_by_track": by_track,
-                   "milestones": sum(counts_status.values()), "by_status": counts_status, "by_light": counts_light},
+                   "milestones": sum(counts_status.values()), "by_status": counts_status, "by_light": counts_light,
+                   **({"by_progress": counts_progress} if targets else {})},
         "items": out_items,
     }

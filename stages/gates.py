@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .spec import TRACK_OF_KIND, CycleSpec, GatePredicate
-from .status import DONE, Status
+from .status import SETTLED, Status
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Facts:
     approvals: set[tuple[str, str]] = field(default_factory=set)
 
     def done(self, item: str, ms: str) -> bool:
-        return self.milestones.get((item, ms)) in DONE
+        return self.milestones.get((item, ms)) in SETTLED  # accepted, waived, or optional and not triggered
 
 
 def facts_from(items, milestones, approvals) -> Facts:

@@ -121,6 +121,14 @@ class _Checker:
         self.dept_names: dict[str, str] = {}  # any name → canonical short
         self.stage_ids = [s.id for s in cf.stages]
         self.gate_ids = [g.id for g in cf.gates]
+        self.each_tasks: dict[str, list[str]] = {}  # a lead_mode: each task's id → its parts' item keys
+
+    def split_task(self, item_key: str, ref: str, *path) -> None:
+        """Refuse a reference to a task that is split per lead unit: name one part, or a gate over the track."""
+        if item_key in self.each_tasks:
+            parts = self.each_tasks[item_key]
+            self.fail(f"task {item_key!r} is split per lead unit (lead_mode: each), so {ref!r} is not one milestone",
+                      *path, expected=f"one unit's part ({', '.join(parts[:3])} …), or a gate `all` over the tasks")
 
     def fail(self, message: str, *path, expected: str | None = None, doc: YamlDoc | None = None):
         d = doc or self.doc
@@ -136,6 +144,8 @@ class _Checker:
                 seen[v] = i
 
         check([s.id for s in self.cf.stages], lambda i: ("stages", i, "id"), "stage id")
+        check([x.id for x in self.cf.indicators], lambda i: ("indicators", i, "id"), "indicator id")
+        check([x.name for x in self.cf.indicators], lambda i: ("indicators", i, "name"), "indicator name")
         check(self.gate_ids, lambda i: ("gates", i, "id"), "gate id")
         check([t.id for t in self.cf.tasks] + (["outline"] if self.cf.outline else []),
               lambda i: ("tasks", i, "id"), "task id")
@@ -414,14 +424,32 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
         raw.append(dict(key=f"{topic_prefix}{tp.no:02d}", kind="topic", title=tp.title, stage=lc.stage, lead=lead,
                         cooperating=coop, no=tp.no, focus=tp.focus, open_call=tp.open_call,
                         ref=ref, mode=mode, ms=lc.milestones, ms_path=("lifecycles", "topic", "milestones")))
+    _schema_2(ck)
+    _check_indicators(ck)
     for i, task in enumerate(cf.tasks):
         ck.stage(task.stage, "tasks", i, "stage")
-        lead = tuple(ck.dept(d, "tasks", i, "lead", j) for j, d in enumerate(task.lead))
+        each = task.lead_mode == "each"
+        lead = tuple(ck.dept(d, "tasks", i, "lead", j, allow_group=each) for j, d in enumerate(task.lead))
         coop = tuple(ck.dept(d, "tasks", i, "cooperating", j, allow_group=True) for j, d in enumerate(task.cooperating))
-        raw.append(dict(key=task.id, kind="task", title=task.title, stage=task.stage, lead=lead, cooperating=coop,
-                        ref=task.ref, text=task.text, domain=task.domain, mode=None, ms=task.milestones,
-                        ms_path=("tasks", i, "milestones")))
-    _schema_2(ck)
+        if not each:
+            raw.append(dict(key=task.id, kind="task", title=task.title, stage=task.stage, lead=lead, cooperating=coop,
+                            ref=task.ref, text=task.text, domain=task.domain, mode=None, ms=task.milestones,
+                            ms_path=("tasks", i, "milestones")))
+            continue
+        # every lead unit (a group: each of its members) owes its own part: one item per unit
+        units: list[str] = []
+        for u in lead:
+            members = [ck.dept_names[x] for x in ck.dfile.groups[u]] if u in ck.dfile.groups else [u]
+            units += [x for x in members if x not in units]
+        ck.each_tasks[task.id] = []
+        by_short = {d.short: d for d in ck.dfile.departments}
+        for u in units:
+            key = f"{task.id}.{by_short[u].id}"
+            ck.each_tasks[task.id].append(key)
+            raw.append(dict(key=key, kind="task", title=task.title, stage=task.stage, lead=(u,),
+                            cooperating=tuple(x for x in units if x != u) + coop, ref=task.ref, text=task.text,
+                            domain=task.domain, mode=None, ms=task.milestones, ms_path=("tasks", i, "milestones"),
+                            part_of=task.id))
     if cf.reporting is not None:
         raw.extend(_reporting_items(ck, raw, stages))
     if cf.outline:
@@ -477,6 +505,13 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                 deps = tuple(deps)
             if m.only_for and r["kind"] != "topic":
                 ck.fail("only_for applies to topic milestones only", *p, "only_for")
+            if m.optional and (m.role or m.completes_when or m.opens_when):
+                what = "role" if m.role else ("completes_when" if m.completes_when else "opens_when")
+                ck.fail(f"optional milestone {m.id!r} also has {what}: an optional milestone happens only when "
+                        "`plancycle trigger` says so", *p, what, expected=f"optional: true or {what}, not both")
+            if m.condition and not m.optional:
+                ck.fail(f"milestone {m.id!r} has a condition but is not optional", *p, "condition",
+                        expected="optional: true with condition:")
             deps_of[m.id] = deps
             if m.only_for and r["mode"] and m.only_for != r["mode"]:
                 continue  # excluded for this item; dependents inherit its deps below
@@ -505,7 +540,7 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
         items.append(ItemSpec(key=r["key"], kind=r["kind"], title=r["title"], stage=r["stage"], lead=r["lead"],
                               cooperating=r["cooperating"], milestones=tuple(ms_out), ref=r.get("ref"),
                               no=r.get("no"), focus=r.get("focus"), open_call=r.get("open_call"), text=r.get("text"),
-                              domain=r.get("domain")))
+                              domain=r.get("domain"), part_of=r.get("part_of")))
     first_topic = next((r["key"] for r in raw if r["kind"] == "topic"), None)
     for name, lc in cf.lifecycles.items():
         if name == "topic" and first_topic is not None:  # the roles derived for the topics, on their lifecycle too
@@ -531,6 +566,8 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                             "covers", j, expected="a track the cycle has, an item key or item:milestone")
             elif item_key in by_item:
                 pool = [m.id for m in by_item[item_key].milestones]
+            elif item_key in ck.each_tasks:  # a task split per lead unit: its parts
+                pool = [m.id for k in ck.each_tasks[item_key] for m in by_item[k].milestones]
             else:
                 ck.fail(f"timeline row covers unknown item {cov!r}", "timeline", i, "covers", j,
                         expected="an item key, item:milestone, or a track name")
@@ -557,18 +594,42 @@ def _schema_2(ck: _Checker) -> None:
         return
     if cf.reporting is not None:
         ck.fail("reporting: needs schema: 2", "reporting", expected="schema: 2 at the top of the file")
+    if cf.indicators:
+        ck.fail("indicators: needs schema: 2", "indicators", expected="schema: 2 at the top of the file")
+    def milestones(path, ms):
+        for j, m in enumerate(ms):
+            for key, value in (("targets", m.targets), ("optional", m.optional), ("condition", m.condition)):
+                if value:
+                    ck.fail(f"{key}: needs schema: 2", *path, j, key, expected="schema: 2 at the top of the file")
+
     for i, task in enumerate(cf.tasks):
         if task.domain is not None:
             ck.fail("domain: needs schema: 2", "tasks", i, "domain", expected="schema: 2 at the top of the file")
-        for j, m in enumerate(task.milestones):
-            if m.targets:
-                ck.fail("targets: needs schema: 2", "tasks", i, "milestones", j, "targets",
-                        expected="schema: 2 at the top of the file")
+        if task.lead_mode != "first":
+            ck.fail("lead_mode: needs schema: 2", "tasks", i, "lead_mode", expected="schema: 2 at the top of the file")
+        milestones(("tasks", i, "milestones"), task.milestones)
     for name, lc in cf.lifecycles.items():
-        for j, m in enumerate(lc.milestones):
-            if m.targets:
-                ck.fail("targets: needs schema: 2", "lifecycles", name, "milestones", j, "targets",
-                        expected="schema: 2 at the top of the file")
+        milestones(("lifecycles", name, "milestones"), lc.milestones)
+
+
+def _check_indicators(ck: _Checker) -> None:
+    """Indicators: lead units exist; a base has its year, a target its year, after the base's; a ``level`` is
+    judged on the path from base to target, so it needs both (a ``yearly`` figure needs the target only)."""
+    for i, ind in enumerate(ck.cf.indicators):
+        for j, d in enumerate(ind.lead):
+            ck.dept(d, "indicators", i, "lead", j)
+        if (ind.base is None) != (ind.base_year is None):
+            ck.fail(f"indicator {ind.id!r} needs base and base_year together", "indicators", i,
+                    "base" if ind.base is None else "base_year", expected="base: 1.2 with base_year: 2020")
+        if (ind.target is None) != (ind.target_year is None):
+            ck.fail(f"indicator {ind.id!r} needs target and target_year together", "indicators", i,
+                    "target" if ind.target is None else "target_year", expected="target: 1.5 with target_year: 2025")
+        if ind.base_year is not None and ind.target_year is not None and ind.target_year <= ind.base_year:
+            ck.fail(f"indicator {ind.id!r}: target year {ind.target_year} is not after base year {ind.base_year}",
+                    "indicators", i, "target_year")
+        if ind.measure == "level" and ind.target is not None and ind.base is None:
+            ck.fail(f"indicator {ind.id!r} is a level judged on the path from its base to its target, but has no "
+                    "base", "indicators", i, expected="base and base_year, or measure: yearly")
 
 
 def _periods(rep) -> list[tuple[int, int]]:
@@ -577,7 +638,7 @@ def _periods(rep) -> list[tuple[int, int]]:
     out = []
     y, m = y0, m0
     while (y, m) <= (y1, m1):
-        if rep.every == "month" or m % 3 == 0:
+        if rep.every == "month" or (rep.every == "quarter" and m % 3 == 0) or (rep.every == "year" and m == 12):
             out.append((y, m))
         y, m = (y + (m == 12), m % 12 + 1)
     return out
@@ -602,19 +663,36 @@ def _reporting_items(ck: _Checker, raw: list[dict], stages) -> list[dict]:
                 ck.fail(f"unknown placeholder {{{field}}} in {key}", "reporting", key,
                         expected="{unit} in title; {year}, {month}, {quarter} in name")
     units: list[str] = []
-    for r in raw:
-        if r["kind"] == "task":
-            units += [u for u in r["lead"] if u not in units]
+    if rep.reporters == "indicator_leads":
+        if not ck.cf.indicators:
+            ck.fail("reporting by the indicators' lead units, but the cycle has no indicators", "reporting",
+                    "reporters", expected="indicators: with lead units, or reporters: task_leads")
+        for i, ind in enumerate(ck.cf.indicators):
+            units += [u for u in (ck.dept(d, "indicators", i, "lead", j) for j, d in enumerate(ind.lead))
+                      if u not in units]
+    else:
+        for r in raw:
+            if r["kind"] == "task":
+                units += [u for u in r["lead"] if u not in units]
+    if not units:
+        ck.fail("nobody reports: no task or indicator names a lead unit", "reporting", "reporters")
     milestones = []
     for y, m in periods:
-        due = dt.date(y, m, min(rep.day, _cal.monthrange(y, m)[1]))
+        if rep.every == "year":  # the report on year y is due in due_month of the next year
+            dy, dm = y + 1, rep.due_month
+            period, mid, start = str(y), f"y{y}", dt.date(y, 12, 1)
+        else:
+            dy, dm = y, m
+            period = f"{y}-{m:02d}" if rep.every == "month" else f"{y}-Q{(m + 2) // 3}"
+            mid, start = f"m{y}{m:02d}", dt.date(y, m, 1)
+        due = dt.date(dy, dm, min(rep.day, _cal.monthrange(dy, dm)[1]))
         stage = next((st.id for st in stages if st.start_date <= due <= st.end_date), None)
         if stage is None:
             ck.fail(f"the report due {due} lies in no stage's window", "reporting",
                     expected="start and end months inside the cycle's stages")
         name = rep.name.replace("{year}", str(y)).replace("{month}", str(m)).replace("{quarter}", str((m + 2) // 3))
-        milestones.append(MilestoneSpec(id=f"m{y}{m:02d}", name=name, due=due, start=dt.date(y, m, 1), stage=stage,
-                                        deliverables=rep.deliverables))
+        milestones.append(MilestoneSpec(id=mid, name=name, due=due, start=start, stage=stage,
+                                        deliverables=rep.deliverables, period=period))
     out = []
     by_short = {d.short: d for d in ck.dfile.departments}
     for unit in units:
@@ -771,6 +849,7 @@ def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
     if ":" in ref:
         item_key, mid = ref.split(":", 1)
         other = by_key.get(item_key)
+        ck.split_task(item_key, ref, *path)
         if other is None or other.get("template"):
             ck.fail(f"unknown item {item_key!r} in {ref!r}", *path, expected=f"a task id, {_key_prefix(ck.cf, 'topic')}NN or outline")
         ids = {m.id for m in other["ms"]}
@@ -899,6 +978,7 @@ def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
                     ck.fail(f"{p.milestone!r} names no item", *where, "milestone", expected="item:milestone")
                 item_key, mid = p.milestone.split(":", 1)
                 r = by_key.get(item_key)
+                ck.split_task(item_key, p.milestone, *where, "milestone")
                 if r is None or r.get("template"):
                     ck.fail(f"unknown item {item_key!r}", *where, "milestone", expected=f"a task id, {_key_prefix(ck.cf, 'topic')}NN or outline")
                 if mid not in {m.id for m in r["ms"]}:

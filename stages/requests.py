@@ -47,7 +47,8 @@ LIST_MAX = 500  # entries of a list field (items, topics, confirm …)
 FILES_MAX = 20
 MAX_DAYS = 3660  # ten years: longer than any cycle
 DATE_MIN, DATE_MAX = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
-DATE_FIELDS_ZH = {"as_of": "日期", "at": "会议时间", "due_from": "起始日期", "due_to": "截止日期", "new_due": "新期限"}
+DATE_FIELDS_ZH = {"as_of": "日期", "at": "会议时间", "due_from": "起始日期", "due_to": "截止日期", "new_due": "新期限",
+                  "due": "期限"}
 
 # normalised to a line break in multi-line text (refused in single-line text)
 LINE_BREAKS = {"\u2028": "\n", "\u2029": "\n", "\x0b": "\n", "\x0c": "\n", "\x85": "\n"}
@@ -175,7 +176,7 @@ class ActionBase(BaseModel):
         name = info.field_name
         if name in ("as_of", "at"):
             return parse_when(name, value)
-        if name in ("due_from", "due_to", "new_due"):
+        if name in ("due_from", "due_to", "new_due", "due"):
             return parse_day(name, value)
         if name in ("days", "workdays"):
             return _bounded_int(name, value)
@@ -228,6 +229,24 @@ class StoredFile(BaseModel):
     type: str = Field("", max_length=10)
 
 
+class FigureIn(BaseModel):
+    """An actual figure: what it measures (a target's ``of`` or an indicator's id or name; empty for a
+    milestone's only target), the number, and optionally its unit and 数据来源."""
+
+    of: str = Field("", max_length=200)
+    value: float = Field(allow_inf_nan=False)
+    unit: Optional[str] = Field(None, max_length=20)
+    source: Optional[str] = Field(None, max_length=200)
+
+
+class ReportParts(BaseModel):
+    """A report's three parts: 进展, 存在问题, 下步安排."""
+
+    progress: Optional[str] = Field(None, max_length=4000)
+    problems: Optional[str] = Field(None, max_length=4000)
+    next: Optional[str] = Field(None, max_length=4000)
+
+
 class SubmitRequest(ActionBase):
     item: str = Field(description="item key, as the board shows it")
     milestone: str = Field(description="milestone id or name, as the cycle file gives them")
@@ -236,6 +255,17 @@ class SubmitRequest(ActionBase):
         default_factory=list, description="attachments in the store (the web's uploads, the CLI's --file), or paths "
                                           "on this machine to copy into the store")
     note: Optional[str] = None
+    figures: list[FigureIn] = Field(default_factory=list, max_length=50,
+                                    description="actual figures against targets or indicators")
+    report: Optional[ReportParts] = Field(None, description="进展 / 存在问题 / 下步安排")
+
+
+class TriggerRequest(ActionBase):
+    item: str
+    milestone: str
+    reason: str = Field(description="what calls for it (中期评估认为需要修改调整)")
+    due: Optional[dt.date] = Field(None, description="its deadline, when the planned one has passed")
+    by: Optional[str] = Field(None, description="the department acting; default the cycle's coordinator")
 
 
 class ReviewRequest(ActionBase):

@@ -28,7 +28,7 @@ from .clock import as_datetime, now
 from .errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
 from .gates import Facts, evaluate, facts_from
 from .identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
-from .models import AuditEvent, CycleRun, Decision, Item, Milestone, StageState, Submission
+from .models import AuditEvent, CycleRun, Decision, Figure, Item, Milestone, StageState, Submission
 from .spec import CycleSpec, MilestoneSpec
 from .status import DONE, Status, describe, transition
 from .store import find_run  # noqa: F401  (services.find_run: the adapters' lookup)
@@ -366,7 +366,8 @@ def _add_milestones(ctx: Ctx, item: Item, milestones) -> None:
     for seq, ms in enumerate(milestones):
         ctx.session.add(Milestone(run_id=ctx.run.id, item_id=item.id, item_key=item.key, ms_id=ms.id, name=ms.name,
                                   stage=ms.stage, seq=seq, owner=_owner(ctx.spec, ms.owner, item.lead),
-                                  due_date=ms.due_date, original_due=ms.due_date))
+                                  due_date=ms.due_date, original_due=ms.due_date,
+                                  status="dormant" if ms.optional else "pending"))
     ctx.session.flush()
 
 
@@ -394,14 +395,85 @@ def _files(session: Session, entries) -> list[dict]:
     return out
 
 
+REPORT_PARTS = ("progress", "problems", "next")  # 进展, 存在问题, 下步安排
+
+
+def figure_subjects(spec: CycleSpec, it: Item, mspec: MilestoneSpec) -> dict[str, dict]:
+    """What a submission of ``mspec`` may carry figures for, by the names a user types: the milestone's own
+    targets (by ``of``; a lone target also as ""), the targets of every task its lead unit leads (a periodic
+    report carries the year-to-date figures), and the cycle's indicators the unit reports (by id and name).
+    Each → {subject_kind, of, unit, target}."""
+    out: dict[str, dict] = {}
+    for t in mspec.targets:
+        out[t.of or ""] = {"kind": "target", "of": t.of or "", "unit": t.unit}
+    if len(mspec.targets) == 1:
+        out[""] = out[mspec.targets[0].of or ""]
+    units = set(it.lead)
+    for other in spec.items:
+        if other.kind == "task" and units & set(other.lead):
+            for m in other.milestones:
+                for t in m.targets:
+                    if t.of:  # by its name, and by task:name where the name is generic (全年目标)
+                        out.setdefault(t.of, {"kind": "target", "of": t.of, "unit": t.unit})
+                        out.setdefault(f"{other.key}:{t.of}", {"kind": "target", "of": f"{other.key}:{t.of}",
+                                                                "unit": t.unit})
+    for ind in spec.file.indicators:
+        if not ind.lead or units & {spec.department(d).short for d in ind.lead}:
+            entry = {"kind": "indicator", "of": ind.id, "unit": ind.unit}
+            out.setdefault(ind.id, entry)
+            out.setdefault(ind.name, entry)
+    return out
+
+
+def _figures(ctx: Ctx, it: Item, m: Milestone, mspec: MilestoneSpec, figures) -> list[dict]:
+    """The figures of a submission, checked: each names something this milestone may report, with a number."""
+    if not figures:
+        return []
+    known = figure_subjects(ctx.spec, it, mspec)
+    out = []
+    for f in figures:
+        of = str(f.get("of") or "").strip()
+        entry = known.get(of)
+        if entry is None:
+            names = "、".join(k for k in known if k) or "none (no targets here, no indicators for this unit)"
+            said = f"has no figure {of!r} to report" if of else "needs the figure's name (NAME=VALUE)"
+            raise PlancycleError(f"{_label(m)} {said}; it may report: {names[:300]}")
+        try:
+            value = float(f["value"])
+        except (TypeError, ValueError, KeyError):
+            raise PlancycleError(f"figure {of or entry['of']!r}: {f.get('value')!r} is not a number") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise PlancycleError(f"figure {of or entry['of']!r}: {f.get('value')!r} is not a number")
+        out.append({"kind": entry["kind"], "of": entry["of"], "value": value,
+                    "unit": (f.get("unit") or entry["unit"] or ""), "source": f.get("source")})
+    return out
+
+
 def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: Actor | str, as_of=None, files=(),
-           note: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
-    """A department hands in a milestone's deliverable (first time, or again after a return)."""
+           note: str | None = None, key: str | None = None, flow_run_id: str | None = None,
+           figures: list[dict] | None = None, report: dict | None = None) -> Outcome:
+    """A department hands in a milestone's deliverable (first time, or again after a return).
+
+    ``figures``: actual figures, ``[{of, value, unit?, source?}]``, against the milestone's targets, the targets
+    of the tasks its unit leads, or the indicators it reports (schema 2); ``report``: a report's parts,
+    ``{progress, problems, next}`` (进展, 存在问题, 下步安排)."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "submit", f"{item}:{milestone}")
     m = _milestone(ctx, item, milestone)
     it = _item(ctx, item)
+    mspec = ms_spec(spec, it.kind, item, m.ms_id)
     attached = _files(session, files)
+    checked = _figures(ctx, it, m, mspec, figures)
+    parts = None
+    if report:
+        unknown = [k for k in report if k not in REPORT_PARTS]
+        if unknown:
+            raise PlancycleError(f"unknown report part {unknown[0]!r}: a report has progress, problems, next")
+        parts = {k: str(report[k]).strip() for k in REPORT_PARTS if report.get(k) and str(report[k]).strip()} or None
     request = {"item": item, "milestone": m.ms_id, "files": [f["sha256"] for f in attached], "note": note, "by": ctx.by}
+    if checked:
+        request["figures"] = [{k: f[k] for k in ("of", "value", "unit")} for f in checked]
+    if parts:
+        request["report"] = parts
     fp = _fingerprint(request)
     key = key or f"submit:{item}:{m.ms_id}:round{m.returns + 1}:{fp}"
     ctx.outcome.target = f"{item}:{m.ms_id}"
@@ -413,8 +485,15 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     waiting = _waiting_for(ctx, m, it) if m.status == "pending" else None
     _set_status(ctx, m, "submit", waiting)
     sub = Submission(run_id=ctx.run.id, milestone_id=m.id, round=m.returns + 1, submitted_by=ctx.by,
-                     submitted_at=ctx.as_of, note=note, files=attached, fingerprint=fp)
+                     submitted_at=ctx.as_of, note=note, files=attached, fingerprint=fp, report=parts)
     session.add(sub)
+    if checked:
+        session.flush()
+        period = mspec.period or m.due_date.isoformat()
+        for f in checked:
+            session.add(Figure(run_id=ctx.run.id, subject=f"indicator:{f['of']}" if f["kind"] == "indicator"
+                               else f"{item}:{m.ms_id}", of=f["of"], period=period, value=f["value"], unit=f["unit"],
+                               source=f.get("source"), submission_id=sub.id, by=ctx.by, at=ctx.as_of))
     late = ctx.cal.workdays_between(m.due_date, ctx.as_of.date()) if ctx.as_of.date() > m.due_date else 0
     _audit(ctx, "deliverable.submitted", ctx.outcome.target, why=note,
            data={"request": request, "round": sub.round, "files": attached, "workdays_late": late}, key=key)
@@ -605,6 +684,44 @@ def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: s
                          comments=reason, subject="open"))
     _audit(ctx, "milestone.open.override", ctx.outcome.target, why=reason, data={"request": request}, key=key)
     _open(ctx, m, it)
+    return _finish(ctx)
+
+
+def trigger(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: Actor | str | None = None,
+            reason: str, as_of=None, due=None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
+    """An optional milestone is needed after all (修改调整, the 中期评估 having called for it): from now on it owes
+    its deliverable like any other, and opens once what it waits for is done. The coordinator's move, with a
+    reason."""
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "trigger", f"{item}:{milestone}")
+    m = _milestone(ctx, item, milestone)
+    ctx.outcome.target = f"{item}:{m.ms_id}"
+    request = {"item": item, "milestone": m.ms_id, "reason": reason, "due": str(due) if due else None}
+    key = key or f"trigger:{item}:{m.ms_id}"
+    _require_coordinator(ctx, f"trigger {_label(m)}")
+    if _replayed(ctx, key, request):
+        return ctx.outcome
+    if not (reason and reason.strip()):
+        raise PlancycleError(f"triggering {_label(m)} needs a reason (what calls for it)")
+    if m.status != Status.DORMANT:
+        mspec = ms_spec(spec, _item(ctx, item).kind, item, m.ms_id)
+        if not mspec.optional:
+            raise TransitionError(f"cannot trigger {_label(m)}: it is not optional")
+    if due is not None:
+        due = dt.date.fromisoformat(due) if isinstance(due, str) else due
+        if due < ctx.as_of.date():
+            raise PlancycleError(f"the new deadline {due.isoformat()} of {_label(m)} has already passed")
+    elif m.due_date < ctx.as_of.date():
+        raise PlancycleError(f"the planned deadline of {_label(m)}, {m.due_date.isoformat()}, has passed: give the "
+                             "deadline it now has (--due YYYY-MM-DD)")
+    _set_status(ctx, m, "trigger")
+    if due is not None and due != m.due_date:
+        m.due_date = due
+        m.due_version += 1
+    session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="trigger", by=ctx.by, at=ctx.as_of,
+                         comments=reason))
+    _audit(ctx, "milestone.triggered", ctx.outcome.target, why=reason,
+           data={"request": request, "due": m.due_date.isoformat()}, key=key)
+    ctx.outcome.message = f"{_label(m)} triggered: due {m.due_date.isoformat()}"
     return _finish(ctx)
 
 

@@ -64,6 +64,14 @@ def _text(v):
     return v
 
 
+def _float(v):
+    if v is None:
+        return None
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        raise Unexpected(f"number {v!r}")
+    return float(v)
+
+
 def _int(v):
     if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
         raise Unexpected(f"integer {v!r}")
@@ -78,6 +86,8 @@ ITEM = {"id": _int, "key": _text, "kind": _text, "title": _text, "stage": _text,
 MILESTONE = {"id": _int, "item_id": _int, "item_key": _text, "ms_id": _text, "name": _text, "stage": _text,
              "owner": _text, "status": _text, "due_date": _date, "original_due": _date, "due_version": _int,
              "submitted_at": _datetime, "returns": _int}
+FIGURE = {"subject": _text, "of": _text, "period": _text, "value": _float, "unit": _text, "by": _text,
+          "at": _datetime, "source": _text, "submission_id": _int}
 STAGE = {"stage_id": _text, "status": _text, "opened_at": _datetime, "closed_at": _datetime,
          "override_reason": _text}
 
@@ -112,7 +122,9 @@ def run_rows(con: sqlite3.Connection, spec_id: str) -> RunRows:
                                      "WHERE decision.run_id = ? AND decision.kind = ?", (run.id, "approve")):
         approvals.append((_text(body), _text(subject)))
     stages = _records(con, "SELECT * FROM stage_state WHERE stage_state.run_id = ?", (run.id,), STAGE)
-    return RunRows(run, items, milestones, approvals, stages)
+    figures = _records(con, "SELECT * FROM figure WHERE figure.run_id = ? ORDER BY figure.at, figure.id", (run.id,),
+                       FIGURE)
+    return RunRows(run, items, milestones, approvals, stages, figures)
 
 
 def returned(con: sqlite3.Connection, run_id: int, owner: str) -> list[tuple]:

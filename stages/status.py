@@ -8,6 +8,10 @@ make a move or when a milestone opens (``stages.services``), or gates (``stages.
                          └──── returned ◀──┘ return (退回, with comments); submit again from returned
     pending / open / submitted / returned ──waive (with a reason)──▶ waived
     any unfinished ──complete──▶ accepted   (the system, when a milestone's completes_when gate turns true)
+    dormant ──trigger──▶ pending             (an optional milestone, once the office says it is needed)
+
+An optional milestone (修改调整 if the 中期评估 calls for it) starts *dormant*: it owes nothing, is never late,
+and counts as settled for what waits on it, until ``trigger``. A cycle may end with it still dormant.
 
 *Overdue* is never stored: it is ``due < as_of`` for a milestone that still owes a deliverable.
 """
@@ -27,14 +31,16 @@ class Status(StrEnum):
     RETURNED = "returned"
     ACCEPTED = "accepted"
     WAIVED = "waived"
+    DORMANT = "dormant"
 
 
 S = Status
 DONE = frozenset({S.ACCEPTED, S.WAIVED})
+SETTLED = DONE | {S.DORMANT}  # nothing owed: what waits on it may go on
 OWES = frozenset({S.PENDING, S.OPEN, S.RETURNED})  # the owner still has to deliver
 
 LABEL_ZH = {S.PENDING: "未开始", S.OPEN: "进行中", S.SUBMITTED: "已报送待审", S.RETURNED: "退回修改",
-            S.ACCEPTED: "已通过", S.WAIVED: "已免除"}
+            S.ACCEPTED: "已通过", S.WAIVED: "已免除", S.DORMANT: "未触发"}
 
 _DESCRIBE = {
     S.PENDING: "not yet open",
@@ -43,10 +49,12 @@ _DESCRIBE = {
     S.RETURNED: "returned, waiting for resubmission",
     S.ACCEPTED: "already accepted",
     S.WAIVED: "waived",
+    S.DORMANT: "optional and not triggered",
 }
 
 TRANSITIONS: dict[str, dict[Status, Status]] = {
     "open": {S.PENDING: S.OPEN},
+    "trigger": {S.DORMANT: S.PENDING},
     "submit": {S.OPEN: S.SUBMITTED, S.RETURNED: S.SUBMITTED},
     "accept": {S.SUBMITTED: S.ACCEPTED},
     "return": {S.SUBMITTED: S.RETURNED},
@@ -83,7 +91,8 @@ def is_overdue(status: Status | str, due: dt.date, as_of: dt.date | dt.datetime)
 
 def traffic_light(status: Status | str, due: dt.date, as_of: dt.date, workdays_left: int | None,
                   yellow_within: int) -> str:
-    """done / red (overdue) / yellow (due within ``yellow_within`` working days) / green.
+    """done / red (overdue) / yellow (due within ``yellow_within`` working days) / green; dormant (an optional
+    milestone not triggered: never late).
 
     ``workdays_left`` is the working days from ``as_of`` to ``due`` (the caller counts them on the calendar). A
     submitted deliverable waits on the coordinator, not the owner: it is green while it waits.
@@ -91,6 +100,8 @@ def traffic_light(status: Status | str, due: dt.date, as_of: dt.date, workdays_l
     status = Status(status)
     if status in DONE:
         return "done"
+    if status is S.DORMANT:
+        return "dormant"
     if status is S.SUBMITTED:
         return "green"
     if is_overdue(status, due, as_of):

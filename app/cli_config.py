@@ -1,5 +1,79 @@
-"""``plancycle config …``: commands on cycle files (being written)."""
+"""``plancycle config …``: commands on cycle files.
+
+    plancycle config upgrade FILE [--dry-run] [--json] [--no-backup]
+
+Kept apart from ``app.cli``, which registers it (see :func:`register`). Touches no database and never imports
+Prefect. The work is ``stages.upgrade``; this module prints it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+config_app = typer.Typer(help="Cycle files: upgrade one to the newest schema.", no_args_is_help=True)
+
+_HOST: dict = {}  # what app.cli hands over at register()
 
 
-def register(app, **_kw) -> None:
-    pass
+def run_note(name: str, cycle: str, version: int) -> str:
+    """The last line after a change: what the new content means for a run made from the old one
+    (docs/cycle-schema.md, What a run is tied to; stages.services._ctx and init_run)."""
+    return (f"note: a run is tied to the file's content: a run of {cycle} v{version} made from the old {name} "
+            f"refuses moves with the new one (“changed since this run was created”) until you bump its version: "
+            f"{version} → {version + 1}; items, dates and roles are unchanged")
+
+
+@config_app.command("upgrade")
+def upgrade_cmd(file: Path = typer.Argument(..., help="a cycle file, e.g. config/cycles/changning-14th.yaml"),
+                dry_run: bool = typer.Option(False, "--dry-run", help="say what would change; write nothing"),
+                no_backup: bool = typer.Option(False, "--no-backup", help="do not keep the old file as FILE.bak"),
+                as_json: bool = typer.Option(False, "--json")):
+    """Rewrite a cycle file in the newest schema (schema: 2, roles written out); comments and layout are kept."""
+    from stages import upgrade
+
+    p = upgrade.plan(file)
+    name = p.name
+    out = {"file": name, "cycle": p.cycle, "version": p.version, "from_schema": p.from_schema,
+           "to_schema": p.to_schema, "changed": False, "dry_run": dry_run, "backup": None,
+           "changes": [c.as_dict() for c in p.changes], "note": None}
+    if not p.needed:
+        out["message"] = f"already schema {p.from_schema}: nothing to change"
+        if as_json:
+            _print_json(out)
+        else:
+            typer.echo(f"{name}: {out['message']}")
+        return
+    note = run_note(name, p.cycle, p.version)
+    out["note"] = note
+    bak = None
+    if not dry_run:
+        bak = upgrade.write(p, backup=not no_backup)
+        out["changed"] = True
+        out["backup"] = str(bak) if bak else None
+    if as_json:
+        _print_json(out)
+        return
+    for c in p.changes:
+        typer.echo(f"{name}:{c.line}: {c.what}")
+    if dry_run:
+        typer.echo(f"dry run: {name} would go from schema {p.from_schema} to {p.to_schema} with "
+                   f"{len(p.changes)} change(s); nothing was written")
+    else:
+        typer.echo(f"upgraded {name} to schema {p.to_schema}: {len(p.changes)} change(s), loaded again with the "
+                   "same items, milestones, due dates and roles; "
+                   + (f"the old file is {bak}" if bak else "no backup kept (--no-backup)"))
+    typer.echo(note)
+
+
+def _print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def register(app: typer.Typer, **kw) -> None:
+    """Add ``config`` to ``app``; the host's engine factory, URL and State are kept but not used (no database)."""
+    _HOST.update(kw)
+    app.add_typer(config_app, name="config")

@@ -7,7 +7,11 @@ every working day's sweep run through their real Prefect flows, with ``as_of`` s
 What the simulated people do is derived from the file, never from ids known in advance:
 
 * every open milestone is handed in by the unit that owes it — most on time, some late (and chased by the sweep),
-  a few returned once and handed in again; in the last stage everyone is punctual (the 区政府's own deadlines);
+  a few returned once and handed in again; in the last stage, and in a one-stage cycle's last month, everyone is
+  punctual (the 区政府's own deadlines; the year's close). A milestone with targets is handed in with its actual
+  figures (most reached, some short, some beyond), a periodic report with its three parts (进展, 问题, 下步)
+  and the year-to-date figures of its unit's targets, a yearly report with its unit's indicator values;
+* an optional milestone is never triggered: it stays dormant, and the summary counts it;
 * a submitted deliverable is reviewed within 1–3 working days; the approvals its ``accept_requires`` gate waits for
   are recorded first, and so are the approvals any gate that would open or complete work, or close a stage,
   still lacks once everything else in it is met;
@@ -57,6 +61,12 @@ INSTITUTES = ["上海社会科学院", "复旦大学", "上海交通大学", "�
               "上海市发展改革研究院", "中国（上海）自由贸易试验区研究院"]
 # events of history the demo replays when a cycle spans them: (day, due from, due to, days, reason)
 HISTORY = [(dt.date(2020, 2, 10), dt.date(2020, 1, 1), dt.date(2020, 6, 30), 30, "新冠肺炎疫情影响，2020年上半年各节点顺延30天")]
+# what a unit's periodic report says (进展 / 存在问题 / 下步安排)
+PROGRESS = ["各项工作按计划推进，阶段性目标基本完成", "重点项目有序推进，主要指标符合序时进度",
+            "已召开专题推进会，明确责任分工和时间节点", "年度目标分解到季度，逐项落实"]
+PROBLEMS = ["无", "个别项目受外部因素影响进度偏慢", "部分数据需待统计部门发布后核实", "跨部门协调事项仍需推进"]
+NEXT_STEPS = ["按计划推进，确保完成下阶段目标", "加强跟踪调度，及时协调解决问题", "对进度滞后事项开展专项督办",
+              "做好数据核实和成果总结"]
 _SUFFIXES = ("委员会", "管理局", "办公室", "中心", "分局", "局", "委", "办")
 
 
@@ -262,12 +272,66 @@ class Demo:
 
     def submit(self, day, item, ms, owner, note=None):
         from flows.actions import SubmitRequest, submit_deliverable
+        from stages.models import Item
+        from stages.services import ms_spec
 
         with self.session() as s:
             if self.milestone(s, item, ms).status not in ("open", "returned"):
                 return
+            kind = s.exec(select(Item.kind).where(Item.key == item)).one()
+        mspec = ms_spec(self.spec, kind, item, ms)
+        figures, report = self.figures_for(item, mspec, owner), None
+        if mspec.period:  # a periodic report: its three parts
+            report = {"progress": self.rng.choice(PROGRESS), "problems": self.rng.choice(PROBLEMS),
+                      "next": self.rng.choice(NEXT_STEPS)}
         self.call(submit_deliverable, self.req(SubmitRequest, day, item=item, milestone=ms, by=owner,
-                                               note=note or self.rng.choice(NOTES)))
+                                               note=note or self.rng.choice(NOTES), figures=figures, report=report))
+
+    def figures_for(self, item: str, mspec, owner: str) -> list[dict]:
+        """The figures a unit reports with a milestone: its targets' actuals (most reached, some short, some
+        beyond); in a yearly report, its indicators' values near their path; in a monthly or quarterly report,
+        the year-to-date figure of each target of its tasks falling due in that quarter."""
+        rng, out = self.rng, []
+
+        def actual(value: float) -> float:
+            r = rng.random()
+            factor = 1.0 if r < 0.45 else (rng.uniform(0.85, 0.99) if r < 0.7 else rng.uniform(1.01, 1.15))
+            return round(value * factor, 2)
+
+        for t in mspec.targets:
+            out.append({"of": t.of or "", "value": actual(t.value), "unit": t.unit or None})
+        if not mspec.period:
+            return out
+        short = self.spec.department(owner).short
+        if mspec.period.isdigit():  # a year: the indicators this unit reports
+            year = int(mspec.period)
+            for ind in self.spec.file.indicators:
+                if short not in {self.spec.department(d).short for d in ind.lead}:
+                    continue
+                if ind.target is None:
+                    continue
+                if ind.measure == "level" and ind.base is not None:
+                    share = min(max((year - ind.base_year) / (ind.target_year - ind.base_year), 0), 1)
+                    value = ind.base + (ind.target - ind.base) * share
+                else:
+                    value = ind.target
+                out.append({"of": ind.id, "value": round(value * rng.uniform(0.97, 1.03), 2),
+                            "unit": ind.unit or None, "source": ind.source})
+            return out
+        year, _, rest = mspec.period.partition("-")
+        month = int(rest[1:]) * 3 if rest.startswith("Q") else int(rest)
+        quarter_end = dt.date(int(year), (month + 2) // 3 * 3, 1)
+        for it in self.spec.items:
+            if it.kind != "task" or short not in it.lead or it.key == item:
+                continue
+            for m in it.milestones:
+                if m.targets and (m.due_date.year, m.due_date.month) == (quarter_end.year, quarter_end.month):
+                    for t in m.targets:
+                        if t.of:
+                            part = (month - (month - 1) // 3 * 3) / 3 if t.cumulative else 1
+                            out.append({"of": f"{it.key}:{t.of}", "value": actual(t.value * max(part, 1 / 3)),
+                                        "unit": t.unit or None})
+        return out[:50]
 
     def review(self, day, item, ms):
         from flows.actions import ReviewRequest, review_deliverable
@@ -451,9 +515,12 @@ class Demo:
                            "报送（上级安排延期）")
                 continue
             r = self.rng.random()
-            last = mspec.stage == self.last_stage and len(self.spec.stages) > 1
+            # the last stage's deadlines are the 区政府's own, and the cycle's final month closes its year:
+            # departments are punctual there
+            last = mspec.stage == self.last_stage and (len(self.spec.stages) > 1
+                                                       or due > self.end - dt.timedelta(days=31))
             if last:
-                r = 0.0  # the last stage's deadlines are the 区政府's own: departments are punctual
+                r = 0.0
             first = self.add_wd(day, 1)
             if r < 0.72 or due < first:  # on time (or as soon as it opens, if it opened late)
                 hi = due - dt.timedelta(days=4) if last else due  # room for the review
@@ -622,7 +689,7 @@ class Demo:
                 "notices_dir": str(notices_dir)}
 
     def summary(self, result: dict) -> dict:
-        from stages.models import Item, Milestone, Notice, Reminder, Submission
+        from stages.models import Figure, Item, Milestone, Notice, Reminder, Submission
 
         with self.session() as s:
             items = Counter(k for k in s.exec(select(Item.kind)))
@@ -637,6 +704,8 @@ class Demo:
                 func.date(Submission.submitted_at) > Milestone.due_date)).one()
             returned = s.exec(select(func.count()).select_from(Milestone).where(Milestone.returns > 0)).one()
             rejected = s.exec(select(func.count()).select_from(Item).where(Item.status == "rejected")).one()
+            dormant = s.exec(select(func.count()).select_from(Milestone).where(Milestone.status == "dormant")).one()
+            figures = s.exec(select(func.count()).select_from(Figure)).one()
         example = next((d for d in self.spec.departments if d.kind == "department"
                         and d.short != self.spec.coordinator.short), self.spec.coordinator)
         return {"cycle": self.spec.id, "title": self.spec.file.title, "start": self.start.isoformat(),
@@ -644,7 +713,8 @@ class Demo:
                 "items": dict(items), "special_plans_rejected": rejected, "notices_by_kind": dict(by_kind),
                 "documents_by_genre": dict(by_genre), "numbered_documents": numbered, "drafts_unsigned": drafts_left,
                 "reminders": dict(rungs), "items_with_late_submissions": late, "milestones_returned": returned,
-                "milestones_unfinished": self.unfinished(), "gates_forced": self.forced, "flow_runs": self.flow_runs,
+                "milestones_unfinished": self.unfinished(), "optional_not_triggered": dormant,
+                "figures_reported": figures, "gates_forced": self.forced, "flow_runs": self.flow_runs,
                 "flow_seconds": round(self.flow_seconds, 1), "by_flow": {k: round(v, 1) for k, v in self.timings.items()},
                 **{k: (round(v, 1) if isinstance(v, float) else v) for k, v in result.items() if k != "outputs"},
                 **result["outputs"]}

@@ -18,6 +18,7 @@ ALLOWED = {
     ("submitted", "waive"): "waived", ("returned", "waive"): "waived",
     ("pending", "complete"): "accepted", ("open", "complete"): "accepted",
     ("submitted", "complete"): "accepted", ("returned", "complete"): "accepted",
+    ("dormant", "trigger"): "pending",  # an optional milestone: only the trigger wakes it
 }
 ALL = [(s.value, e) for s in Status for e in TRANSITIONS]
 
@@ -71,3 +72,13 @@ def test_overdue_is_derived(status, due, as_of, overdue):
 ])
 def test_traffic_light(status, as_of, left, light):
     assert traffic_light(status, D(2019, 8, 31), as_of, left, 5) == light
+
+
+def test_a_dormant_milestone_is_never_late_and_has_its_own_light():
+    import datetime as dt
+
+    from stages.status import is_overdue, traffic_light
+
+    long_ago, today = dt.date(2019, 1, 1), dt.date(2020, 1, 1)
+    assert not is_overdue("dormant", long_ago, today)
+    assert traffic_light("dormant", long_ago, today, None, 5) == "dormant"

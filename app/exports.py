@@ -14,8 +14,10 @@ from pathlib import Path
 from stages.views import LEDGER_COLUMNS
 
 WIDTHS = {"事项": 18, "类别": 12, "名称": 44, "牵头单位": 16, "配合单位": 30, "节点": 22, "阶段": 10, "责任单位": 14,
-          "计划完成": 12, "调整后完成": 12, "报送日期": 12, "审核结果": 11, "逾期工作日": 11, "状态灯": 8}
-FILL = {"红": "F4B6B6", "黄": "FFE699", "绿": "C6E0B4", "完成": "D9D9D9"}
+          "计划完成": 12, "调整后完成": 12, "报送日期": 12, "审核结果": 11, "逾期工作日": 11, "状态灯": 8,
+          "领域": 14, "目标": 30, "实际": 30, "进度": 9}
+FILL = {"红": "F4B6B6", "黄": "FFE699", "绿": "C6E0B4", "完成": "D9D9D9", "未触发": "EDEDED",
+        "欠进度": "F8CBAD", "达进度": "DDEBF7", "超进度": "BDD7EE"}
 DATE_COLUMNS = ("计划完成", "调整后完成", "报送日期")
 DATE_FORMAT = "yyyy-mm-dd"
 # what makes a spreadsheet (Excel, WPS, LibreOffice) read typed text as a formula or a DDE call
@@ -64,11 +66,12 @@ def write_ledger(rows: list[list], path: Path, title: str) -> Path:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
 
+    columns = list(getattr(rows, "columns", LEDGER_COLUMNS))
     wb = Workbook()
     ws = wb.active
     ws.title = "台账"
-    ws.append(LEDGER_COLUMNS)
-    dates = {LEDGER_COLUMNS.index(c) for c in DATE_COLUMNS if c in LEDGER_COLUMNS}
+    ws.append(columns)
+    dates = {columns.index(c) for c in DATE_COLUMNS if c in columns}
     for n, r in enumerate(rows, start=2):
         for i, value in enumerate(r):
             _put(ws, n, i + 1, value, date=i in dates)
@@ -76,14 +79,16 @@ def write_ledger(rows: list[list], path: Path, title: str) -> Path:
     for c in ws[1]:
         c.font = bold
         c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    light_col = LEDGER_COLUMNS.index("状态灯") + 1
+    coloured = [columns.index(c) for c in ("状态灯", "进度") if c in columns]
+    wrapped = {columns.index(c) for c in ("名称", "配合单位", "目标", "实际") if c in columns}
     for row in ws.iter_rows(min_row=2):
         for c in row:
-            c.alignment = Alignment(vertical="top", wrap_text=c.column_letter in ("C", "E"))
-        colour = FILL.get(row[light_col - 1].value)
-        if colour:
-            row[light_col - 1].fill = PatternFill("solid", start_color=colour, end_color=colour)
-    for i, name in enumerate(LEDGER_COLUMNS, start=1):
+            c.alignment = Alignment(vertical="top", wrap_text=c.column - 1 in wrapped)
+        for i in coloured:
+            colour = FILL.get(row[i].value)
+            if colour:
+                row[i].fill = PatternFill("solid", start_color=colour, end_color=colour)
+    for i, name in enumerate(columns, start=1):
         ws.column_dimensions[ws.cell(1, i).column_letter].width = WIDTHS.get(name, 12)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions

@@ -99,6 +99,23 @@ def _actuals(rows: "RunRows", spec: CycleSpec, day) -> dict:
     return {"subject": by_subject, "unit": by_unit}
 
 
+def _period_end(period: str):
+    """The last day of a report's period: 2019-03 → 2019-03-31, 2019-Q2 → 2019-06-30, 2021 → 2021-12-31, a date
+    → itself; None for anything else."""
+    import calendar
+    import datetime as dt
+    import re
+
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})|-Q([1-4]))?(?:-(\d{2}))?", period or "")
+    if not m:
+        return None
+    y = int(m.group(1))
+    if m.group(4):
+        return dt.date.fromisoformat(period)
+    month = int(m.group(2)) if m.group(2) else (int(m.group(3)) * 3 if m.group(3) else 12)
+    return dt.date(y, month, calendar.monthrange(y, month)[1])
+
+
 def _with_actuals(item_key: str, ms_id: str, owner: str, lead, targets: list, actuals: dict, due, day) -> tuple:
     """The milestone's targets with the actual figure each has (its own submission's; else, up to its deadline,
     the latest a report of its unit gave) and the 欠/达/超 light; and the milestone's light (the worst)."""
@@ -107,10 +124,12 @@ def _with_actuals(item_key: str, ms_id: str, owner: str, lead, targets: list, ac
         t = dict(t)
         of = t["of"] or ""
         f = actuals["subject"].get((f"{item_key}:{ms_id}", of))
-        if f is None and day <= due:  # a report's figure: named for this task (t02:全年目标), else by its name
+        if f is None and day <= due:  # a report's figure: named for this task (t02:全年目标), else by its name,
+            # for a period that ends inside the three months before the deadline (the quarter the target closes)
             cands = [actuals["unit"].get((u, name)) for u in dict.fromkeys([owner, *lead])
                      for name in (f"{item_key}:{of}", of)]
-            cands = [c for c in cands if c is not None]
+            cands = [c for c in cands if c is not None and _period_end(c.period) is not None
+                     and 0 <= (due - _period_end(c.period)).days < 92]
             f = max(cands, key=lambda c: c.at) if cands else None
         if f is not None:
             t.update(actual=f.value, actual_unit=f.unit, reported_at=f.at.isoformat(), period=f.period,

@@ -210,28 +210,52 @@ def audit(session, spec: CycleSpec, since=None, limit: int | None = None) -> lis
 
 LEDGER_COLUMNS = ["事项", "类别", "名称", "牵头单位", "配合单位", "节点", "阶段", "责任单位", "计划完成", "调整后完成",
                   "报送日期", "审核结果", "逾期工作日", "状态灯"]
+LEDGER_DOMAIN = "领域"  # after 类别, when the cycle's tasks have domains
+LEDGER_FIGURES = ["目标", "实际", "进度"]  # after 状态灯, when its milestones have targets
 
 
-def ledger_rows(session, spec: CycleSpec, as_of=None, dept: str | None = None) -> list[list]:
+class LedgerRows(list):
+    """The 台账's rows, with the columns they fill (``columns``): the base columns, plus 领域 and 目标 / 实际 / 进度
+    for a cycle that has them."""
+
+    columns: list[str] = LEDGER_COLUMNS
+
+
+def _figure_text(value: float, unit: str) -> str:
+    return f"{value:g}{unit or ''}"
+
+
+def ledger_rows(session, spec: CycleSpec, as_of=None, dept: str | None = None) -> LedgerRows:
     """台账: one row per item and milestone, in the board's order."""
     from .status import LABEL_ZH
 
     kind_zh = {"topic": "前期重大课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
-    light_zh = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成"}
+    light_zh = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成", "dormant": "未触发"}
     from .services import calendar_for
 
     cal = calendar_for(spec)
     data = board(session, spec, as_of, dept=dept)
-    out = []
+    domains = any(it.domain for it in spec.items)
+    figures = any(m.targets for it in spec.items for m in it.milestones)
+    out = LedgerRows()
+    out.columns = (LEDGER_COLUMNS[:2] + ([LEDGER_DOMAIN] if domains else []) + LEDGER_COLUMNS[2:]
+                   + (LEDGER_FIGURES if figures else []))
     for it in data["items"]:
         for m in it["milestones"]:
             late = m["workdays_late"]
             if m["submitted_at"] and m["submitted_at"][:10] > m["due"]:  # delivered late: how late it was
                 late = cal.workdays_between(dt.date.fromisoformat(m["due"]), dt.date.fromisoformat(m["submitted_at"][:10]))
-            out.append([it["key"], kind_zh[it["kind"]], it["title"], "、".join(it["lead"]), "、".join(it["cooperating"]),
-                        m["name"], spec.stage(m["stage"]).name, m["owner"], m["original_due"], m["due"],
-                        (m["submitted_at"] or "")[:10], LABEL_ZH[Status(m["status"])], late,
-                        light_zh[m["light"]]])
+            row = [it["key"], kind_zh[it["kind"]]] + ([it.get("domain") or ""] if domains else []) + [
+                it["title"], "、".join(it["lead"]), "、".join(it["cooperating"]),
+                m["name"], spec.stage(m["stage"]).name, m["owner"], m["original_due"], m["due"],
+                (m["submitted_at"] or "")[:10], LABEL_ZH[Status(m["status"])], late, light_zh[m["light"]]]
+            if figures:
+                ts = m.get("targets") or []
+                row += ["；".join((f"{t['of']}" if t.get("of") else "") + _figure_text(t["value"], t["unit"]) for t in ts),
+                        "；".join((f"{t['of']}" if t.get("of") else "") + _figure_text(t["actual"], t.get("actual_unit") or t["unit"])
+                                 for t in ts if "actual" in t),
+                        m.get("progress_zh") or ""]
+            out.append(row)
     return out
 
 

@@ -116,6 +116,10 @@ def _period_end(period: str):
     return dt.date(y, month, calendar.monthrange(y, month)[1])
 
 
+def _same_quarter(end, due) -> bool:
+    return end is not None and end <= due and (end.year, (end.month - 1) // 3) == (due.year, (due.month - 1) // 3)
+
+
 def _with_actuals(item_key: str, ms_id: str, owner: str, lead, targets: list, actuals: dict, due, day) -> tuple:
     """The milestone's targets with the actual figure each has (its own submission's; else, up to its deadline,
     the latest a report of its unit gave) and the 欠/达/超 light; and the milestone's light (the worst)."""
@@ -125,11 +129,10 @@ def _with_actuals(item_key: str, ms_id: str, owner: str, lead, targets: list, ac
         of = t["of"] or ""
         f = actuals["subject"].get((f"{item_key}:{ms_id}", of))
         if f is None and day <= due:  # a report's figure: named for this task (t02:全年目标), else by its name,
-            # for a period that ends inside the three months before the deadline (the quarter the target closes)
+            # for a period that ends in the quarter the target closes, on or before its deadline
             cands = [actuals["unit"].get((u, name)) for u in dict.fromkeys([owner, *lead])
                      for name in (f"{item_key}:{of}", of)]
-            cands = [c for c in cands if c is not None and _period_end(c.period) is not None
-                     and 0 <= (due - _period_end(c.period)).days < 92]
+            cands = [c for c in cands if c is not None and _same_quarter(_period_end(c.period), due)]
             f = max(cands, key=lambda c: c.at) if cands else None
         if f is not None:
             t.update(actual=f.value, actual_unit=f.unit, reported_at=f.at.isoformat(), period=f.period,

@@ -23,6 +23,7 @@ sweep and report flows, ``init``) call ``after`` in the same transaction as the 
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import defaultdict
 
@@ -376,6 +377,39 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
     return report, True
 
 
+REPORT_PART_ZH = (("progress", "本期进展"), ("problems", "存在问题"), ("next", "下步安排"))
+
+
+def _figure(value: float, unit: str | None) -> str:
+    return f"{value:g}{unit or ''}"
+
+
+def _targets_due(session: Session, spec: CycleSpec, items: dict, first: dt.date, cut: dt.date) -> dict | None:
+    """The month's quantified targets (schema 2): those due since the last report, with the actual figures and 欠/达/超进度 —
+    the board's reading as of the report's cut-off day. None when the cycle has no targets."""
+    from .board import board
+
+    if not any(m.targets for it in spec.items for m in it.milestones):
+        return None
+    # since the last report: deadlines after the same day of the month before (a quarter's targets, due on its
+    # last day, are read in the next month's report, with the figures handed in by then)
+    since = dt.date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    since = since.replace(day=min(cut.day, calendar.monthrange(since.year, since.month)[1]))
+    data = board(session, spec, dt.datetime.combine(cut, dt.time(18)))
+    rows = {"behind": [], "on": [], "ahead": [], "none": []}
+    for it in data["items"]:
+        for m in it["milestones"]:
+            if not m.get("targets") or not since < dt.date.fromisoformat(m["due"]) <= cut:
+                continue
+            what = work_name(items[it["key"]], m["name"]) if it["key"] in items else it["title"]
+            figures = "，".join(f"{t['of'] or '目标'}目标{_figure(t['value'], t['unit'])}"
+                               + (f"、实际{_figure(t['actual'], t.get('actual_unit') or t['unit'])}" if "actual" in t else "")
+                               for t in m["targets"])
+            rows[m.get("progress") or "none"].append({"what": what, "owner": m["owner"], "figures": figures})
+    total = sum(len(v) for v in rows.values())
+    return {"total": total, **{k: v for k, v in rows.items()}} if total else None
+
+
 def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, report: dict, cal: WorkCalendar) -> dict:
     y, m = (int(x) for x in report["month"].split("-"))
     first = dt.date(y, m, 1)
@@ -385,7 +419,14 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
     notes: dict[str, list[str]] = defaultdict(list)
     for sub, ms in session.exec(select(Submission, Milestone).join(Milestone, Milestone.id == Submission.milestone_id)
                                 .where(Submission.run_id == run_id)):
-        if first <= sub.submitted_at.date() <= cut and sub.note and sub.note.strip() not in ("按要求报送",):
+        if not first <= sub.submitted_at.date() <= cut:
+            continue
+        if sub.report:  # a periodic report's three parts, as the unit wrote them
+            parts = [f"{label}：{sub.report[k].strip().rstrip('。')}" for k, label in REPORT_PART_ZH
+                     if sub.report.get(k) and sub.report[k].strip() not in ("无", "")]
+            if parts:
+                notes[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}，" + "；".join(parts))
+        elif sub.note and sub.note.strip() not in ("按要求报送",):
             notes[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}，{sub.note.strip().rstrip('。')}")
     returned: dict[str, int] = defaultdict(int)
     for d, ms in session.exec(select(Decision, Milestone).join(Milestone, Milestone.id == Decision.milestone_id)
@@ -412,6 +453,7 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
         if ms.item_key in items and items[ms.item_key].status == "active":
             upcoming[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}（{nt.cn_date(ms.due_date)}前）")
     return {**words(spec), "month_cn": f"{y}年{m}月", "as_of_cn": nt.cn_date(cut), "totals": report["totals"],
+            "targets": _targets_due(session, spec, items, first, cut),
             "returned": sum(returned.values()), "departments": departments,
             "upcoming": [{"dept": d, "rows": r[:4], "more": max(len(r) - 4, 0)}
                          for d, r in sorted(upcoming.items(), key=lambda kv: (-len(kv[1]), kv[0]))][:8],

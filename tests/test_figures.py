@@ -1,0 +1,209 @@
+"""Schema 2's figures, reports, optional milestones and split tasks, on tests/fixtures/figures.yaml: actual figures
+handed in against targets with a 欠/达/超进度 light, a report's three parts, a milestone that waits dormant until
+the office triggers it, a task every lead unit owes its own part of, and the 台账's extra columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+from sqlmodel import Session, select
+
+from stages import services as sv
+from stages.board import board, progress_of
+from stages.errors import ConfigError, PlancycleError
+from stages.identity import Forbidden
+from stages.loader import load_cycle
+from stages.models import Figure, Submission, create_schema, make_engine
+
+from .conftest import ROOT
+
+FIXTURE = ROOT / "tests" / "fixtures" / "figures.yaml"
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_cycle(FIXTURE)
+
+
+@pytest.fixture
+def s(spec):
+    eng = make_engine("sqlite://")
+    create_schema(eng)
+    with Session(eng) as session:
+        sv.init_run(session, spec, as_of="2026-01-04")
+        session.commit()
+        yield session
+
+
+def ms(board_data, key, mid):
+    it = next(i for i in board_data["items"] if i["key"] == key)
+    return it, next(m for m in it["milestones"] if m["id"] == mid)
+
+
+def test_progress_of_reads_direction():
+    assert progress_of(25, 21.4) == "behind" and progress_of(25, 25) == "on" and progress_of(25, 26) == "ahead"
+    assert progress_of(3, 2.5, "down") == "ahead" and progress_of(3, 3.4, "down") == "behind"
+
+
+def test_figures_against_targets_light_the_board(s, spec):
+    sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-28",
+              figures=[{"of": "区级一般公共预算收入", "value": 21.4}])
+    sv.submit(s, spec, item="energy", milestone="q2", by="区教育局", as_of="2026-03-28",
+              figures=[{"of": "", "value": 2.5}])  # the milestone's only target: no name needed
+    s.commit()
+    b = board(s, spec, "2026-03-29")
+    it, m = ms(b, "revenue", "q1")
+    t = m["targets"][0]
+    assert (t["actual"], t["unit"], t["progress"], t["progress_zh"], t["reported_by"]) == (21.4, "%", "behind", "欠进度", "区商务委")
+    assert m["progress"] == "behind" and it["progress_zh"] == "欠进度" and it["domain"] == "经济发展"
+    _, e = ms(b, "energy", "q2")
+    assert e["progress"] == "ahead"  # 2.5 < 3 where less is better
+    assert b["counts"]["by_progress"] == {"behind": 1, "on": 0, "ahead": 1}
+    rows = s.exec(select(Figure)).all()
+    assert {(f.subject, f.of, f.period, f.value) for f in rows} == {
+        ("revenue:q1", "区级一般公共预算收入", "2026-03-31", 21.4), ("energy:q2", "能耗", "2026-06-30", 2.5)}
+
+
+@pytest.mark.parametrize("figures,says", [
+    ([{"of": "不存在", "value": 1}], "has no figure '不存在' to report; it may report: 区级一般公共预算收入"),
+    ([{"of": "区级一般公共预算收入", "value": "abc"}], "'abc' is not a number"),
+    ([{"of": "区级一般公共预算收入", "value": float("nan")}], "is not a number"),
+])
+def test_a_bad_figure_is_refused_and_changes_nothing(s, spec, figures, says):
+    with pytest.raises(PlancycleError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-28", figures=figures)
+    s.rollback()
+    assert s.exec(select(Figure)).all() == [] and s.exec(select(Submission)).all() == []
+
+
+def test_a_report_carries_its_three_parts_and_the_year_to_date_figure(s, spec):
+    key = "report-swj"
+    for month in ("m202601", "m202602"):
+        sv.submit(s, spec, item=key, milestone=month, by="区商务委", as_of=f"2026-{month[-2:]}-15")
+        sv.review(s, spec, item=key, milestone=month, decision="accept", by="区发改委", as_of=f"2026-{month[-2:]}-16")
+    sv.submit(s, spec, item=key, milestone="m202603", by="区商务委", as_of="2026-03-18",
+              report={"progress": "一季度收入稳步增长", "problems": "个别企业迁出", "next": "加大招商"},
+              figures=[{"of": "revenue:区级一般公共预算收入", "value": 26}])
+    s.commit()
+    sub = s.exec(select(Submission).order_by(Submission.id.desc())).first()
+    assert sub.report == {"progress": "一季度收入稳步增长", "problems": "个别企业迁出", "next": "加大招商"}
+    f = s.exec(select(Figure)).one()
+    assert (f.subject, f.of, f.period) == ("report-swj:m202603", "revenue:区级一般公共预算收入", "2026-03")
+    # the report's figure stands for the quarter's target until the target's own figure comes in …
+    _, m = ms(board(s, spec, "2026-03-20"), "revenue", "q1")
+    assert m["targets"][0]["actual"] == 26 and m["progress"] == "ahead"
+    # … never for a later quarter's
+    _, q2 = ms(board(s, spec, "2026-03-20"), "revenue", "q2")
+    assert "actual" not in q2["targets"][0]
+    with pytest.raises(PlancycleError, match="unknown report part 'risks'"):
+        sv.submit(s, spec, item=key, milestone="m202603", by="区商务委", as_of="2026-03-19", report={"risks": "x"})
+
+
+def test_an_optional_milestone_waits_dormant_until_triggered(s, spec):
+    b = board(s, spec, "2026-11-30")  # long past its planned date
+    _, adjust = ms(b, "review", "adjust")
+    assert (adjust["status"], adjust["light"], adjust["overdue"]) == ("dormant", "dormant", False)
+    sv.submit(s, spec, item="review", milestone="midyear", by="区发改委", as_of="2026-07-20")
+    sv.review(s, spec, item="review", milestone="midyear", decision="accept", by="区发改委", as_of="2026-07-21")
+    s.commit()
+    _, summary = ms(board(s, spec, "2026-07-22"), "review", "summary")
+    assert summary["status"] == "open"  # what follows an untriggered optional milestone goes on
+    with pytest.raises(Forbidden):
+        sv.trigger(s, spec, item="review", milestone="adjust", by="区商务委", reason="x", as_of="2026-07-22")
+    with pytest.raises(PlancycleError, match="not optional"):
+        sv.trigger(s, spec, item="review", milestone="summary", by="区发改委", reason="x", as_of="2026-07-22")
+    out = sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="年中评估认为需调整",
+                     as_of="2026-07-22")
+    s.commit()
+    assert out.opened == ["review:adjust"]
+    _, adjust = ms(board(s, spec, "2026-07-22"), "review", "adjust")
+    assert adjust["status"] == "open"
+    again = sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="年中评估认为需调整",
+                       as_of="2026-07-22")
+    assert again.changed is False
+
+
+def test_a_late_trigger_needs_the_new_deadline(s, spec):
+    with pytest.raises(PlancycleError, match="has passed: give the deadline"):
+        sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="x", as_of="2026-10-08")
+    out = sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="x", as_of="2026-10-08",
+                     due="2026-11-30")
+    assert "due 2026-11-30" in out.message
+
+
+def test_each_lead_unit_owes_its_own_part(spec):
+    parts = [it for it in spec.items if it.part_of == "streets"]
+    assert [(p.key, p.lead) for p in parts] == [("streets.st1", ("甲街道",)), ("streets.jyj", ("区教育局",))]
+    assert all(p.milestones[0].owner == "lead" for p in parts)
+
+
+def test_the_ledger_has_domain_and_figure_columns(s, spec):
+    from stages.views import ledger_rows
+
+    sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-28",
+              figures=[{"of": "区级一般公共预算收入", "value": 25}])
+    rows = ledger_rows(s, spec, "2026-03-29")
+    assert rows.columns[2] == "领域" and rows.columns[-3:] == ["目标", "实际", "进度"]
+    row = next(r for r in rows if r[0] == "revenue" and r[6] == "一季度目标")
+    assert row[2] == "经济发展" and row[-3:] == ["区级一般公共预算收入25%", "区级一般公共预算收入25%", "达进度"]
+
+
+def test_yearly_reporting_by_the_indicators_units(tmp_path):
+    text = FIXTURE.read_text(encoding="utf-8").replace("""reporting:
+  every: month
+  day: 20
+  start: 2026-01
+  end: 2026-06""", """indicators:
+  - {id: gdp, name: 地区生产总值增速, kind: 预期性, unit: "%", measure: yearly, target: 5, target_year: 2026, lead: [区商务委]}
+reporting:
+  every: year
+  reporters: indicator_leads
+  due_month: 12
+  day: 20
+  start: 2026-01
+  end: 2026-12""")
+    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    (tmp_path / "y.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="lies in no stage's window"):  # the 2026 report is due in December 2027
+        load_cycle(tmp_path / "y.yaml")
+    (tmp_path / "y.yaml").write_text(text.replace("end: 2026-12-31}", "end: 2027-12-31}"), encoding="utf-8")
+    y = load_cycle(tmp_path / "y.yaml")
+    r = y.item("report-swj")
+    assert [(m.id, m.period, str(m.due_date)) for m in r.milestones] == [("y2026", "2026", "2027-12-20")]
+
+
+@pytest.mark.parametrize("old,new,key", [
+    ("    lead: [区发改委]\n    milestones:", "    lead: [区发改委]\n    lead_mode: each\n    milestones:", "lead_mode"),
+    ("due: 10月底前, after", "due: 10月底前, optional: true, after", "optional"),
+    ("\ntimeline:", "\nindicators:\n  - {id: gdp, name: 增速, kind: 预期性}\ntimeline:", "indicators"),
+])
+def test_schema_1_refuses_what_schema_2_added(tmp_path, old, new, key):
+    """mini.yaml is schema 1 (no ``schema:``): each addition of schema 2 is refused there, naming the key."""
+    mini = ROOT / "tests" / "fixtures" / "mini.yaml"
+    shutil.copy(mini.parent / "mini-departments.yaml", tmp_path)
+    text = mini.read_text(encoding="utf-8")
+    assert old in text
+    (tmp_path / "x.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"{key}: needs schema: 2"):
+        load_cycle(tmp_path / "x.yaml")
+
+
+def test_a_split_task_is_named_by_its_parts(tmp_path):
+    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    text = FIXTURE.read_text(encoding="utf-8").replace(
+        "      - {id: midyear, name: 年中评估, due: 2026-07-31}",
+        "      - {id: midyear, name: 年中评估, due: 2026-07-31, after: [\"streets:plan\"]}")
+    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"split per lead unit .*streets.st1"):
+        load_cycle(tmp_path / "x.yaml")
+
+
+def test_an_optional_milestone_cannot_also_open_by_a_gate(tmp_path):
+    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    text = FIXTURE.read_text(encoding="utf-8").replace(
+        "condition: 年中评估认为确有必要时}", "condition: 年中评估认为确有必要时, role: special_plan_confirmation}")
+    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="optional milestone 'adjust' also has role"):
+        load_cycle(tmp_path / "x.yaml")

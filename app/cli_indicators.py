@@ -213,7 +213,7 @@ def _value(text: str, ind) -> float:
     return float(m.group(1))
 
 
-@indicator_app.command("record")
+@indicator_app.command("record", context_settings={"ignore_unknown_options": True})  # VALUE may be -0.8
 def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or name"),
                year: int = typer.Argument(..., help="the year the figure stands for, e.g. 2021"),
                value: str = typer.Argument(..., help="the figure, optionally with the indicator's unit: 6.5 or 6.5%"),

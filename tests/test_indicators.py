@@ -234,6 +234,8 @@ def test_plancycle_indicators_json(tmp_path, capsys, monkeypatch):
                         "notices", "audit_ids", "data"}
     assert {"indicator", "name", "year", "value", "unit", "source", "judgement", "previous"} <= set(rec["data"])
     assert cli(capsys, "--db", db, "indicator", "record", "gdp-growth", 2021, "7.2%", "--as-of", "2022-01-21")[0] == 0
+    code, out, _ = cli(capsys, "--db", db, "indicator", "record", "gdp-growth", 2020, "-0.8", "--as-of", "2022-01-21")
+    assert code == 0 and "-0.8%" in out  # a negative VALUE is a value, not an option
     code, out, _ = cli(capsys, "--db", db, "indicators", "--json", "--as-of", "2022-02-01")
     data = json.loads(out)
     assert code == 0

@@ -210,6 +210,18 @@ def figure_rows(session, spec: CycleSpec) -> list:
     return list(session.exec(select(Figure).where(Figure.run_id == run.id).order_by(Figure.at, Figure.id)).all())
 
 
+def warning_notice(spec: CycleSpec, ind: IndicatorSpec, year: int, value: float) -> dict | None:
+    """The ``indicator_warning`` notice intent for ``value`` (``year``), or None when :func:`judge` gives no 预警:
+    ``{kind, to: [the coordinator's short name], about: "indicator:<id>", indicator, name, year, actual, expected,
+    unit, status, label}``. ``record`` uses it; a yearly report's figures (``services.submit``) may too."""
+    j = judge(ind, year, value)
+    if not j["warning"]:
+        return None
+    return {"kind": "indicator_warning", "to": [spec.coordinator.short], "about": f"{SUBJECT}{ind.id}",
+            "indicator": ind.id, "name": ind.name, "year": year, "actual": value, "expected": j["expected"],
+            "unit": ind.unit, "status": j["status"], "label": j["label"]}
+
+
 # -- the move -------------------------------------------------------------------------------------------------------
 def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=None, as_of=None,
            source: str | None = None, key: str | None = None, flow_run_id: str | None = None):
@@ -267,11 +279,9 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
     sv._audit(ctx, "indicator.recorded", ctx.outcome.target, why=source,
               data={"request": request, "judgement": {k: j[k] for k in ("expected", "status", "warning")},
                     **({"previous": previous} if previous else {})}, key=key)
-    if j["warning"]:
-        ctx.outcome.notices.append({"kind": "indicator_warning", "to": [spec.coordinator.short],
-                                    "about": ctx.outcome.target, "indicator": ind.id, "name": ind.name,
-                                    "year": year, "actual": number, "expected": j["expected"], "unit": ind.unit,
-                                    "status": j["status"], "label": j["label"]})
+    notice = warning_notice(spec, ind, year, number)
+    if notice is not None:
+        ctx.outcome.notices.append(notice)
     ctx.outcome.data = {"indicator": ind.id, "name": ind.name, "year": year, "value": number, "unit": ind.unit,
                         "source": source, "judgement": j, "previous": previous}
     ctx.outcome.message = (f"{ind.name} {year}: {number:g}{ind.unit} recorded by {ctx.by} — {j['label']}"

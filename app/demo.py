@@ -20,7 +20,8 @@ What the simulated people do is derived from the file, never from ids known in a
 * where the cycle has special plans, departments propose them inside the window of the lifecycle's first
   milestone (titles made from the department's name, the district and the period), and the coordinator decides
   them (``role: registration``: confirms most, rejects a few with a reason) halfway to that milestone's deadline;
-* a stage is left when its exit gate is met (at once when the gate is automatic, the next working day otherwise).
+* a stage is left when its exit gate is met (at once when the gate is automatic, the next working day otherwise);
+  a stage without an exit gate, the working day after all its milestones are settled.
   A gate marked ``may_force: true`` is forced instead: the last milestone it names slips past the stage's end
   and the coordinator forces the gate three working days after it, with the reason recorded and printed. A gate
   without the flag is never forced: the demo waits for it;
@@ -149,7 +150,14 @@ class Demo:
         return self.cal.is_workday(day)
 
     def add_wd(self, day: dt.date, n: int) -> dt.date:
-        return self.cal.add_workdays(day, n)
+        """``n`` working days on; where that leaves the working-day calendar (a year whose holidays are not yet
+        published: chinesecalendar ends with 2026), the simulated office acts on the day itself."""
+        from stages.errors import CalendarError
+
+        try:
+            return self.cal.add_workdays(day, n)
+        except CalendarError:
+            return day
 
     def at(self, day: dt.date, hour: int) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(hour, 0))
@@ -569,7 +577,14 @@ class Demo:
             if run.status != "active":
                 return
             st = self.spec.stage(run.current_stage)
-            ok = evaluate(self.spec, st.exit_gate, facts_for(s, run)).ok if st.exit_gate else True
+            if st.exit_gate:
+                ok = evaluate(self.spec, st.exit_gate, facts_for(s, run)).ok
+            else:  # no gate: the office closes the stage once all its work is settled
+                from stages.models import Milestone
+
+                ok = s.exec(select(func.count()).select_from(Milestone).where(
+                    Milestone.run_id == run.id, Milestone.stage == st.id,
+                    Milestone.status.in_(["pending", "open", "submitted", "returned"]))).one() == 0
         gate = self.spec.gate(st.exit_gate) if st.exit_gate else None
         if gate is not None and gate.automatic:
             return  # the system advances it inside the step that meets it
@@ -614,6 +629,8 @@ class Demo:
         t0 = time.perf_counter()
         self.setup()
         stop = self.until or (self.end + dt.timedelta(days=GRACE_DAYS))
+        # never past the calendar: a day it does not know cannot be swept (its holidays are not published yet)
+        stop = min(stop, dt.date(self.cal.known_years()[1], 12, 31))
         days = (stop - self.start).days + 1
         complete_on = None
         last = self.start

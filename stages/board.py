@@ -171,7 +171,7 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
     def light(m) -> str:
         left = None
         if m.status not in ("accepted", "waived", "dormant") and m.due_date >= day and (m.due_date - day).days <= 3 * yellow + 14:
-            left = cal.workdays_between(day, m.due_date)
+            left = cal.workdays_ahead(day, m.due_date)
         return traffic_light(m.status, m.due_date, day, left, yellow)
 
     targets = _targets(spec)

@@ -128,6 +128,22 @@ class WorkCalendar:
         return sign * count
 
 
+    def workdays_ahead(self, start: dt.date, end: dt.date) -> int:
+        """As :meth:`workdays_between`, for a look ahead only (how soon a deadline comes: the yellow light, the
+        advance reminder): a day of a year the calendar does not know yet counts as a working day from Monday to
+        Friday, the statutory rule before a year's 国务院办公厅 notice moves holidays and make-up days. In late
+        December that keeps the sweep and the board working while next year's notice is awaited; anything that
+        fixes a deadline or counts lateness still refuses an unknown year (:meth:`workdays_between`)."""
+        if end <= start:
+            return self.workdays_between(start, end)
+        count, day = 0, start + ONE_DAY
+        while day <= end:
+            if (self.is_workday(day) if day.year in self.years else day.weekday() < 5):
+                count += 1
+            day += ONE_DAY
+        return count
+
+
 _FOR_SPEC: dict[str, WorkCalendar] = {}
 
 

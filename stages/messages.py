@@ -324,7 +324,7 @@ def enqueue_reminders(session: Session, as_of=None, *, cal=None, config: Message
                "due_cn": _cn_date(r.due_date), "due_md": f"{r.due_date.month}月{r.due_date.day}日",
                "due_weekday": "星期" + WEEKDAY_ZH[r.due_date.weekday()],
                "days_left": max((r.due_date - day).days, 0),
-               "workdays_left": max(c.workdays_between(day, r.due_date), 0) if r.due_date > day else 0,
+               "workdays_left": max(c.workdays_ahead(day, r.due_date), 0) if r.due_date > day else 0,
                "workdays_late": max(c.workdays_between(r.due_date, day), 1) if r.rung == "urge" else 0,
                "as_of_cn": _cn_date(day), "returned": r.status == "returned", "url": (base + link) if base else link,
                "sender": cfg.sender or senders.get(r.run_id, "")}

@@ -42,7 +42,7 @@ RUNGS = ("advance", "urge", "escalate")
 def yellow_cutoff(cal: WorkCalendar, day: dt.date, n: int) -> dt.date:
     """The latest due date that is within ``n`` working days of ``day``."""
     d = day
-    while cal.workdays_between(day, d + dt.timedelta(days=1)) <= n:
+    while cal.workdays_ahead(day, d + dt.timedelta(days=1)) <= n:
         d += dt.timedelta(days=1)
     return d
 

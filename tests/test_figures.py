@@ -207,3 +207,28 @@ def test_an_optional_milestone_cannot_also_open_by_a_gate(tmp_path):
     (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="optional milestone 'adjust' also has role"):
         load_cycle(tmp_path / "x.yaml")
+
+
+def test_late_december_looks_into_a_year_the_calendar_does_not_know(tmp_path):
+    """chinesecalendar ends with 2026 and 2027's 国务院办公厅 notice is not out: the board and the sweep still look
+    ahead into January (Monday to Friday counting as working days there), while counting lateness in 2027 is
+    refused until the year is added."""
+    from stages.errors import CalendarError
+    from stages.sweep import yellow_cutoff
+
+    from stages.calendar import calendar_for
+
+    cal = calendar_for(load_cycle(FIXTURE))
+    assert cal.workdays_ahead(dt.date(2026, 12, 28), dt.date(2027, 1, 5)) == 6  # 29, 30, 31, 1, 4, 5
+    assert yellow_cutoff(cal, dt.date(2026, 12, 28), 5) == dt.date(2027, 1, 4)
+    with pytest.raises(CalendarError, match="add 2027's holidays"):
+        cal.workdays_between(dt.date(2027, 1, 5), dt.date(2027, 1, 8))
+
+
+def test_the_demo_drives_the_figures_cycle_to_its_end(tmp_path):
+    from .test_demo_any_cycle import run
+
+    s = run(tmp_path, FIXTURE)
+    assert s["complete_on"] <= dt.date(2026, 12, 31) and s["milestones_unfinished"] == 0
+    assert s["optional_not_triggered"] == 1  # 目标调整: never called for
+    assert s["figures_reported"] >= 5 and s["items"]["task"] == 5 + 4  # streets split in two; 4 units report monthly

@@ -50,10 +50,11 @@ def _covered(spec: CycleSpec, rows: list, items: dict, cover: str):
                     if not ms or m.id == ms]
         live = [r for r in rows if items[r.item_key].kind == kind and items[r.item_key].status == "active"
                 and (not ms or r.ms_id == ms)]
-    else:
-        it = spec.item(key)
-        plan = [(m.start_date, m.due_date) for m in it.milestones if not ms or m.id == ms]
-        live = [r for r in rows if r.item_key == key and (not ms or r.ms_id == ms)]
+    else:  # an item, or a task split per lead unit (all its parts)
+        parts = [it for it in spec.items if it.key == key or it.part_of == key]
+        keys = {it.key for it in parts}
+        plan = [(m.start_date, m.due_date) for it in parts for m in it.milestones if not ms or m.id == ms]
+        live = [r for r in rows if r.item_key in keys and (not ms or r.ms_id == ms)]
     return plan, live
 
 

@@ -232,3 +232,12 @@ def test_the_demo_drives_the_figures_cycle_to_its_end(tmp_path):
     assert s["complete_on"] <= dt.date(2026, 12, 31) and s["milestones_unfinished"] == 0
     assert s["optional_not_triggered"] == 1  # 目标调整: never called for
     assert s["figures_reported"] >= 5 and s["items"]["task"] == 5 + 4  # streets split in two; 4 units report monthly
+
+
+def test_a_timeline_row_may_cover_a_split_task(s, spec):
+    from stages.views import timeline
+
+    rows = timeline(s, spec, "2026-03-01")["rows"]
+    row = rows[0]
+    assert row["text"].startswith("各街镇和区教育局")
+    assert row["span"] == ["2026Q2", "2026Q2"] and row["cells"]["2026Q2"] == "planned"  # both parts due 04-30

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import threading
 import urllib.parse
@@ -40,7 +41,9 @@ from . import auth, words
 log = logging.getLogger("plancycle.web")
 ROOT = Path(__file__).resolve().parent.parent.parent
 TEMPLATES = ROOT / "templates" / "web"
-LIGHT_ZH = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成"}
+LIGHT_ZH = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成", "dormant": "未触发"}
+PROGRESS_ZH = {"behind": "欠进度", "on": "达进度", "ahead": "超进度"}
+REPORT_PARTS = (("progress", "本期进展"), ("problems", "存在问题"), ("next", "下步安排"))
 KIND_ZH = {"topic": "前期重大课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
 TRACK_ZH = {"topics": "前期重大课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "工作任务"}
 
@@ -106,7 +109,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         return resp
 
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.globals.update(LIGHT_ZH=LIGHT_ZH, KIND_ZH=KIND_ZH, TRACK_ZH=TRACK_ZH, ROLE_NAMES=ROLE_NAMES)
+    templates.env.globals.update(LIGHT_ZH=LIGHT_ZH, KIND_ZH=KIND_ZH, TRACK_ZH=TRACK_ZH, ROLE_NAMES=ROLE_NAMES,
+                                 PROGRESS_ZH=PROGRESS_ZH, REPORT_PARTS=REPORT_PARTS)
+    templates.env.filters["num"] = _num
     templates.env.filters["d"] = lambda v: (v or "")[:10]
     templates.env.filters["dt"] = lambda v: (v or "")[:16].replace("T", " ")
     templates.env.filters["size"] = _size
@@ -342,7 +347,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         with Session(st.read_engine) as s:
             check_visible(s, spec, actor, key)
 
-    def board_data(s, actor, run, spec, dept, stage, late):
+    def board_data(s, actor, run, spec, dept, stage, late, domain=""):
         from stages.board import board
 
         if not actor.reads_all:
@@ -355,16 +360,24 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         if stage and stage not in [x.id for x in spec.stages]:
             raise PageError(400, f"未知阶段：{stage}")
         data = board(s, spec, st.now(), dept=dept or None, stage=stage or None, late_only=late)
+        domains = _domains(spec)
+        if domain:
+            if domain not in domains:
+                raise PageError(400, f"未知领域：{domain}")
+            data["items"] = [it for it in data["items"] if it.get("domain") == domain]
+            data["counts"] = _recount(data["items"], data["counts"])
+            data["filters"]["domain"] = domain
+        data["domains"] = domains
         if not actor.reads_all:  # the run-wide gate progress is the planning office's
             for sd in data["stages"]:
                 sd["gate_missing"] = []
         return data
 
     @app.get("/", response_class=HTMLResponse)
-    def index(request: Request, dept: str = "", stage: str = "", late: bool = False):
+    def index(request: Request, dept: str = "", stage: str = "", late: bool = False, domain: str = ""):
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
-            data = board_data(s, actor, run, spec, dept, stage, late)
+            data = board_data(s, actor, run, spec, dept, stage, late, domain)
             from stages.services import facts_for
 
             facts = facts_for(s, run)
@@ -376,13 +389,14 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             return page(request, "board.html", {**common(request, user, actor, run, spec, s), "b": data,
                                                 "labels": words.labels_for(s, run, spec),
                                                 "gates": gates, "depts": spec.departments,
-                                                "f": {"dept": dept, "stage": stage, "late": late}})
+                                                "has_optional": _has_optional(spec),
+                                                "f": {"dept": dept, "stage": stage, "late": late, "domain": domain}})
 
     @app.get("/api/board")
-    def api_board(request: Request, dept: str = "", stage: str = "", late: bool = False):
+    def api_board(request: Request, dept: str = "", stage: str = "", late: bool = False, domain: str = ""):
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
-            return board_data(s, actor, run, spec, dept, stage, late)
+            return board_data(s, actor, run, spec, dept, stage, late, domain)
 
     # -- my inbox ---------------------------------------------------------------------------------------------------
     def inbox_data(s, actor, run, spec, dept):
@@ -390,7 +404,14 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
         if actor.role == "department" or not dept:
             dept = actor.dept
-        return inbox(s, spec, dept, st.now())
+        data = inbox(s, spec, dept, st.now())
+        rows = s.exec(select(Milestone, Item).join(Item, Item.id == Milestone.item_id)
+                      .where(Milestone.run_id == run.id, Milestone.owner == data["dept"], Milestone.status == "dormant")
+                      .order_by(Milestone.due_date, Milestone.id)).all()
+        data["dormant"] = [{"item": it.key, "title": it.title, "milestone": m.ms_id, "name": m.name,
+                            "due": m.due_date.isoformat(), "light": "dormant",
+                            "condition": _ms_spec(spec, it.kind, it.key, m.ms_id, "condition")} for m, it in rows]
+        return data
 
     @app.get("/inbox", response_class=HTMLResponse)
     def inbox_page(request: Request, dept: str = ""):
@@ -418,33 +439,64 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         for it in board(s, spec, st.now())["items"]:
             if it["key"] == key:
                 lights = {m["id"]: m for m in it["milestones"]}
+                data["item"].update({k: it[k] for k in ("domain", "part_of", "progress", "progress_zh") if k in it})
+        row = s.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
+        today = st.now().date().isoformat()
         for m in data["milestones"]:
             b = lights.get(m["id"], {})
             m.update(light=b.get("light"), workdays_late=b.get("workdays_late"), status_zh=b.get("status_zh"))
+            for k in ("targets", "progress", "progress_zh"):
+                if k in b:
+                    m[k] = b[k]
+            mspec = _ms_spec(spec, row.kind, key, m["id"])
+            m["optional"] = bool(mspec and mspec.optional)
+            m["condition"] = mspec.condition if mspec else None
+            m["report"] = bool(mspec and mspec.period)  # a periodic report: 进展 / 问题 / 下步 and its figures
             m["can_submit"] = m["status"] in ("open", "returned") and (
                 actor.can_coordinate or actor.dept == m["owner"] or actor.dept in data["item"]["lead"])
             m["can_review"] = m["status"] == "submitted" and (actor.can_coordinate or (
                 spec.file.lead_may_review and actor.dept in data["item"]["lead"]))
+            m["can_trigger"] = m["status"] == "dormant" and actor.can_coordinate
+            m["due_passed"] = m["due"] < today
+            if m["can_submit"] and mspec is not None:
+                m["figure_fields"] = _figure_fields(spec, row, mspec, m["due"])
         subs = s.exec(select(Submission).join(Milestone, Milestone.id == Submission.milestone_id)
                       .where(Milestone.item_key == key, Milestone.run_id == run.id)
                       .order_by(Submission.submitted_at, Submission.id)).all()
         if not actor.reads_all:
             data["audit"] = []  # the audit trail is the planning office's and the leaders'
+        from stages.models import Figure
+
+        figures: dict[int, list] = {}
+        if subs:
+            for f in s.exec(select(Figure).where(Figure.submission_id.in_([x.id for x in subs]))
+                            .order_by(Figure.id)).all():
+                figures.setdefault(f.submission_id, []).append(
+                    {"of": words.figure_name(f.of), "value": f.value, "unit": f.unit, "period": f.period,
+                     "source": f.source})
         for out, sub in zip(data["submissions"], subs):
             out["id"] = sub.id
+            out["report"] = sub.report or None
+            out["figures"] = figures.get(sub.id, [])
             for i, f in enumerate(out["files"]):
                 f["url"] = f"/files/{sub.id}/{i}"
                 f.pop("path", None)
         return data
 
-    @app.get("/items/{key}", response_class=HTMLResponse)
-    def item_page(request: Request, key: str):
+    def item_view(request: Request, key: str, refused: dict | None = None, status: int = 200):
+        """The item page; ``refused``: a submission refused (its milestone, the message, what was typed, kept)."""
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
             data = item_data(s, actor, run, spec, key)
+            if refused:
+                refused["message"] = words.translate(refused["message"], words.labels_for(s, run, spec))
             return page(request, "item.html", {**common(request, user, actor, run, spec, s), "d": data,
                                                "max_mb": st.store.max_bytes // (1024 * 1024),
-                                               "types": st.store.allowed})
+                                               "types": st.store.allowed, "refused": refused}, status=status)
+
+    @app.get("/items/{key}", response_class=HTMLResponse)
+    def item_page(request: Request, key: str):
+        return item_view(request, key)
 
     @app.get("/api/items/{key}")
     def api_item(request: Request, key: str):
@@ -473,10 +525,30 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                         headers={"Content-Disposition": _disposition(name), "X-Content-Type-Options": "nosniff"})
 
     # -- submit and review ------------------------------------------------------------------------------------------
-    async def do_submit(request: Request, key: str, ms: str) -> dict:
-        form = await form_of(request)
+    def _units_of(key: str, ms: str, spec) -> dict[str, str]:
+        """The figures the milestone may carry, by the names the form sends, with their units."""
+        from stages.services import figure_subjects
+
+        with Session(st.read_engine) as s:
+            run = find_run_of(s)
+            row = s.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
+            mrow = row and s.exec(select(Milestone).where(Milestone.item_id == row.id, Milestone.ms_id == ms)).first()
+            mspec = _ms_spec(spec, row.kind, key, mrow.ms_id) if mrow else None
+            return {k: v.get("unit") or "" for k, v in figure_subjects(spec, row, mspec).items()} if mspec else {}
+
+    def find_run_of(s):
+        from stages.services import find_run
+
+        return find_run(s)
+
+    async def do_submit(request: Request, key: str, ms: str, form=None) -> dict:
+        form = form if form is not None else await form_of(request)
         _user, actor, run, spec = await acting(request)
         await run_in_threadpool(_visible, key, actor, spec)  # nothing is stored for an item one cannot see
+        units = await run_in_threadpool(_units_of, key, ms, spec)
+        figures = _form_figures(form, units)  # a bad number is refused before anything is stored
+        report = {part: str(form.get(f"report_{part}") or "").strip() for part, _zh in REPORT_PARTS}
+        report = {k: v for k, v in report.items() if v} or None
         uploads = [f for f in form.getlist("files") if getattr(f, "filename", None)]
         if len(uploads) > 20:
             raise PageError(400, "一次最多上传 20 个文件")
@@ -484,11 +556,19 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         for up in uploads:
             stored.append(await run_in_threadpool(st.store.put, up.filename, up.file))
         return await aact("submit_deliverable", "SubmitRequest", item=key, milestone=ms, by=actor.dept, actor=actor,
-                   files=stored, note=(form.get("note") or None))
+                          files=stored, note=(form.get("note") or None), figures=figures, report=report)
 
     @app.post("/items/{key}/milestones/{ms}/submit")
     async def submit(request: Request, key: str, ms: str):
-        out = await do_submit(request, key, ms)
+        form = await form_of(request)
+        try:
+            out = await do_submit(request, key, ms, form)
+        except (Forbidden, NotFound):
+            raise
+        except PlancycleError as exc:  # the page again, the message at the form, what was typed kept
+            typed = {k: str(v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
+            return await run_in_threadpool(item_view, request, key, {"ms": ms, "message": str(exc), "values": typed},
+                                           409 if isinstance(exc, TransitionError) else 400)
         return await adone(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已报送"))
 
     @app.post("/api/items/{key}/milestones/{ms}/submit")
@@ -517,6 +597,28 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     @app.post("/api/items/{key}/milestones/{ms}/review")
     async def api_review(request: Request, key: str, ms: str):
         return await do_review(request, key, ms)
+
+    async def do_trigger(request: Request, key: str, ms: str) -> dict:
+        """An optional milestone woken (修改调整 after all): the services decide who may (the coordinator)."""
+        form = await form_of(request)
+        _user, actor, run, spec = await acting(request)
+        due = (form.get("due") or "").strip()
+        if due:
+            try:
+                due = dt.date.fromisoformat(due)
+            except ValueError:
+                raise PageError(400, "新期限格式不正确（应为 YYYY-MM-DD）") from None
+        return await aact("trigger_milestone", "TriggerRequest", item=key, milestone=ms,
+                          reason=str(form.get("reason") or ""), due=due or None, actor=actor, by=actor.dept)
+
+    @app.post("/items/{key}/milestones/{ms}/trigger")
+    async def trigger(request: Request, key: str, ms: str):
+        out = await do_trigger(request, key, ms)
+        return await adone(request, f"/items/{urllib.parse.quote(key)}#ms-{ms}", _said(out, "已触发"))
+
+    @app.post("/api/items/{key}/milestones/{ms}/trigger")
+    async def api_trigger(request: Request, key: str, ms: str):
+        return await do_trigger(request, key, ms)
 
     # -- the review queue (coordinator) -----------------------------------------------------------------------------
     def queue_data(s, actor, run, spec):
@@ -980,6 +1082,123 @@ def _warm_prefect(st: WebState) -> None:
 
 def _said(out: dict, default: str) -> str:
     return out.get("message") or default
+
+
+def _num(v) -> str:
+    """26.0 → 26, 1.50 → 1.5, 1190 → 1190: a figure as a person writes it."""
+    if v is None or v == "":
+        return ""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(f)) if f.is_integer() and abs(f) < 1e15 else f"{f:.6f}".rstrip("0").rstrip(".")
+
+
+def _ms_spec(spec, kind: str, key: str, ms_id: str, attr: str | None = None):
+    try:
+        m = spec.milestone_spec(kind, key, ms_id)
+    except KeyError:
+        return None
+    return getattr(m, attr) if attr else m
+
+
+def _has_optional(spec) -> bool:
+    return any(m.optional for it in spec.items for m in it.milestones)
+
+
+def _domains(spec) -> list[str]:
+    """The cycle's 领域, in the file's order (schema 2; empty when its tasks name none)."""
+    return list(dict.fromkeys(it.domain for it in spec.items if it.domain))
+
+
+def _recount(items: list[dict], counts: dict) -> dict:
+    """The board's counts over the items left after a filter the board itself does not know (领域)."""
+    by_status = {k: 0 for k in counts["by_status"]}
+    by_light = {k: 0 for k in counts["by_light"]}
+    by_progress = {k: 0 for k in counts.get("by_progress", {})}
+    by_track: dict[str, int] = {k: 0 for k in counts.get("items_by_track", {})}
+    for it in items:
+        by_track[it["track"]] = by_track.get(it["track"], 0) + 1
+        for m in it["milestones"]:
+            by_status[m["status"]] = by_status.get(m["status"], 0) + 1
+            by_light[m["light"]] = by_light.get(m["light"], 0) + 1
+            if m.get("progress") and "by_progress" in counts:
+                by_progress[m["progress"]] += 1
+    out = {**counts, "items": len(items), "items_by_track": by_track, "milestones": sum(by_status.values()),
+           "by_status": by_status, "by_light": by_light}
+    if "by_progress" in counts:
+        out["by_progress"] = by_progress
+    return out
+
+
+def _target_text(t) -> str:
+    """目标 25% / 目标不高于 0.5%: a target as the form's label says it."""
+    return f"目标{'不高于' if t.direction == 'down' else ''} {_num(t.value)}{t.unit or ''}"
+
+
+def _figure_fields(spec, row, mspec, due: str) -> list[dict]:
+    """The number fields of a submission form: a milestone's own targets, one each; a periodic report's, every
+    target of the tasks its unit leads (the one due next after the report, year to date) and the indicators it
+    reports. Only names :func:`stages.services.figure_subjects` accepts are offered."""
+    from stages.services import figure_subjects
+
+    known = figure_subjects(spec, row, mspec)
+    out: list[dict] = []
+    for t in mspec.targets:
+        name = t.of or ""
+        if name in known:
+            out.append({"name": name, "label": t.of or "完成值", "target": _target_text(t), "unit": t.unit or "",
+                        "group": None})
+    if not mspec.period:
+        return out
+    units = set(row.lead)
+    for other in spec.items:
+        if other.kind != "task" or not units & set(other.lead):
+            continue
+        pairs: dict[str, list] = {}
+        for m in other.milestones:
+            for t in m.targets:
+                if t.of and f"{other.key}:{t.of}" in known:
+                    pairs.setdefault(t.of, []).append((m, t))
+        for of, ms in pairs.items():
+            m, t = next(((m, t) for m, t in ms if m.due_date and m.due_date.isoformat() >= due), ms[-1])
+            said = _target_text(t)  # 一季度目标 78家 (a name that already says 目标), else 第一阶段·目标 78家
+            said = m.name + said[2:] if m.name.endswith("目标") else f"{m.name}·{said}"
+            out.append({"name": f"{other.key}:{of}", "label": of, "target": said,
+                        "unit": t.unit or "", "group": other.title})
+    names = {ind.id: ind for ind in spec.file.indicators}
+    for k, e in known.items():
+        if e.get("kind") == "indicator" and k == e["of"] and k in names:
+            out.append({"name": k, "label": names[k].name, "target": "", "unit": e.get("unit") or "",
+                        "group": "监测指标"})
+    return out
+
+
+_NUMBER = __import__("re").compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def _form_figures(form, units: dict[str, str]) -> list[dict]:
+    """The ``fig:NAME`` fields a person filled in, as figures; an empty field reports nothing. A number may carry
+    its own unit (26.3%, 80家), full-width digits and thousands commas (1,190); anything else is refused with the
+    services' own message, before anything is stored."""
+    import unicodedata
+
+    out = []
+    for k, v in form.multi_items():
+        if not k.startswith("fig:") or not isinstance(v, str):
+            continue
+        of, raw = k[4:], v.strip()
+        if not raw:
+            continue
+        text = unicodedata.normalize("NFKC", raw).replace(",", "").replace(" ", "")
+        unit = units.get(of, "")
+        if unit and text.endswith(unicodedata.normalize("NFKC", unit)):
+            text = text[: -len(unicodedata.normalize("NFKC", unit))]
+        if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)):
+            raise PlancycleError(f"figure {of!r}: {raw!r} is not a number")
+        out.append({"of": of, "value": float(text), "unit": unit or None})
+    return out
 
 
 def _doc_html(md: str):

@@ -20,6 +20,22 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^number must look like (\S+), not .*$", r"发文字号格式应为\1"),
     (r"^nothing to change: .*$", "没有需要保存的修改"),
     (r"^(.+?) signed: (.+)$", r"已签发（\1）：\2"),
+    # actual figures, a report's parts, optional milestones (submit --figure / --progress …, trigger)
+    (r"^(.+?) has no figure '(.*?)' to report; it may report: (.+)$",
+     lambda m: f"“{m[1]}”没有可报送的数据项“{m[2]}”；可报送：{_names(m[3])}"),
+    (r"^(.+?) needs the figure's name \(NAME=VALUE\); it may report: (.+)$",
+     lambda m: f"“{m[1]}”报送的数据须写明数据项名称；可报送：{_names(m[2])}"),
+    (r"^figure '(.*?)': (.*) is not a number$",
+     lambda m: f"“{_of(m[1])}”填写的“{_unquote(m[2])}”不是有效数字，请只填写数字（如 26.3）"),
+    (r"^unknown report part '(.*?)': .*$", r"未知的报告部分“\1”：报告只有本期进展、存在问题、下步安排三部分"),
+    (r"^(.+?) triggered: due (\S+)$", r"“\1”已触发，期限 \2"),
+    (r"^triggering (.+?) needs a reason.*$", r"触发“\1”须填写理由（为何需要启动）"),
+    (r"^the planned deadline of (.+?), (\S+), has passed: give the deadline.*$",
+     r"“\1”原定期限 \2 已过，请填写新的期限"),
+    (r"^the new deadline (\S+) of (.+?) has already passed$", r"“\2”的新期限 \1 早于今天，请重新填写"),
+    (r"^(.+?) cannot trigger (.+?): only the coordinator \((\S+)\) can$", r"只有\3可以触发“\2”，\1无权办理"),
+    (r"^cannot trigger (.+?): it is not optional$", r"“\1”不是视情况启动的节点，无需触发"),
+    (r"^cannot trigger (.+?): it is (.+)$", lambda m: f"“{m[1]}”已触发或已办理（当前{_state(m[2])}），无需再次触发"),
     (r"^(.+?) submitted by (\S+?)(?:, (\d+) working days late)?$",
      lambda m: f"{m[1]}：{m[2]}已报送" + (f"（逾期{m[3]}个工作日）" if m[3] else "")),
     (r"^(.+?) accepted$", r"\1：已审核通过"),
@@ -76,13 +92,13 @@ PATTERNS: list[tuple[str, str]] = [
      r"\1：\2"),
 ]
 _COMPILED = [(re.compile(p), r) for p, r in PATTERNS]
-STATE_ZH = {"not yet open": "尚未开始", "pending": "尚未开始", "open": "待报送", "submitted": "已报送待审",
+STATE_ZH = {"optional and not triggered": "未触发", "not yet open": "尚未开始", "pending": "尚未开始", "open": "待报送", "submitted": "已报送待审",
             "returned": "已退回待修改", "accepted": "已完成", "waived": "已免除"}
 VERB_ZH = {"submit": "报送", "accept": "通过", "return": "退回", "review": "审核", "waive": "免除", "decide": "办理",
-           "record": "登记", "complete": "完成"}
+           "record": "登记", "complete": "完成", "trigger": "触发"}
 ACTION_ZH = {"deliverable.submitted": "报送", "deliverable.accepted": "审核通过", "deliverable.returned": "退回",
              "milestone.opened": "节点开始", "milestone.completed": "节点完成", "milestone.waived": "免除节点",
-             "milestone.open.override": "提前开始节点", "deadline.extended": "调整期限", "stage.advanced": "阶段推进",
+             "milestone.open.override": "提前开始节点", "milestone.triggered": "触发节点", "deadline.extended": "调整期限", "stage.advanced": "阶段推进",
              "stage.advance.requested": "申请推进阶段", "gate.ready": "阶段门满足", "gate.overridden": "强制通过阶段门",
              "special_plan.proposed": "专项规划立项建议", "special_plan.registered": "确认立项",
              "special_plan.rejected": "不予确认立项", "special_plans.decided": "立项确认", "contractor.assigned": "登记承接单位",
@@ -102,6 +118,26 @@ def _verb(v: str) -> str:
     return VERB_ZH.get(v, v)
 
 
+def _unquote(v: str) -> str:
+    """A value as the services quote it (Python's repr: 'abc', "it's"): the text the user typed."""
+    v = v.strip()
+    return v[1:-1] if len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"" else v
+
+
+def _of(of: str) -> str:
+    """A figure's name as the console shows it: ``t02:全年目标`` → 全年目标 (the task is named by the form)."""
+    return of.partition(":")[2] if re.fullmatch(r"[a-z][a-z0-9.-]*:.+", of) else of
+
+
+figure_name = _of
+
+
+def _names(text: str) -> str:
+    if text.startswith("none"):
+        return "无（本节点没有目标，本单位也没有监测指标）"
+    return "、".join(dict.fromkeys(_of(n) for n in text.rstrip("…").split("、") if n))
+
+
 def translate(message: str, labels: dict[str, str] | None = None) -> str:
     """One line in Chinese for a 发改委 user: known patterns translated, ids replaced by names."""
     text = " ".join(str(message).split())
@@ -113,7 +149,9 @@ def translate(message: str, labels: dict[str, str] | None = None) -> str:
     return humanize(text, labels or {})
 
 
-_KEY = re.compile(r"\b([a-z][a-z0-9]*(?:-[a-z0-9]+)+)(?::([a-z_][a-z0-9_]*))?(?: not done)?\b")
+# item keys: topic-07, report-jrb, t05.hqb (a lead_mode: each part), t02, midterm — replaced only when the run has
+# an item of that key, so an English word stays what it is unless a cycle names an item by it
+_KEY = re.compile(r"\b([a-z][a-z0-9]*(?:[-.][a-z0-9]+)*)(?::([a-z_][a-z0-9_]*))?(?: not done)?\b")
 
 
 def humanize(text: str, labels: dict[str, str]) -> str:

@@ -28,7 +28,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_console_db(path: Path, as_of: str = "2019-06-01") -> str:
+USERS = (("coord", "coordinator", None, "规划科王科长"), ("hqb", "department", "区虹桥办", "虹桥办李"),
+         ("swj", "department", "区商务委", "商务委赵"), ("boss", "leader", None, "分管副区长"))
+
+
+def make_console_db(path: Path, as_of: str = "2019-06-01", config: Path | None = None, users=USERS) -> str:
+    """A fresh database with a run of ``config`` (default Changning's 14th) made on ``as_of``, and ``users``
+    (username, role, department, name) whose password is PASSWORD."""
     from stages.loader import load_cycle
     from stages.models import create_schema, make_engine
     from stages.services import init_run
@@ -37,13 +43,12 @@ def make_console_db(path: Path, as_of: str = "2019-06-01") -> str:
     url = f"sqlite:///{path}"
     eng = make_engine(url)
     create_schema(eng)
-    spec = load_cycle(Path(__file__).resolve().parents[2] / "config" / "cycles" / "changning-14th.yaml")
+    spec = load_cycle(config or Path(__file__).resolve().parents[2] / "config" / "cycles" / "changning-14th.yaml")
     from stages.paperwork import after
 
     with Session(eng) as s:
         after(s, spec, init_run(s, spec, as_of=as_of), as_of=as_of)
-        for username, role, dept, name in (("coord", "coordinator", None, "规划科王科长"), ("hqb", "department", "区虹桥办", "虹桥办李"),
-                                           ("swj", "department", "区商务委", "商务委赵"), ("boss", "leader", None, "分管副区长")):
+        for username, role, dept, name in users:
             add_user(s, spec.departments, username=username, role=role, dept=dept, name=name, password=PASSWORD)
         s.commit()
     eng.dispose()

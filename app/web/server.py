@@ -471,9 +471,11 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         if subs:
             for f in s.exec(select(Figure).where(Figure.submission_id.in_([x.id for x in subs]))
                             .order_by(Figure.id)).all():
+                task, _, name = f.of.rpartition(":")  # a report's figure for one of its unit's tasks: t02:重点项目落地
+                title = _item_title(spec, task) if task else None
                 figures.setdefault(f.submission_id, []).append(
-                    {"of": words.figure_name(f.of), "value": f.value, "unit": f.unit, "period": f.period,
-                     "source": f.source})
+                    {"of": f"{title}·{name}" if title else words.figure_name(f.of), "value": f.value, "unit": f.unit,
+                     "period": f.period, "source": f.source})
         for out, sub in zip(data["submissions"], subs):
             out["id"] = sub.id
             out["report"] = sub.report or None
@@ -567,7 +569,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             raise
         except PlancycleError as exc:  # the page again, the message at the form, what was typed kept
             typed = {k: str(v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
-            return await run_in_threadpool(item_view, request, key, {"ms": ms, "message": str(exc), "values": typed},
+            had_files = any(getattr(f, "filename", None) for f in form.getlist("files"))
+            return await run_in_threadpool(item_view, request, key, {"ms": ms, "message": str(exc), "values": typed,
+                                                                     "had_files": had_files},
                                            409 if isinstance(exc, TransitionError) else 400)
         return await adone(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已报送"))
 
@@ -1101,6 +1105,13 @@ def _ms_spec(spec, kind: str, key: str, ms_id: str, attr: str | None = None):
     except KeyError:
         return None
     return getattr(m, attr) if attr else m
+
+
+def _item_title(spec, key: str) -> str | None:
+    try:
+        return spec.item(key).title
+    except KeyError:
+        return None
 
 
 def _has_optional(spec) -> bool:

@@ -135,7 +135,7 @@ def test_a_monthly_report_shows_its_three_parts_and_figures(kw):
         parts = re.findall(r'<section class="part"><h4>(.+?)</h4><p>(.+?)</p></section>', html)
         assert parts == [("本期进展", "召开全区稳增长工作会议；走访重点企业12家"),
                          ("存在问题", "楼宇信息动态数据库建设进度偏慢"), ("下步安排", "3月底前完成数据库建设")]
-        assert "重点项目落地：<b>30家</b>" in html
+        assert "招留增工作·重点项目落地：<b>30家</b>" in html
     sub = jrb.get("/api/items/report-jrb").json()["submissions"][0]
     assert sub["report"] == {"progress": "召开全区稳增长工作会议；走访重点企业12家",
                              "problems": "楼宇信息动态数据库建设进度偏慢", "next": "3月底前完成数据库建设"}
@@ -147,7 +147,7 @@ def test_a_monthly_report_shows_its_three_parts_and_figures(kw):
     ({"fig:重点项目落地": "76亿元"}, "“重点项目落地”填写的“76亿元”不是有效数字"),
     ({"fig:重点项目落地": "1e999"}, "不是有效数字"),
     ({"fig:不存在的指标": "5"}, "没有可报送的数据项“不存在的指标”；可报送：重点项目落地、全年目标"),
-])
+], ids=["words", "wrong-unit", "overflow", "unknown-name"])
 def test_a_bad_figure_is_refused_in_chinese_and_changes_nothing(kw, fields, said):
     make, url = kw
     jrb = make("jrb")

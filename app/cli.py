@@ -222,17 +222,39 @@ def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. con
     """Check a cycle definition; exit non-zero with one line per problem."""
     from stages.loader import load_cycle
 
+    from stages.calendar import calendar_for
+
     spec = load_cycle(_config_file(path))
-    summary = {"ok": True, "cycle": spec.id, "version": spec.version, "stages": [s.id for s in spec.stages],
-               "topics": sum(1 for i in spec.items if i.kind == "topic"),
-               "tasks": sum(1 for i in spec.items if i.kind == "task"),
+    reports = sum(1 for i in spec.items if i.kind == "task" and i.milestones and i.milestones[0].period)
+    summary = {"ok": True, "cycle": spec.id, "version": spec.version, "schema": spec.file.schema_,
+               "stages": [s.id for s in spec.stages],
+               "topics": sum(1 for i in spec.items if i.kind == "topic"), "tasks": len(spec.file.tasks),
+               "task_items": sum(1 for i in spec.items if i.kind == "task"), "report_items": reports,
                "milestones": sum(len(i.milestones) for i in spec.items), "gates": len(spec.file.gates),
-               "departments": len(spec.departments)}
+               "indicators": len(spec.file.indicators),
+               "optional_milestones": sum(1 for i in spec.items for m in i.milestones if m.optional),
+               "departments": len(spec.departments), "warnings": []}
+    lo, hi = calendar_for(spec).known_years()
+    beyond = sorted({m.due_date.year for i in spec.items for m in i.milestones if m.due_date.year > hi}
+                    | ({spec.last_day.year} if spec.last_day.year > hi else set()))
+    if beyond:  # valid, but not runnable into those years until their holidays are known
+        summary["warnings"].append(
+            f"the cycle runs into {'、'.join(map(str, beyond))}, which the working-day calendar does not know yet "
+            f"({lo}–{hi}): add each year's holidays and make-up days from the 国务院办公厅 notice to "
+            f"{spec.file.calendar or 'a calendar extension (calendar:)'} before the sweep reaches it")
     if as_json:
         _print_json(summary)
     else:
-        typer.echo(f"{path}: ok — {spec.id} v{spec.version}: {summary['topics']} topics, {summary['tasks']} tasks, "
-                   f"{summary['milestones']} milestones, {summary['gates']} gates, {summary['departments']} departments")
+        parts = sum(1 for i in spec.items if i.part_of)
+        split = sum(1 for t in spec.file.tasks if t.lead_mode == "each")
+        extra = [f"{split} split per lead unit into {parts} items"] if split else []
+        extra += [f"+{reports} periodic report items"] if reports else []
+        typer.echo(f"{path}: ok — {spec.id} v{spec.version}: {summary['topics']} topics, {summary['tasks']} tasks"
+                   + (f" ({'; '.join(extra)})" if extra else "") + f", {summary['milestones']} milestones, "
+                   f"{summary['gates']} gates" + (f", {summary['indicators']} indicators" if summary['indicators'] else "")
+                   + f", {summary['departments']} departments")
+        for w in summary["warnings"]:
+            typer.echo(f"warning: {w}")
 
 
 @app.command()

@@ -33,6 +33,7 @@ class YearArrangement:
 @dataclass
 class WorkCalendar:
     years: dict[int, YearArrangement] = field(default_factory=dict)
+    extension: str | None = None  # the extension file the cycle names (where a missing year goes)
 
     # -- construction -------------------------------------------------------------------------------------------
     @classmethod
@@ -54,6 +55,7 @@ class WorkCalendar:
         if extension is not None:
             for arrangement in load_extension(extension):
                 cal.years[arrangement.year] = arrangement
+            cal.extension = str(extension)
         return cal
 
     # -- queries ------------------------------------------------------------------------------------------------
@@ -67,7 +69,8 @@ class WorkCalendar:
             lo, hi = self.known_years()
             raise CalendarError(
                 f"{day.isoformat()} is outside the known working-day calendar ({lo}–{hi}); add {day.year}'s "
-                f"holidays and make-up days from the 国务院办公厅 notice to config/calendar.yaml"
+                f"holidays and make-up days from the 国务院办公厅 notice to "
+                f"{self.extension or 'a calendar extension the cycle names (calendar:, e.g. config/calendar.yaml)'}"
             ) from None
 
     def is_workday(self, day: dt.date) -> bool:

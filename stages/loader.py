@@ -312,7 +312,7 @@ def _notices_problem(data) -> tuple[tuple, str, str | None] | None:
     return None
 
 
-def _check_notices(doc: YamlDoc, cycle_path: Path, rel: str | None) -> None:
+def _check_notices(doc: YamlDoc, cycle_path: Path, rel: str | None) -> YamlDoc:
     """The notice settings (``notices:``, default config/notices.yaml) exist, load, and hold what issuing a
     notice reads.
 
@@ -327,6 +327,19 @@ def _check_notices(doc: YamlDoc, cycle_path: Path, rel: str | None) -> None:
     if problem is not None:
         path, what, expected = problem
         raise _error(what, file=ndoc.file, line=ndoc.line(*path), path=_dotted(path) or None, expected=expected)
+    return ndoc
+
+
+def _check_issuer(doc: YamlDoc, ndoc: YamlDoc, cf: CycleFile) -> None:
+    """Without ``notices:``, the default settings are one office's (Changning's 区发改委): another district's
+    documents would go out under its name and number. Checked after everything else, so a file with another
+    mistake is told that one first."""
+    organ = str((ndoc.data.get("organ") or {}).get("name") or "")
+    if not cf.notices and cf.district not in organ and cf.issuer != organ:
+        raise _error(f"no notices: given, and the default notice settings ({NOTICES_DEFAULT.relative_to(NOTICES_DEFAULT.parent.parent)}) "
+                     f"are {organ}'s, not {cf.issuer}'s", file=doc.file, line=doc.line("issuer"), path="notices",
+                     expected="notices: a file with this issuer's organ (name, 发文机关代字 prefix, masthead, office), "
+                              "contact and register — see docs/cycle-schema.md, Notice settings")
 
 
 def load_cycle(path: str | bytes | os.PathLike, calendar: WorkCalendar | None = None) -> CycleSpec:
@@ -344,12 +357,13 @@ def load_cycle(path: str | bytes | os.PathLike, calendar: WorkCalendar | None = 
     dfile = _departments_of(ddoc)
     if calendar is None:
         calendar = _calendar(doc, path, cf.calendar)
-    _check_notices(doc, path, cf.notices)
+    ndoc = _check_notices(doc, path, cf.notices)
     ck = _Checker(doc, cf, ddoc, dfile, calendar)
     ck.unique()
     items, lifecycles = _resolve(ck)
     checksum, legacy = checksums(doc.raw, ddoc.raw, path, cf.departments)
     groups = {k: tuple(ck.dept_names[m] for m in v) for k, v in dfile.groups.items()}
+    _check_issuer(doc, ndoc, cf)
     return CycleSpec(file=cf, path=str(path), checksum=checksum, legacy_checksums=legacy,
                      departments=dfile.departments, groups=groups, stages=ck.stages, items=tuple(items),
                      lifecycles=lifecycles)

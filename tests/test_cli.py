@@ -39,6 +39,8 @@ def test_validate_bad_input_is_one_line(tmp_path, content, message):
         target.write_text(content, encoding="utf-8")
         (tmp_path / "mini-departments.yaml").write_text((MINI.parent / "mini-departments.yaml").read_text(encoding="utf-8"),
                                                         encoding="utf-8")
+        (tmp_path / "mini-notices.yaml").write_text((MINI.parent / "mini-notices.yaml").read_text(encoding="utf-8"),
+                                                    encoding="utf-8")
     p = run("validate", target)
     assert p.returncode == 2
     assert p.stdout == ""

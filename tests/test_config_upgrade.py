@@ -34,6 +34,7 @@ def run_main(argv, capsys):
 def copy_mini(folder: Path, text: str | None = None, name: str = "mini.yaml") -> Path:
     """mini.yaml (or ``text``) and the departments file it names, in ``folder``."""
     shutil.copy(MINI.parent / "mini-departments.yaml", folder / "mini-departments.yaml")
+    shutil.copy(MINI.parent / "mini-notices.yaml", folder / "mini-notices.yaml")
     target = folder / name
     if text is None:
         shutil.copy(MINI, target)
@@ -92,8 +93,8 @@ def test_mini_is_upgraded_line_by_line(tmp_path, capsys):
     lines = out.splitlines()
     name = str(target)
     assert lines[0] == f"{name}:3: added schema: 2"
-    assert lines[1].startswith(f"{name}:48: lifecycles.topic.milestones[0] (contractor): role: contractor_choice")
-    assert lines[2].startswith(f"{name}:58: lifecycles.special_plan.milestones[1] (registration): role: registration")
+    assert lines[1].startswith(f"{name}:49: lifecycles.topic.milestones[0] (contractor): role: contractor_choice")
+    assert lines[2].startswith(f"{name}:59: lifecycles.special_plan.milestones[1] (registration): role: registration")
     assert lines[3].startswith(f"upgraded {name} to schema 2: 3 change(s)") and lines[3].endswith(f"{name}.bak")
     assert lines[-1].startswith("note: a run is tied to the file's content") and "1 → 2" in lines[-1]
     assert len(lines) == 5
@@ -114,7 +115,7 @@ def test_mini_is_upgraded_line_by_line(tmp_path, capsys):
     assert written_roles(after) == {("topic", "contractor"): "contractor_choice", ("special_plan", "registration"): "registration"}
     assert [(m.id, m.due_date) for it in after.items for m in it.milestones] == \
         [(m.id, m.due_date) for it in before.items for m in it.milestones]
-    assert files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml", "mini.yaml.bak"]  # no temporary file left
+    assert files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml", "mini.yaml.bak"]  # no temporary file left
 
 
 def test_a_second_upgrade_changes_nothing(tmp_path, capsys):
@@ -125,7 +126,7 @@ def test_a_second_upgrade_changes_nothing(tmp_path, capsys):
     assert (code, err) == (0, "")
     assert out == f"{target}: already schema 2: nothing to change\n"
     assert target.read_bytes() == upgraded
-    assert files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml"]
+    assert files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 
 def test_the_shipped_changning_file_gets_its_schema_only(tmp_path, capsys):
@@ -177,6 +178,7 @@ title: 测试区规划研究和编制工作
 district: 测试区
 issuer: 测试区发展和改革委员会
 departments: mini-departments.yaml
+notices: mini-notices.yaml
 coordinator: 区发改委
 approval_bodies: {leading_group: 领导小组}
 stages:
@@ -263,7 +265,7 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
     assert (code, err) == (0, "")
     assert f"{target}:3: added schema: 2" in out and "nothing was written" in out
     assert target.read_bytes() == old
-    assert files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml"]
+    assert files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
     code, out, err = run_main(["config", "upgrade", str(target), "--dry-run", "--json"], capsys)
     data = json.loads(out)
     assert data["changed"] is False and data["dry_run"] is True and len(data["changes"]) == 3
@@ -282,7 +284,7 @@ def test_a_file_that_does_not_validate_is_refused(tmp_path, capsys):
     target = copy_mini(tmp_path, MINI.read_text(encoding="utf-8").replace("lead: [区教育局]", "lead: [区不存在局]"))
     old = target.read_bytes()
     refused(capsys, ["config", "upgrade", str(target)], "unknown department '区不存在局'")
-    assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml"]
+    assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 
 def test_a_missing_file_is_refused(tmp_path, capsys):
@@ -297,7 +299,7 @@ def test_a_read_only_file_is_refused(tmp_path, capsys):
         refused(capsys, ["config", "upgrade", str(target)], "cannot be written (it is read-only)")
     finally:
         target.chmod(0o644)
-    assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml"]
+    assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
@@ -340,7 +342,7 @@ def test_an_upgrade_that_would_change_the_run_is_not_written(tmp_path, capsys, m
     target = copy_mini(tmp_path)
     monkeypatch.setattr(upgrade, "compare", lambda a, b: "items[0].milestones[1].due_date")
     refused(capsys, ["config", "upgrade", str(target)], "would not make the same run (first difference: items[0]")
-    assert target.read_bytes() == MINI.read_bytes() and files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml"]
+    assert target.read_bytes() == MINI.read_bytes() and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 
 def test_a_check_failing_after_the_move_puts_the_old_file_back(tmp_path, capsys, monkeypatch):
@@ -354,7 +356,7 @@ def test_a_check_failing_after_the_move_puts_the_old_file_back(tmp_path, capsys,
     monkeypatch.setattr(upgrade, "compare", compare)
     refused(capsys, ["config", "upgrade", str(target)], "upgraded, but it would not make the same run")
     assert target.read_bytes() == MINI.read_bytes()
-    assert files_in(tmp_path) == ["mini-departments.yaml", "mini.yaml", "mini.yaml.bak"]
+    assert files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml", "mini.yaml.bak"]
 
 
 # -- what the last line says is what the engine does ---------------------------------------------------------------

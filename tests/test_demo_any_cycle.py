@@ -70,6 +70,7 @@ title: 测试区年度重点工作推进
 district: 测试区
 issuer: 测试区发展和改革委员会
 departments: deps.yaml
+notices: notices.yaml
 coordinator: 区发改委
 approval_bodies: {office_meeting: 区政府常务会议}
 stages:
@@ -110,6 +111,8 @@ def test_a_cycle_the_project_has_never_seen(tmp_path):
     for: the demo records it once the work is in, and the cycle completes."""
     (tmp_path / "deps.yaml").write_text((MINI.parent / "mini-departments.yaml").read_text(encoding="utf-8"),
                                         encoding="utf-8")
+    (tmp_path / "notices.yaml").write_text((MINI.parent / "mini-notices.yaml").read_text(encoding="utf-8"),
+                                           encoding="utf-8")
     cfg = tmp_path / "tasks-only.yaml"
     cfg.write_text(NEVER_SEEN, encoding="utf-8")
     s = run(tmp_path / "out", cfg)

@@ -165,6 +165,7 @@ reporting:
   start: 2026-01
   end: 2026-12""")
     shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
     (tmp_path / "y.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="lies in no stage's window"):  # the 2026 report is due in December 2027
         load_cycle(tmp_path / "y.yaml")
@@ -183,6 +184,7 @@ def test_schema_1_refuses_what_schema_2_added(tmp_path, old, new, key):
     """mini.yaml is schema 1 (no ``schema:``): each addition of schema 2 is refused there, naming the key."""
     mini = ROOT / "tests" / "fixtures" / "mini.yaml"
     shutil.copy(mini.parent / "mini-departments.yaml", tmp_path)
+    shutil.copy(mini.parent / "mini-notices.yaml", tmp_path)
     text = mini.read_text(encoding="utf-8")
     assert old in text
     (tmp_path / "x.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
@@ -192,6 +194,7 @@ def test_schema_1_refuses_what_schema_2_added(tmp_path, old, new, key):
 
 def test_a_split_task_is_named_by_its_parts(tmp_path):
     shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
     text = FIXTURE.read_text(encoding="utf-8").replace(
         "      - {id: midyear, name: 年中评估, due: 2026-07-31}",
         "      - {id: midyear, name: 年中评估, due: 2026-07-31, after: [\"streets:plan\"]}")
@@ -202,6 +205,7 @@ def test_a_split_task_is_named_by_its_parts(tmp_path):
 
 def test_an_optional_milestone_cannot_also_open_by_a_gate(tmp_path):
     shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
     text = FIXTURE.read_text(encoding="utf-8").replace(
         "condition: 年中评估认为确有必要时}", "condition: 年中评估认为确有必要时, role: special_plan_confirmation}")
     (tmp_path / "x.yaml").write_text(text, encoding="utf-8")

@@ -69,6 +69,7 @@ def test_schema_2_keys_need_schema_2(tmp_path, key, text):
     else:
         base += "reporting: {start: 2019-02, end: 2019-12}\n"
     shutil.copy(MINI.parent / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    shutil.copy(MINI.parent / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
     p = tmp_path / "c.yaml"
     p.write_text(base, encoding="utf-8")
     with pytest.raises(ConfigError, match=f"{key}: needs schema: 2"):

@@ -63,6 +63,7 @@ def test_timeline_rows_are_the_seed_table(changning):
 # -- malformed configs -----------------------------------------------------------------------------------------------
 def _write(tmp_path: Path, text: str) -> Path:
     shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
     p = tmp_path / "cycle.yaml"
     p.write_text(text, encoding="utf-8")
     return p

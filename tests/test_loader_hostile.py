@@ -64,7 +64,6 @@ def test_the_corpus_is_big_enough_and_its_base_is_valid(tmp_path):
     for name in ("base-cycle.yaml", "departments.yaml", "notices.yaml"):
         shutil.copy(INCLUDED / name, tmp_path / name)
     cycle = tmp_path / "base-cycle.yaml"
-    cycle.write_text(cycle.read_text(encoding="utf-8") + "notices: notices.yaml\n", encoding="utf-8")
     assert load_cycle(cycle).file.notices == "notices.yaml"
 
 
@@ -108,6 +107,7 @@ def isolated_error(path, timeout: float = 60) -> str:
 
 def _cycle(tmp_path: Path, text: str, name: str = "cycle.yaml") -> Path:
     shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
     return p
@@ -356,6 +356,7 @@ def test_a_non_utf8_file_name(tmp_path):
     with open(bad, "wb") as fh:
         fh.write(BASE.encode("utf-8"))
     shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
     assert load_cycle(bad).id == "mini"
     assert load_cycle(os.fsdecode(bad)).id == "mini"
 
@@ -373,7 +374,9 @@ def test_a_mistyped_include_names_the_cycle_line_and_the_path(tmp_path):
     for key in ("departments", "calendar", "notices"):
         text = BASE.replace("departments: mini-departments.yaml\n",
                             "departments: mini-departments.yaml\n" if key != "departments" else "departments: typo.yaml\n")
-        if key != "departments":
+        if key == "notices":
+            text = text.replace("notices: mini-notices.yaml\n", "notices: typo.yaml\n")
+        elif key != "departments":
             text = text.replace("coordinator: 区发改委\n", f"{key}: typo.yaml\ncoordinator: 区发改委\n")
         path = _cycle(tmp_path, text)
         line = text.splitlines().index(f"{key}: typo.yaml") + 1
@@ -394,7 +397,7 @@ def test_errors_inside_an_included_file_name_that_file_and_line(tmp_path):
 
 
 def test_notices_symlink_loop_names_the_cycle_line(tmp_path):
-    text = BASE.replace("coordinator: 区发改委\n", "notices: loop.yaml\ncoordinator: 区发改委\n")
+    text = BASE.replace("notices: mini-notices.yaml\n", "notices: loop.yaml\n")
     path = _cycle(tmp_path, text)
     (tmp_path / "loop.yaml").symlink_to(tmp_path / "loop.yaml")
     line = text.splitlines().index("notices: loop.yaml") + 1
@@ -417,7 +420,7 @@ def test_the_loader_refuses_every_notice_file_load_config_refuses(tmp_path, path
         load_config_refuses = False
     except Exception:  # noqa: BLE001 - AttributeError on a list organ is one of the things it does
         load_config_refuses = True
-    text = BASE.replace("coordinator: 区发改委\n", f"notices: {path}\ncoordinator: 区发改委\n")
+    text = BASE.replace("notices: mini-notices.yaml\n", f"notices: {path}\n")
     try:
         load_cycle(_cycle(tmp_path, text))
         loader_refuses = False
@@ -432,9 +435,14 @@ def test_the_default_notice_settings(tmp_path, monkeypatch):
     from stages import loader, notices
 
     assert loader.NOTICES_DEFAULT == notices.CONFIG
+    no_key = BASE.replace("notices: mini-notices.yaml\n", "")
+    with pytest.raises(ConfigError) as err:  # another district's issuer with the default (长宁's) settings
+        load_cycle(_cycle(tmp_path, no_key))
+    _assert_one_clear_line(str(err.value), "the default notice settings (config/notices.yaml) are "
+                                           "上海市长宁区发展和改革委员会's, not 测试区发展和改革委员会's")
     monkeypatch.setattr(loader, "NOTICES_DEFAULT", tmp_path / "gone" / "notices.yaml")
     with pytest.raises(ConfigError) as err:
-        load_cycle(_cycle(tmp_path, BASE))
+        load_cycle(_cycle(tmp_path, no_key))
     _assert_one_clear_line(str(err.value), "notices.yaml: no such file (the default, as the file has no notices: key)")
 
 
@@ -449,7 +457,7 @@ def test_checksum_is_of_contents_and_runs_made_before_still_match(tmp_path):
     assert spec.checksum != old and spec.made(old) and spec.made(spec.checksum)
     elsewhere = tmp_path / "copy"
     elsewhere.mkdir()
-    for f in (path, dpath):
+    for f in (path, dpath, path.parent / "mini-notices.yaml"):
         (elsewhere / f.name).write_bytes(f.read_bytes())
     assert load_cycle(elsewhere / path.name).checksum == spec.checksum  # the same contents, another folder
     (elsewhere / dpath.name).write_bytes(dpath.read_bytes() + b"\n# a comment is a change\n")

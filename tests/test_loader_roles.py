@@ -25,6 +25,7 @@ JINGAN = ROOT / "config" / "cycles" / "jingan-15th.yaml"
 
 def cycle(tmp_path: Path, text: str, name: str = "cycle.yaml") -> Path:
     shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
+    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
     p = tmp_path / name
     p.write_text(text, encoding="utf-8")
     return p
@@ -183,7 +184,7 @@ def test_validate_refuses_notice_settings_that_init_would_refuse(tmp_path, setti
                        .split("\ndocuments:")[0] + "\n" + settings + "\ncc: {}\ncall_for_tender: "
                        + (ROOT / "config" / "notices.yaml").read_text(encoding="utf-8").split("\ncall_for_tender:")[1],
                        encoding="utf-8")
-    assert message in refused(tmp_path, BASE.replace("coordinator: 区发改委\n", "notices: notices.yaml\ncoordinator: 区发改委\n"))
+    assert message in refused(tmp_path, BASE.replace("notices: mini-notices.yaml\n", "notices: notices.yaml\n"))
 
 
 def test_the_loader_knows_the_document_kinds_notices_knows():

@@ -8,12 +8,25 @@ from rich.table import Table
 
 LIGHT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "done": "dim"}
 LIGHT_ZH = {"green": "绿 正常", "yellow": "黄 临近", "red": "红 逾期", "done": "完成"}
-TRACK_ZH = {"topics": "前期重大课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "其他工作任务"}
+TRACK_ZH = {"topics": "课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "其他工作任务"}
+
+
+def track_names(spec=None, data: dict | None = None) -> dict:
+    """The tracks' headings: the topics' is the cycle file's own name for them (``lifecycles.topic.name``:
+    前期重大课题 in Changning, 前期课题 in a file that says so), from the spec, or from the board's data when it
+    carries the names; otherwise the plain word."""
+    out = dict(TRACK_ZH)
+    out.update((data or {}).get("track_names") or {})
+    lifecycles = getattr(spec, "lifecycles", None) or {}
+    if "topic" in lifecycles:
+        out["topics"] = lifecycles["topic"].name
+    return out
 STAGE_STATUS_ZH = {"pending": "未开始", "open": "进行中", "closed": "已完成"}
 
 
-def print_board(data: dict, console: Console | None = None) -> None:
+def print_board(data: dict, console: Console | None = None, spec=None) -> None:
     console = console or Console()
+    titles = track_names(spec, data)
     cyc = data["cycle"]
     console.print(f"[bold]{_esc(cyc['title'])}[/bold]  ({cyc['id']} v{cyc['version']})  as of {data['as_of'][:10]}")
     for st in data["stages"]:
@@ -26,7 +39,7 @@ def print_board(data: dict, console: Console | None = None) -> None:
         rows = [i for i in data["items"] if i["track"] == track]
         if not rows:
             continue
-        table = Table(title=TRACK_ZH[track], title_justify="left", show_lines=False, pad_edge=False)
+        table = Table(title=titles[track], title_justify="left", show_lines=False, pad_edge=False)
         for col in ("item", "title", "current milestone", "due", "owner", "light"):
             table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=24 if col == "title" else None,
                              min_width=14 if col == "light" else None, ratio=1 if col == "title" else None)

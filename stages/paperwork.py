@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import re
 from collections import defaultdict
 
 from sqlmodel import Session, select
@@ -53,12 +54,53 @@ def item_name(item: Item, spec: CycleSpec | None = None) -> str:
     return item.title
 
 
+# a milestone named for its period and the task's own words: 一季度新增就业岗位, 2027年1月推进情况, 2021年度监测
+PERIOD = re.compile(r"^(?:\d{4}年度?)?(?:\d{1,2}月(?:底|末)?|[一二三四]季度|第[一二三四]季度|前三季度|上半年|下半年"
+                    r"|全年|年底|年末)?")
+
+
 def work_name(item: Item, milestone_name: str, spec: CycleSpec | None = None) -> str:
-    """A milestone as a line of a task list: 课题4“……”：开题; a task named for its one step is its title alone."""
+    """A milestone as a line of a task list, so a reader can tell which one it is: 课题4“……”：开题.
+
+    * a task with one milestone that restates its title (形成前期重大课题研究工作方案 / 形成工作方案) is its title alone;
+    * a milestone that is a period of the task's own work is the title with the period: 新增就业岗位（一季度）
+      (for 一季度新增就业岗位), 区财政局2027年重点工作推进情况（1月）(for 2027年1月推进情况) — the year the title
+      already says is not repeated;
+    * a milestone that contains the title is its name alone; one that begins where the title ends is glued on
+      without doubling the words (《纲要》中期评估 + 中期评估报告 → 《纲要》中期评估报告);
+    * a milestone the title already names, in a task of several (进行规划汇编、总结及归档 / 总结及归档), keeps the
+      colon: the title alone would not tell it from its siblings;
+    * otherwise the title, a colon and the milestone's name: 开展……总结评估：各部门自评估.
+    """
     name = item_name(item)
-    if item.kind == "task" and (milestone_name in name or name.endswith(milestone_name[-2:])):
+    ms = milestone_name.strip()
+    if not ms or ms == name:
         return name
-    return f"{name}：{milestone_name}"
+    if item.kind == "task" and _single_step(item, spec) and (ms in name or name.endswith(ms[-2:])):
+        return name
+    period = PERIOD.match(ms).group(0)
+    rest = ms[len(period):]
+    if period and (not rest or (len(rest) >= 2 and name.endswith(rest))):
+        year = re.match(r"\d{4}年", period)
+        if year and year.group(0) in name and period[len(year.group(0)):] not in ("", "度"):
+            period = period[len(year.group(0)):]
+        return f"{name}（{period}）"
+    if name in ms:
+        return ms
+    glued = nt.glue(name, ms)
+    if ms not in name and glued != name + ms:  # glued on only where the milestone adds words of its own
+        return glued
+    return f"{name}：{ms}"
+
+
+def _single_step(item: Item, spec: CycleSpec | None) -> bool:
+    """The task has one milestone in its cycle file (unknown without the spec: taken as one, as the title says)."""
+    if spec is None:
+        return True
+    try:
+        return len(spec.item(item.key).milestones) == 1
+    except KeyError:
+        return True
 
 
 def words(spec: CycleSpec) -> dict:
@@ -69,8 +111,11 @@ def words(spec: CycleSpec) -> dict:
     period = spec.period
     plan = f"“{period}”规划" if period and not period.endswith("年度") else (f"{period}" if period else "规划")
     quoted = f"“{period}”" if period and not period.endswith("年度") else period
+    # the topics' track as the cycle file names it (lifecycles.topic.name: 前期重大课题, 前期课题 …), with the plan
+    topics = spec.lifecycles["topic"].name if "topic" in spec.lifecycles else "课题"
+    plan_topics = topics if (quoted and quoted in topics) or plan in topics else nt.glue(plan, topics)
     return {"cycle_title": f"《{title}》", "cycle_name": spec.cycle_name, "period": period, "plan": plan,
-            "period_q": quoted,
+            "period_q": quoted, "topics_name": topics, "plan_topics": plan_topics,
             "district": spec.file.district, "coordinator": spec.coordinator.short}
 
 
@@ -158,7 +203,7 @@ def stage_notice_context(session: Session, spec: CycleSpec, run_id: int, opened:
                 except KeyError:
                     deliverables = ""
                 rows.setdefault(m.owner, []).append({"item_title": item_name(it), "name": m.name,
-                                                     "what": work_name(it, m.name),
+                                                     "what": work_name(it, m.name, spec),
                                                      "due": m.due_date.isoformat(), "due_cn": nt.cn_date(m.due_date),
                                                      "deliverables": deliverables})
     table = []
@@ -195,8 +240,8 @@ def call_for_tender_context(session: Session, spec: CycleSpec, run_id: int, when
     deadline = dt.datetime.combine(deadline_day, dt.time(hh, mm))
     return {**words(spec), "cft": cft, "topics": topics, "milestones": milestones, "funding": funding,
             "deadline_cn": nt.cn_datetime(deadline), "deadline": deadline.isoformat(),
-            "final_due_cn": nt.cn_date(final_due), "annex_title": f"{spec.file.district}{words(spec)['plan']}"
-                                                                  f"前期重大课题清单（公开遴选）"}
+            "final_due_cn": nt.cn_date(final_due),
+            "annex_title": f"{spec.file.district}{words(spec)['plan_topics']}清单（公开遴选）"}
 
 
 def _tender_result(session, spec, run_id, when, flow_run_id, cfg) -> Notice | None:
@@ -331,7 +376,7 @@ def supervision(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar
             continue
         units: dict[str, list] = defaultdict(list)
         for rem, m, it in rows:
-            units[m.owner].append({"item_title": item_name(it), "name": m.name, "what": work_name(it, m.name), "due_cn": nt.cn_date(m.due_date),
+            units[m.owner].append({"item_title": item_name(it), "name": m.name, "what": work_name(it, m.name, spec), "due_cn": nt.cn_date(m.due_date),
                                    "workdays_late": cal.workdays_between(m.due_date, day)})
         ranked = sorted(units.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         via = ds.get("via")
@@ -377,6 +422,19 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
     return report, True
 
 
+def reporting_rule(spec: CycleSpec) -> str | None:
+    """When the units report, in the words of the cycle's reporting rhythm (``reporting.day``): 每月20日前;
+    None for a cycle without one (the report then cites no day)."""
+    r = spec.file.reporting
+    if r is None:
+        return None
+    if r.every == "month":
+        return f"每月{r.day}日前"
+    if r.every == "quarter":
+        return f"每季度末月{r.day}日前"
+    return f"每年{r.due_month}月{r.day}日前"
+
+
 REPORT_PART_ZH = (("progress", "本期进展"), ("problems", "存在问题"), ("next", "下步安排"))
 
 
@@ -401,7 +459,7 @@ def _targets_due(session: Session, spec: CycleSpec, items: dict, first: dt.date,
         for m in it["milestones"]:
             if not m.get("targets") or not since < dt.date.fromisoformat(m["due"]) <= cut:
                 continue
-            what = work_name(items[it["key"]], m["name"]) if it["key"] in items else it["title"]
+            what = work_name(items[it["key"]], m["name"], spec) if it["key"] in items else it["title"]
             figures = "，".join(f"{t['of'] or '目标'}目标{_figure(t['value'], t['unit'])}"
                                + (f"、实际{_figure(t['actual'], t.get('actual_unit') or t['unit'])}" if "actual" in t else "")
                                for t in m["targets"])
@@ -413,6 +471,7 @@ def _targets_due(session: Session, spec: CycleSpec, items: dict, first: dt.date,
 def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, report: dict, cal: WorkCalendar) -> dict:
     y, m = (int(x) for x in report["month"].split("-"))
     first = dt.date(y, m, 1)
+    nxt_first = dt.date(y + (m == 12), m % 12 + 1, 1)
     cut = dt.date.fromisoformat(report["as_of"])
     items = {i.key: i for i in session.exec(select(Item).where(Item.run_id == run_id))}
     # what departments wrote this month with what they sent: 进展, 问题, 下步
@@ -425,9 +484,9 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
             parts = [f"{label}：{sub.report[k].strip().rstrip('。')}" for k, label in REPORT_PART_ZH
                      if sub.report.get(k) and sub.report[k].strip() not in ("无", "")]
             if parts:
-                notes[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}，" + "；".join(parts))
+                notes[ms.owner].append(f"{work_name(items[ms.item_key], ms.name, spec)}，" + "；".join(parts))
         elif sub.note and sub.note.strip() not in ("按要求报送",):
-            notes[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}，{sub.note.strip().rstrip('。')}")
+            notes[ms.owner].append(f"{work_name(items[ms.item_key], ms.name, spec)}，{sub.note.strip().rstrip('。')}")
     returned: dict[str, int] = defaultdict(int)
     for d, ms in session.exec(select(Decision, Milestone).join(Milestone, Milestone.id == Decision.milestone_id)
                               .where(Decision.run_id == run_id, Decision.kind == "return")):
@@ -435,12 +494,16 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
             returned[ms.owner] += 1
     departments = []
     for i, d in enumerate(report["departments"]):
-        late = [{"what": work_name(items[it["item"]], it["name"]) if it["item"] in items else it["title"],
+        late = [{"what": work_name(items[it["item"]], it["name"], spec) if it["item"] in items else it["title"],
                  "due_cn": nt.cn_date(dt.date.fromisoformat(it["due"])), "workdays_late": it["workdays_late"]}
                 for it in d["items"] if it["late"]]
-        done = [work_name(items[it["item"]], it["name"]) if it["item"] in items else it["title"]
+        done = [work_name(items[it["item"]], it["name"], spec) if it["item"] in items else it["title"]
                 for it in d["items"] if it["status"] in DONE]
+        # completed by a move, with nothing handed in (承接单位 chosen, 立项确认, a gate): done, not 报送
+        settled = sum(1 for it in d["items"] if it["status"] in DONE and not it["arrived"]
+                      and first <= dt.date.fromisoformat(it["due"]) < nxt_first)
         departments.append({"dept": d["dept"], "no_cn": nt.cn_no(i + 1), "due": d["due"], "arrived": d["arrived"],
+                            "settled": settled,
                             "late": late, "done": done, "returned": returned.get(d["dept"], 0),
                             "notes": notes.get(d["dept"], [])[:5]})
     # what comes next: the work due before the end of the following month, by unit
@@ -451,8 +514,12 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
                                                    Milestone.due_date > cut, Milestone.due_date < nxt_end)
                            .order_by(Milestone.due_date, Milestone.item_key)):
         if ms.item_key in items and items[ms.item_key].status == "active":
-            upcoming[ms.owner].append(f"{work_name(items[ms.item_key], ms.name)}（{nt.cn_date(ms.due_date)}前）")
+            upcoming[ms.owner].append(f"{work_name(items[ms.item_key], ms.name, spec)}（{nt.cn_date(ms.due_date)}前）")
+    name = spec.cycle_name
     return {**words(spec), "month_cn": f"{y}年{m}月", "as_of_cn": nt.cn_date(cut), "totals": report["totals"],
+            # the title's month: 2027年区政府重点工作推进1月进展情况, the year not said twice
+            "title_month": f"{m}月" if name.startswith(f"{y}年") else f"{y}年{m}月",
+            "report_rule": reporting_rule(spec), "settled": sum(d["settled"] for d in departments),
             "targets": _targets_due(session, spec, items, first, cut),
             "returned": sum(returned.values()), "departments": departments,
             "upcoming": [{"dept": d, "rows": r[:4], "more": max(len(r) - 4, 0)}

@@ -199,7 +199,9 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
                     if progress:
                         ms_out[-1]["progress"] = progress
                         ms_out[-1]["progress_zh"] = PROGRESS_ZH[progress]
-        current = next((x for x in ms_out if x["status"] not in ("accepted", "waived", "dormant")), None)
+        # the first milestone still owed; else one waiting dormant (an optional step not called for yet)
+        current = next((x for x in ms_out if x["status"] not in ("accepted", "waived", "dormant")), None) or \
+            next((x for x in ms_out if x["status"] == "dormant"), None)
         if dept_short and dept_short not in it.lead and not any(x["owner"] == dept_short for x in ms_out):
             continue
         if stage and not (it.stage == stage or any(x["stage"] == stage for x in ms_out)):

@@ -494,6 +494,12 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
             session.add(Figure(run_id=ctx.run.id, subject=f"indicator:{f['of']}" if f["kind"] == "indicator"
                                else f"{item}:{m.ms_id}", of=f["of"], period=period, value=f["value"], unit=f["unit"],
                                source=f.get("source"), submission_id=sub.id, by=ctx.by, at=ctx.as_of))
+            if f["kind"] == "indicator" and period.isdigit():  # a yearly report's value: a 约束性 one off track → 预警
+                from .indicators import warning_notice
+
+                warn = warning_notice(spec, spec.indicator(f["of"]), int(period), f["value"])
+                if warn:
+                    ctx.outcome.notices.append(warn)
     late = ctx.cal.workdays_between(m.due_date, ctx.as_of.date()) if ctx.as_of.date() > m.due_date else 0
     _audit(ctx, "deliverable.submitted", ctx.outcome.target, why=note,
            data={"request": request, "round": sub.round, "files": attached, "workdays_late": late}, key=key)

@@ -89,7 +89,9 @@ def timeline_of(run: RunRows, spec: CycleSpec, as_of=None) -> dict:
                 cells[f"{q[0]}Q{q[1]}"] = ""
                 continue
             relevant = [m for m in live if m.original_due <= quarter_end(q)]
-            if any(m.status not in DONE and is_overdue(m.status, m.due_date, day) for m in relevant):
+            if quarter_end((q[0] - (q[1] == 1), (q[1] - 2) % 4 + 1)) >= day:  # a quarter still to come: planned
+                state = "planned" if not relevant or not all(m.status in DONE for m in live) else "done"
+            elif any(m.status not in DONE and is_overdue(m.status, m.due_date, day) for m in relevant):
                 state = "late"
             elif relevant and all(m.status in DONE for m in relevant) and (
                     quarter_end(q) <= day or all(m.status in DONE for m in live)):

@@ -245,3 +245,11 @@ def test_a_timeline_row_may_cover_a_split_task(s, spec):
     row = rows[0]
     assert row["text"].startswith("各街镇和区教育局")
     assert row["span"] == ["2026Q2", "2026Q2"] and row["cells"]["2026Q2"] == "planned"  # both parts due 04-30
+
+
+def test_a_late_step_does_not_mark_quarters_still_to_come_late(s, spec):
+    from stages.views import timeline
+
+    row = next(r for r in timeline(s, spec, "2026-08-15")["rows"] if r["text"] == "年中评估和年度总结")
+    assert row["cells"]["2026Q3"] == "late"  # 年中评估 was due 07-31
+    assert row["cells"]["2026Q4"] == "planned"  # the quarter has not begun: nothing in it can be late yet

@@ -414,6 +414,8 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
     context = monthly_report_context(session, spec, run.id, report, cal)
     context["to"] = ds.get("to") or ""
     context["report"] = report
+    if context["report_rule"] is None and ds.get("rule"):  # the office's own rule where the cycle has no rhythm
+        context["report_rule"] = str(ds["rule"]).strip()
     nt.draft(session, run.id, "monthly_report", context, recipients=[context["to"]] if context["to"] else [],
              about=report["month"], as_of=when, flow_run_id=flow_run_id, key=key, cfg=cfg)
     session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor="system", action="report.monthly",
@@ -424,7 +426,8 @@ def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: 
 
 def reporting_rule(spec: CycleSpec) -> str | None:
     """When the units report, in the words of the cycle's reporting rhythm (``reporting.day``): 每月20日前;
-    None for a cycle without one (the report then cites no day)."""
+    None for a cycle without one: the report then cites no day, unless the notice settings give the office's own
+    rule (``documents.monthly_report.rule: 每月25日前``)."""
     r = spec.file.reporting
     if r is None:
         return None

@@ -165,6 +165,31 @@ def test_the_monthly_report_cites_the_cycles_reporting_day_and_says_the_year_onc
     assert "和每月20日前报送进展情况的要求" in text and "25日前" not in text
 
 
+def test_without_a_rhythm_the_office_may_give_its_rule_in_the_notice_settings(tmp_path):
+    """Seed 000 states no monthly reporting day: Changning's report cites none unless its settings give one."""
+    conf = ROOT / "config"
+    text = (conf / "notices.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"(\n  monthly_report: \{genre: 报告, to: [^}]*)\}", r"\1, rule: 每月25日前}", text, count=1)
+    assert "rule: 每月25日前" in text
+    (tmp_path / "notices.yaml").write_text(text, encoding="utf-8")
+    cycle = (conf / "cycles" / "changning-14th.yaml").read_text(encoding="utf-8")
+    for name in ("departments.yaml", "calendar.yaml"):
+        cycle = cycle.replace(f"../{name}", str(conf / name))
+    cycle = re.sub(r"^notices:.*$", f"notices: {tmp_path / 'notices.yaml'}", cycle, flags=re.M)
+    (tmp_path / "cn.yaml").write_text(cycle, encoding="utf-8")
+    spec = load_cycle(tmp_path / "cn.yaml")
+    assert pw.reporting_rule(spec) is None
+    engine = make_engine("sqlite://")
+    create_schema(engine)
+    with Session(engine) as s:
+        pw.after(s, spec, sv.init_run(s, spec, as_of="2019-06-01"), as_of="2019-06-01")
+        pw.monthly_report(s, spec, sv.calendar_for(spec), "2019-06")
+        n = s.exec(select(Notice).where(Notice.kind == "monthly_report")).one()
+        text = nt.render(n.kind, n.data, "md").decode()
+    engine.dispose()
+    assert "根据《长宁区“十四五”规划研究和编制工作方案》和每月25日前报送进展情况的要求" in text
+
+
 def test_the_reporting_rule_follows_the_rhythm():
     def spec(**r):
         return SimpleNamespace(file=SimpleNamespace(reporting=SimpleNamespace(**r) if r else None))

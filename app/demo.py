@@ -690,7 +690,8 @@ class Demo:
             for nid in ids:
                 for fmt in ("docx", "md"):
                     n, data = render_notice(s, nid, fmt)
-                    name = f"{n.id:05d}-{n.kind}-{(n.doc_number or '公告').replace('〔', '(').replace('〕', ')')}.{fmt}"
+                    label = n.doc_number or (n.data or {}).get("genre") or n.kind  # 公告, 公示, 简报 carry no number
+                    name = f"{n.id:05d}-{n.kind}-{label.replace('〔', '(').replace('〕', ')')}.{fmt}"
                     (partial / name).write_bytes(data)
             when = self.at(day, 18)
             ledger = write_ledger(ledger_rows(s, self.spec, when), self.out / "台账.xlsx.partial",

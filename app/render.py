@@ -6,8 +6,8 @@ from rich.console import Console
 from rich.markup import escape as _esc
 from rich.table import Table
 
-LIGHT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "done": "dim"}
-LIGHT_ZH = {"green": "绿 正常", "yellow": "黄 临近", "red": "红 逾期", "done": "完成"}
+LIGHT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "done": "dim", "dormant": "dim italic"}
+LIGHT_ZH = {"green": "绿 正常", "yellow": "黄 临近", "red": "红 逾期", "done": "完成", "dormant": "未触发"}
 TRACK_ZH = {"topics": "课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "其他工作任务"}
 
 

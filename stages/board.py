@@ -17,7 +17,7 @@ from typing import Any
 
 from .clock import as_datetime
 from .gates import evaluate, facts_from
-from .spec import TRACK_OF_KIND, CycleSpec
+from .spec import KIND_OF_TRACK, TRACK_OF_KIND, CycleSpec
 from .status import LABEL_ZH, Status, is_overdue, traffic_light
 
 TRACK_ORDER = ("topics", "special_plans", "outline", "tasks")
@@ -253,6 +253,9 @@ def board_of(rows: RunRows, spec: CycleSpec, cal, as_of=None, *, dept: str | Non
                   "status": run.status},
         "as_of": when.isoformat(),
         "filters": {"dept": dept_short, "stage": stage, "late": late_only},
+        # the cycle's own names for its tracks, where the file gives one (lifecycles.topic.name: 前期重大课题)
+        "track_names": {t: spec.lifecycles[KIND_OF_TRACK[t]].name for t in TRACK_ORDER
+                        if KIND_OF_TRACK[t] in spec.lifecycles and t != "outline"},
         "stages": out_stages,
         "counts": {"items": len(out_items), "items_by_track": by_track,
                    "milestones": sum(counts_status.values()), "by_status": counts_status, "by_light": counts_light,

@@ -232,7 +232,8 @@ def ledger_rows(session, spec: CycleSpec, as_of=None, dept: str | None = None) -
     """台账: one row per item and milestone, in the board's order."""
     from .status import LABEL_ZH
 
-    kind_zh = {"topic": "前期重大课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
+    kind_zh = {"topic": "课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
+    kind_zh.update({k: lc.name for k, lc in spec.lifecycles.items() if k in ("topic", "special_plan")})
     light_zh = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成", "dormant": "未触发"}
     from .services import calendar_for
 

@@ -571,7 +571,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             typed = {k: str(v) for k, v in form.multi_items() if isinstance(v, str) and k != "csrf_token"}
             had_files = any(getattr(f, "filename", None) for f in form.getlist("files"))
             return await run_in_threadpool(item_view, request, key, {"ms": ms, "message": str(exc), "values": typed,
-                                                                     "had_files": had_files},
+                                                                     "had_files": had_files,
+                                                                     "field": getattr(exc, "field", None)},
                                            409 if isinstance(exc, TransitionError) else 400)
         return await adone(request, f"/items/{urllib.parse.quote(key)}", _said(out, "已报送"))
 
@@ -1186,6 +1187,14 @@ def _figure_fields(spec, row, mspec, due: str) -> list[dict]:
     return out
 
 
+class FigureRefused(PlancycleError):
+    """A number field the console could not read: the message is the services' own; ``field`` is the form's."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 _NUMBER = __import__("re").compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
@@ -1207,7 +1216,7 @@ def _form_figures(form, units: dict[str, str]) -> list[dict]:
         if unit and text.endswith(unicodedata.normalize("NFKC", unit)):
             text = text[: -len(unicodedata.normalize("NFKC", unit))]
         if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)):
-            raise PlancycleError(f"figure {of!r}: {raw!r} is not a number")
+            raise FigureRefused(f"figure {of!r}: {raw!r} is not a number", field=k)
         out.append({"of": of, "value": float(text), "unit": unit or None})
     return out
 

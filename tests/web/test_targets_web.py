@@ -159,6 +159,8 @@ def test_a_bad_figure_is_refused_in_chinese_and_changes_nothing(kw, fields, said
     assert "Traceback" not in r.text
     # what was typed is kept in the form, and nothing was stored
     assert 'value="25"' in r.text and "一季度完成情况</textarea>" in r.text
+    if "不是有效数字" in said:  # the field that was wrong is marked, and the cursor put in it
+        assert re.search(r'name="fig:重点项目落地"[^>]*aria-invalid="true"[^>]*autofocus', r.text)
     item = jrb.get("/api/items/t02").json()
     assert item["submissions"] == [] and next(m for m in item["milestones"] if m["id"] == "q1")["status"] == "open"
     assert _figures(url) == 0

@@ -1049,7 +1049,10 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices
               title_justify="left")
     t.add_row("cycle complete on", str(s["complete_on"] or f"not complete by {s['last_day']}"))
     t.add_row("items", ", ".join(f"{k} {v}" for k, v in sorted(s["items"].items()))
-              + f" ({s['special_plans_rejected']} special plans not confirmed)")
+              + (f" ({s['special_plans_rejected']} special plans not confirmed)" if "special_plan" in s["items"] else ""))
+    if s.get("optional_not_triggered") or s.get("figures_reported"):
+        t.add_row("figures / optional", f"{s.get('figures_reported', 0)} actual figures reported; "
+                                        f"{s.get('optional_not_triggered', 0)} optional milestones never triggered")
     t.add_row("notices issued", f"{s['notices']}: " + ", ".join(f"{k} {v}" for k, v in sorted(s["notices_by_kind"].items())))
     t.add_row("reminders", ", ".join(f"{k} {v}" for k, v in sorted(s["reminders"].items())))
     t.add_row("late / returned", f"{s['items_with_late_submissions']} items delivered something late; "

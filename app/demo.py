@@ -74,10 +74,14 @@ _SUFFIXES = ("委员会", "管理局", "办公室", "中心", "分局", "局", "
 def demo_fill(spec) -> dict:
     """What the demo's planning office fills in before signing (the notice settings leave them as placeholders for
     a real office to fill): fictitious, for the simulation only."""
+    from stages.notices import load_config
+
     coord = spec.coordinator
+    place = str((load_config(spec.notices_path).get("meetings") or {}).get("place") or "")
+    if not place or "请填写" in place or "XXX" in place:  # the settings' room, where the office has filled it in
+        place = f"{coord.short}第一会议室"
     return {"contact_person": "陈明（规划科）", "contact_phone": "021-00000000", "contact_email": f"ghk@{coord.id}.example.cn",
-            "contact_address": f"{spec.file.district}某路100号（演示地址）", "signer": "李伟",
-            "place": f"{coord.short}第一会议室"}
+            "contact_address": f"{spec.file.district}某路100号（演示地址）", "signer": "李伟", "place": place}
 
 
 def plan_field(spec, dept) -> str:
@@ -182,6 +186,10 @@ class Demo:
         spec = self.spec = load_cycle(self.config)
         self.cal = calendar_for(spec)
         self.fill = demo_fill(spec)
+        from stages.notices import load_config
+
+        cft = load_config(spec.notices_path).get("call_for_tender") or {}
+        self.apply_days = int(cft.get("apply_within_workdays", 7))  # the call's application window
         self.last_stage = spec.stages[-1].id
         # the first day: the month of the first deadline (a work plan is issued a little before its first step)
         first_due = min((m.due_date for it in spec.items for m in it.milestones), default=spec.first_day)
@@ -511,8 +519,9 @@ class Demo:
             mspec = ms_spec(self.spec, kind, item, ms)
             if mspec.completes_when or mspec.role == "registration":
                 continue  # the system completes it / 立项确认 follows its own script
-            if mspec.role == "contractor_choice":
-                self.later(self.add_wd(day, self.rng.randint(2, 7)), 2, self.contractor, item)
+            if mspec.role == "contractor_choice":  # after the call for tender's application deadline
+                when = self.add_wd(day, self.apply_days + self.rng.randint(1, 4))
+                self.later(min(when, max(due, self.add_wd(day, 1))), 2, self.contractor, item)
                 continue
             if mspec.meeting is not None and kind == "topic" and ms not in self.meetings:
                 self.meetings.add(ms)

@@ -376,12 +376,19 @@ def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str]
 
 
 @app.command()
-def inbox(dept: str, as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
+def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short name, id or full name)"),
+          dept_option: Optional[str] = typer.Option(None, "--dept", help="the same, as an option"),
+          as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
     """What a department owes, by when, and what was returned and why."""
     from sqlmodel import Session
 
     from stages.views import inbox as build
 
+    if dept is None and dept_option is None:
+        raise PlancycleError("inbox needs the department: plancycle inbox 区发改委 (or --dept 区发改委)")
+    if dept is not None and dept_option is not None and dept != dept_option:
+        raise PlancycleError(f"inbox takes one department, not {dept!r} and {dept_option!r}")
+    dept = dept or dept_option
     _as_of(as_of)
     with Session(_engine()) as session:
         _run, spec = _open_run(session)

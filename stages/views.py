@@ -150,14 +150,22 @@ def inbox_of(run: RunRows, returns_rows: list[tuple], spec: CycleSpec, cal, dept
                              "workdays_late": m["workdays_late"], "returned": returns.get((it["key"], m["id"]))
                              if m["status"] == "returned" else None})
     owes.sort(key=lambda x: (x["status"] == "pending", x["due"], x["item"]))
-    return {"dept": d.short, "name": d.name, "as_of": data["as_of"], "owes": owes,
+    # tasks it leads together with others, where another lead unit owes the step (lead_mode: first): what stands
+    co_lead = []
+    for it in data["items"]:
+        cur = it["current"]
+        if d.short in it["lead"] and cur and cur["owner"] != d.short and cur["status"] != "dormant":
+            co_lead.append({"item": it["key"], "title": it["title"], "milestone": cur["id"], "name": cur["name"],
+                            "owner": cur["owner"], "status": cur["status"], "due": cur["due"], "light": cur["light"]})
+    co_lead.sort(key=lambda x: (x["due"], x["item"]))
+    return {"dept": d.short, "name": d.name, "as_of": data["as_of"], "owes": owes, "co_lead": co_lead,
             "returned_ever": [{"item": k, "milestone": m, **v} for (k, m), v in returns.items()]}
 
 
 def item_history(session, spec: CycleSpec, key: str) -> dict:
     from sqlmodel import select
 
-    from .models import AuditEvent, Decision, Item, Milestone, Notice, Submission
+    from .models import AuditEvent, Decision, Figure, Item, Milestone, Notice, Submission
     from .services import find_run
 
     run = find_run(session, spec.id)
@@ -172,6 +180,11 @@ def item_history(session, spec: CycleSpec, key: str) -> dict:
     events = session.exec(select(AuditEvent).where(AuditEvent.run_id == run.id,
                                                    (AuditEvent.target == key) | AuditEvent.target.like(f"{key}:%"))
                           .order_by(AuditEvent.id)).all()
+    figures: dict[int, list] = {}
+    if subs:
+        for f in session.exec(select(Figure).where(Figure.submission_id.in_([x.id for x in subs]))
+                              .order_by(Figure.id)):
+            figures.setdefault(f.submission_id, []).append(f)
     notes = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.status == "issued")).all()
     mine = [n for n in notes if key in str(n.about).split(",") or str(n.about).startswith(key)
             or any(key == t.get("key") for t in n.data.get("topics", []) if isinstance(t, dict))]
@@ -181,7 +194,9 @@ def item_history(session, spec: CycleSpec, key: str) -> dict:
         "milestones": [{"id": m.ms_id, "name": m.name, "owner": m.owner, "status": m.status, "due": str(m.due_date),
                         "original_due": str(m.original_due), "due_version": m.due_version} for m in ms],
         "submissions": [{"milestone": by_id[x.milestone_id].ms_id, "round": x.round, "by": x.submitted_by,
-                         "at": x.submitted_at.isoformat(), "note": x.note, "files": x.files} for x in subs],
+                         "at": x.submitted_at.isoformat(), "note": x.note, "files": x.files, "report": x.report,
+                         "figures": [{"of": f.of, "value": f.value, "unit": f.unit, "period": f.period}
+                                     for f in figures.get(x.id, [])]} for x in subs],
         "decisions": [{"milestone": by_id[x.milestone_id].ms_id, "kind": x.kind, "by": x.by, "at": x.at.isoformat(),
                        "comments": x.comments} for x in decs],
         "notices": [{"id": n.id, "number": n.doc_number, "title": n.title, "date": n.created_at.date().isoformat()}

@@ -253,3 +253,21 @@ def test_a_late_step_does_not_mark_quarters_still_to_come_late(s, spec):
     row = next(r for r in timeline(s, spec, "2026-08-15")["rows"] if r["text"] == "年中评估和年度总结")
     assert row["cells"]["2026Q3"] == "late"  # 年中评估 was due 07-31
     assert row["cells"]["2026Q4"] == "planned"  # the quarter has not begun: nothing in it can be late yet
+
+
+def test_a_co_lead_sees_the_task_another_lead_reports(tmp_path):
+    """lead_mode first: the first lead unit owes the steps; the others see them in their inbox (co_lead)."""
+    from stages.views import inbox
+
+    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
+    text = FIXTURE.read_text(encoding="utf-8").replace("    lead: [区商务委]\n", "    lead: [区商务委, 区教育局]\n", 1)
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    spec = load_cycle(tmp_path / "c.yaml")
+    eng = make_engine("sqlite://")
+    create_schema(eng)
+    with Session(eng) as session:
+        sv.init_run(session, spec, as_of="2026-01-05")
+        box = inbox(session, spec, "区教育局", "2026-02-01")
+    assert [(c["item"], c["milestone"], c["owner"]) for c in box["co_lead"]] == [("revenue", "q1", "区商务委")]
+    assert all(o["item"] != "revenue" for o in box["owes"])

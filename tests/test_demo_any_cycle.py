@@ -122,3 +122,47 @@ def test_a_cycle_the_project_has_never_seen(tmp_path):
     with Session(make_engine(s["db"], write=False)) as db:
         approvals = db.exec(select(Decision.body, Decision.subject).where(Decision.kind == "approve")).all()
     assert [tuple(a) for a in approvals] == [("office_meeting", "half-year-report")]
+
+
+# -- every shipped cycle, and two a new user wrote from the docs alone, to their ends -----------------------------------
+UNSEEN = ROOT / "tests" / "fixtures" / "unseen"
+OTHER_DISTRICTS = ("长宁", "静安", "普陀", "闵行", "徐汇")
+
+
+def documents_text(db: str) -> str:
+    """The Markdown of every issued document of a demo's database, one after another."""
+    from stages.models import Notice, make_engine
+    from stages.notices import render_notice
+
+    with Session(make_engine(db, write=False)) as s:
+        ids = s.exec(select(Notice.id).where(Notice.status == "issued").order_by(Notice.id)).all()
+        return "\n".join(render_notice(s, i, "md")[1].decode("utf-8") for i in ids)
+
+
+def assert_in_its_own_words(s: dict, config: Path, district: str, period: str, not_period: str | None) -> None:
+    """Its district and period are in its documents; another district or period only where the cycle file itself
+    writes it (a 十五五 cycle's 开展“十四五”规划实施情况总结评估)."""
+    text = documents_text(s["db"])
+    own = config.read_text(encoding="utf-8")
+    assert district in text and period in text
+    for other in [d for d in OTHER_DISTRICTS if d != district] + ([not_period] if not_period else []):
+        assert other in own or other not in text, other
+
+
+@pytest.mark.parametrize("config,district,period,not_period,last", [
+    (ROOT / "config" / "cycles" / "changning-2019-keywork.yaml", "长宁", "2019年", "十四五", dt.date(2020, 1, 3)),
+    (ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml", "普陀", "十四五", "十五五", dt.date(2026, 6, 30)),
+    (UNSEEN / "xuhui-15th.yaml", "徐汇", "十五五", "十四五", dt.date(2026, 6, 30)),
+    (UNSEEN / "minhang-2027-keywork.yaml", "闵行", "2027年", "十四五", dt.date(2028, 1, 5)),
+], ids=lambda v: v.stem if isinstance(v, Path) else None)
+def test_the_demo_runs_the_cycle_to_its_end_in_its_own_words(tmp_path, config, district, period, not_period, last):
+    s = run(tmp_path, config)
+    assert s["complete_on"] is not None and s["complete_on"] <= last, s["complete_on"]
+    assert s["milestones_unfinished"] == 0 and s["drafts_unsigned"] == 0
+    assert s["notices_by_kind"]
+    assert_in_its_own_words(s, config, district, period, not_period)
+    spec_file = config.read_text(encoding="utf-8")
+    if "targets:" in spec_file or "indicators:" in spec_file:
+        assert s["figures_reported"] > 0
+    if "optional: true" in spec_file:
+        assert s["optional_not_triggered"] >= 1

@@ -9,7 +9,8 @@ the indicators with a 预警. It reads the run's figure rows with the standard l
 file (``stages.sqlite_rows``, as the fast read path does) and through a Session otherwise; it never imports
 Prefect. ``indicator record`` records a yearly actual (``stages.indicators.record``): the coordinator, or with
 ``--by`` one of the indicator's lead units; VALUE is a number, optionally followed by the indicator's unit
-(``6.5%``). It runs in this process, in one transaction with its paperwork (an ``indicator_warning`` record for
+(``6.5%``). It runs as the ``record-indicator`` flow (or its same steps in this process without a Prefect API),
+in one transaction with its paperwork (an ``indicator_warning`` record for
 the coordinator when a 约束性 value is off track).
 
 ``--json`` (stable field names):
@@ -225,36 +226,35 @@ def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or 
     """Record an indicator's yearly actual (the coordinator, or --by one of its lead units)."""
     from sqlmodel import Session
 
+    from app.cli import _common, _prepare, _report, _request
     from app.fastread import load_spec
-    from stages.clock import now
-    from stages.indicators import record
-    from stages.paperwork import after
+    from flows.actions import ACTIONS
+    from flows.runner import run_action
+    from stages.requests import IndicatorRequest
     from stages.store import find_run
 
-    when = _when(as_of) or now()
+    _when(as_of)  # a bad date is one line before anything else
     for text, what in ((source, "--source"), (by, "--by"), (key, "--key"), (indicator, "INDICATOR")):
         if text is not None and any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             raise PlancycleError(f"{what} has a control character or is not valid UTF-8")
-    engine = _HOST["engine"](write=True)
-    with Session(engine) as session:
-        run = find_run(session, _cycle())
-        spec = load_spec(run.spec_path)
-        try:
-            ind = spec.indicator(indicator.strip())
-        except KeyError:
-            ind = None  # record() refuses it, naming the cycle's indicators
-        number = _value(value, ind) if ind is not None else value
-        out = record(session, spec, indicator=indicator, year=year, value=number, by=by, as_of=when, source=source,
-                     key=key)
-        after(session, spec, out, as_of=when)
-        session.commit()
+    with Session(_HOST["engine"]()) as session:
+        spec = load_spec(find_run(session, _cycle()).spec_path)
+    try:
+        ind = spec.indicator(indicator.strip())
+    except KeyError:
+        names = "、".join(i.id for i in spec.file.indicators) or "none: this cycle has no indicators"
+        raise PlancycleError(f"unknown indicator {indicator!r} (this cycle's: {names[:300]})") from None
+    req = _request(IndicatorRequest, indicator=ind.id, year=year, value=_value(value, ind), source=source, by=by,
+                   **_common(as_of, key))
+    _prepare(req, depts=[req.by] if req.by else [])
+    out = run_action(ACTIONS["record_indicator"], req)  # its flow (a Prefect API is there) or the same steps here
     if as_json:
         from app.fastread import print_json
 
-        print_json(out.as_dict())
+        print_json(out)
         return
-    typer.echo(out.message)
-    for n in out.notices:
+    _report(out, False)
+    for n in out.get("notices") or []:
         if n.get("kind") == "indicator_warning":
             typer.echo(f"  预警：{n['name']} {n['year']} 年 {n['actual']:g}{n['unit']}，预期 {n['expected']:g}{n['unit']}"
                        f"（{n['label']}），已提示{'、'.join(n['to'])}")

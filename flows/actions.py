@@ -20,7 +20,7 @@ from stages.errors import PlancycleError
 from stages.requests import (ActionBase, AdvanceRequest, ApproveRequest, ContractorRequest,  # noqa: F401
                              CorrectRequest, EditDocumentRequest, SignDocumentRequest,
                              ExtendRequest, MeetingRequest, ProposeRequest, RegisterRequest, ReviewRequest,
-                             SubmitRequest, TriggerRequest, WaiveRequest, first_error)
+                             IndicatorRequest, SubmitRequest, TriggerRequest, WaiveRequest, first_error)
 
 from .common import perform, refused
 
@@ -67,6 +67,14 @@ def submit_deliverable(request: SubmitRequest) -> dict:
     return _run(services.submit, request, item=request.item, milestone=request.milestone, by=_by(request),
                 files=request.files, note=request.note, figures=[f.model_dump() for f in request.figures] or None,
                 report=request.report.model_dump(exclude_none=True) if request.report else None)
+
+
+@_action("record-indicator")
+def record_indicator(request: IndicatorRequest) -> dict:
+    from stages.indicators import record
+
+    return _run(record, request, indicator=request.indicator, year=request.year, value=request.value,
+                by=_by(request), source=request.source)
 
 
 @_action("trigger-milestone")

@@ -260,6 +260,14 @@ class SubmitRequest(ActionBase):
     report: Optional[ReportParts] = Field(None, description="进展 / 存在问题 / 下步安排")
 
 
+class IndicatorRequest(ActionBase):
+    indicator: str = Field(max_length=200, description="the indicator's id or name")
+    year: int = Field(ge=2000, le=2099, description="the year the figure stands for")
+    value: float = Field(allow_inf_nan=False, description="the figure, in the indicator's unit")
+    source: Optional[str] = Field(None, max_length=200, description="数据来源")
+    by: Optional[str] = Field(None, description="the unit recording it; default the cycle's coordinator")
+
+
 class TriggerRequest(ActionBase):
     item: str
     milestone: str

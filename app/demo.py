@@ -428,7 +428,8 @@ class Demo:
             keys = sorted(s.exec(select(Item.key).where(Item.kind == "special_plan", Item.status == "active")).all())
         if not keys:
             return
-        reject = sorted(self.rng.sample(keys, 3 if len(keys) >= 6 else 0))
+        proposed = keys[len(self.spec.file.special_plans):]  # the file's own list comes first and is kept
+        reject = sorted(self.rng.sample(proposed, 3 if len(proposed) >= 6 else 0))
         self.call(register_special_plans, self.req(RegisterRequest, day, 14, confirm=[k for k in keys if k not in reject],
                                                    reject=reject,
                                                    reason="经综合平衡，纳入相关专项规划统筹编制" if reject else None))

@@ -248,7 +248,7 @@ _NOTICE_SECTIONS = ("organ", "contact", "numbering", "cc", "call_for_tender", "m
 # the document kinds the notice settings may configure: stages.notices.DEFAULT_DOCUMENTS' keys (a test holds the two
 # equal; this module does not import stages.notices, which pulls in SQLAlchemy)
 NOTICE_KINDS = ("request", "stage_notice", "meeting", "meeting_letter", "call_for_tender", "tender_result",
-                "special_plan_registration", "supervision", "monthly_report")
+                "special_plan_registration", "supervision", "monthly_report", "indicator_report")
 NOTICES_DEFAULT = Path(__file__).resolve().parent.parent / "config" / "notices.yaml"  # = stages.notices.CONFIG
 
 
@@ -440,6 +440,7 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                         ref=ref, mode=mode, ms=lc.milestones, ms_path=("lifecycles", "topic", "milestones")))
     _schema_2(ck)
     _check_indicators(ck)
+    _check_special_plans(ck)
     for i, task in enumerate(cf.tasks):
         ck.stage(task.stage, "tasks", i, "stage")
         each = task.lead_mode == "each"
@@ -608,8 +609,9 @@ def _schema_2(ck: _Checker) -> None:
         return
     if cf.reporting is not None:
         ck.fail("reporting: needs schema: 2", "reporting", expected="schema: 2 at the top of the file")
-    if cf.indicators:
-        ck.fail("indicators: needs schema: 2", "indicators", expected="schema: 2 at the top of the file")
+    for key in ("indicators", "special_plans"):
+        if getattr(cf, key):
+            ck.fail(f"{key}: needs schema: 2", key, expected="schema: 2 at the top of the file")
     def milestones(path, ms):
         for j, m in enumerate(ms):
             for key, value in (("targets", m.targets), ("optional", m.optional), ("condition", m.condition)):
@@ -624,6 +626,23 @@ def _schema_2(ck: _Checker) -> None:
         milestones(("tasks", i, "milestones"), task.milestones)
     for name, lc in cf.lifecycles.items():
         milestones(("lifecycles", name, "milestones"), lc.milestones)
+
+
+def _check_special_plans(ck: _Checker) -> None:
+    """Listed 专项规划 need the special-plan lifecycle, known units and distinct titles."""
+    seen: dict[str, int] = {}
+    for i, sp in enumerate(ck.cf.special_plans):
+        if "special_plan" not in ck.cf.lifecycles:
+            ck.fail("special plans are listed but the cycle has no special-plan lifecycle", "special_plans",
+                    expected="lifecycles.special_plan, or no special_plans")
+        for j, d in enumerate(sp.lead):
+            ck.dept(d, "special_plans", i, "lead", j)
+        for j, d in enumerate(sp.cooperating):
+            ck.dept(d, "special_plans", i, "cooperating", j, allow_group=True)
+        if sp.title.strip() in seen:
+            ck.fail(f"special plan {sp.title!r} is listed twice (first at index {seen[sp.title.strip()]})",
+                    "special_plans", i, "title")
+        seen[sp.title.strip()] = i
 
 
 def _check_indicators(ck: _Checker) -> None:

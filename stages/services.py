@@ -356,6 +356,12 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
         _add_milestones(ctx, item, spec_item.milestones)
     _audit(ctx, "cycle.created", spec.id, data={"request": {"spec": spec.id, "version": spec.version},
                                                 "checksum": spec.checksum}, key=f"init:{spec.id}")
+    for sp in spec.file.special_plans:  # listed in the file: as if proposed by the first lead unit, at the start
+        lead = [spec.department(d).short for d in sp.lead]
+        coop = [spec.department(d).short if d not in spec.groups else d for d in sp.cooperating]
+        item = _new_special_plan(ctx, lead, coop, sp.title.strip(), sp.note)
+        _audit(ctx, "special_plan.listed", item.key, why=sp.ref,
+               data={"request": {"title": sp.title, "lead": lead}, "title": sp.title})
     ctx.outcome.notices.append({"kind": "cycle_created", "about": spec.id})
     ctx.outcome.notices.append({"kind": "stage_opened", "to": _everyone(spec), "about": spec.stages[0].id})
     ctx.outcome.message = f"created run {spec.id} v{spec.version}: {len(spec.items)} items"
@@ -822,7 +828,7 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
         raise Forbidden(f"{ctx.by} cannot propose a plan on behalf of {lead}")
     if _replayed(ctx, key, request):
         return ctx.outcome
-    lc = _special_plans(spec)
+    _special_plans(spec)  # refuses a cycle without the track
     closing = spec.task_role("special_plan_confirmation")
     if closing is not None:
         confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
@@ -830,21 +836,30 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
                                                        Milestone.ms_id == closing[1])).first()
         if confirm is not None and confirm.status in ("accepted", "waived"):
             raise TransitionError(f"cannot propose a 专项规划: {confirm.name} is complete for this cycle")
+    item = _new_special_plan(ctx, [lead], [], title, note)
+    ctx.outcome.target = item.key
+    _audit(ctx, "special_plan.proposed", item.key, why=note, data={"request": request, "title": title}, key=key)
+    ctx.outcome.message = f"{item.key} proposed by {lead}: {title}"
+    return _finish(ctx)
+
+
+def _new_special_plan(ctx: Ctx, lead: list[str], cooperating: list[str], title: str, note: str | None) -> Item:
+    """A 专项规划 item, its proposal handed in now (by its first lead unit): proposed at run time, or listed."""
+    session, spec = ctx.session, ctx.spec
+    lc = _special_plans(spec)
     n = len(session.exec(select(Item.id).where(Item.run_id == ctx.run.id, Item.kind == "special_plan")).all()) + 1
     item = Item(run_id=ctx.run.id, key=f"{spec.key_prefix('special_plan')}{n:02d}", kind="special_plan", title=title,
-                stage=lc.stage, lead=[lead], cooperating=[], created_at=ctx.as_of)
+                stage=lc.stage, lead=lead, cooperating=cooperating, created_at=ctx.as_of)
     session.add(item)
     session.flush()
     _add_milestones(ctx, item, lc.milestones)
     first = session.exec(select(Milestone).where(Milestone.item_id == item.id, Milestone.seq == 0)).one()
     first.status, first.opened_at, first.submitted_at = "submitted", ctx.as_of, ctx.as_of
     session.add(first)
-    session.add(Submission(run_id=ctx.run.id, milestone_id=first.id, round=1, submitted_by=lead, submitted_at=ctx.as_of,
-                           note=note or title, files=[], fingerprint=_fingerprint(request)))
-    ctx.outcome.target = item.key
-    _audit(ctx, "special_plan.proposed", item.key, why=note, data={"request": request, "title": title}, key=key)
-    ctx.outcome.message = f"{item.key} proposed by {lead}: {title}"
-    return _finish(ctx)
+    session.add(Submission(run_id=ctx.run.id, milestone_id=first.id, round=1, submitted_by=lead[0],
+                           submitted_at=ctx.as_of, note=note or title, files=[],
+                           fingerprint=_fingerprint({"dept": lead[0], "title": title, "note": note})))
+    return item
 
 
 def _special_plans(spec: CycleSpec):

@@ -232,6 +232,17 @@ class TaskSpec(Frozen):
     milestones: tuple[MilestoneSpec, ...] = Field(min_length=1)
 
 
+class SpecialPlanSpec(Frozen):
+    """A 专项规划 the cycle file lists (schema 2), besides those departments propose at run time: it enters the run
+    at ``init`` as if proposed by its first lead unit, and goes to 立项确认 with the others."""
+
+    title: str
+    lead: tuple[str, ...] = Field(min_length=1)
+    cooperating: tuple[str, ...] = ()
+    ref: str | None = None
+    note: str | None = None
+
+
 class OutlineSpec(Frozen):
     title: str
     lead: tuple[str, ...] = Field(min_length=1)
@@ -286,7 +297,7 @@ class Reminders(Frozen):
 
 SCHEMA = 2  # the newest cycle-file schema this code reads; a file without ``schema:`` is schema 1
 # schema 2 adds: tasks' ``domain`` and ``lead_mode``, milestones' ``targets``, ``optional`` and ``condition``, the
-# cycle's ``reporting`` rhythm and ``indicators``
+# cycle's ``reporting`` rhythm, ``indicators`` and ``special_plans``
 
 
 class CycleFile(Frozen):
@@ -321,6 +332,7 @@ class CycleFile(Frozen):
     timeline: tuple[TimelineRow, ...] = ()
     reporting: ReportingSpec | None = None  # schema 2
     indicators: tuple[IndicatorSpec, ...] = ()  # schema 2: the 纲要's 主要指标, monitored yearly
+    special_plans: tuple[SpecialPlanSpec, ...] = ()  # schema 2: 专项规划 listed in the file (more may be proposed)
 
 
 class ItemSpec(Frozen):

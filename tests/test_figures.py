@@ -271,3 +271,30 @@ def test_a_co_lead_sees_the_task_another_lead_reports(tmp_path):
         box = inbox(session, spec, "区教育局", "2026-02-01")
     assert [(c["item"], c["milestone"], c["owner"]) for c in box["co_lead"]] == [("revenue", "q1", "区商务委")]
     assert all(o["item"] != "revenue" for o in box["owes"])
+
+
+def test_special_plans_listed_in_the_file_join_those_proposed(tmp_path):
+    mini = ROOT / "tests" / "fixtures" / "mini.yaml"
+    shutil.copy(mini.parent / "mini-departments.yaml", tmp_path)
+    shutil.copy(mini.parent / "mini-notices.yaml", tmp_path)
+    text = mini.read_text(encoding="utf-8").replace("id: mini\n", "id: mini\nschema: 2\n", 1).replace(
+        "\ntimeline:", "\nspecial_plans:\n  - {title: 测试区教育发展规划, lead: [区教育局], ref: 附件2 一、1}\n"
+                      "  - {title: 测试区商务发展规划, lead: [区商务委], cooperating: [各街镇]}\ntimeline:", 1)
+    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
+    spec = load_cycle(tmp_path / "x.yaml")
+    eng = make_engine("sqlite://")
+    create_schema(eng)
+    with Session(eng) as session:
+        sv.init_run(session, spec, as_of="2019-06-03")
+        out = sv.propose(session, spec, dept="区商务委", title="测试区会展业发展规划", as_of="2019-08-01")
+        assert out.target == "sp-03"
+        b = board(session, spec, "2019-08-02")
+        plans = [(i["key"], i["title"], i["lead"], i["milestones"][0]["status"]) for i in b["items"]
+                 if i["kind"] == "special_plan"]
+        assert plans == [("sp-01", "测试区教育发展规划", ["区教育局"], "submitted"),
+                         ("sp-02", "测试区商务发展规划", ["区商务委"], "submitted"),
+                         ("sp-03", "测试区会展业发展规划", ["区商务委"], "submitted")]
+        assert next(i for i in b["items"] if i["key"] == "sp-02")["cooperating"] == ["各街镇"]
+    (tmp_path / "x.yaml").write_text(text.replace("schema: 2\n", ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match="special_plans: needs schema: 2"):
+        load_cycle(tmp_path / "x.yaml")

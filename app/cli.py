@@ -1032,6 +1032,38 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
             typer.echo(f"  {d['dept']}: due {d['due']}, arrived {d['arrived']}, late {d['late']}")
 
 
+@report_app.command("indicators")
+def report_indicators(year: int = typer.Option(..., "--year", help="the year reported on, e.g. 2022"),
+                      as_of: Optional[str] = typer.Option(None, "--as-of", help="figures recorded up to this day, and "
+                                                          "the draft's date (YYYY-MM-DD[THH:MM]); default now"),
+                      as_json: bool = JSON):
+    """The yearly 《纲要》主要指标监测情况: a draft 报告 (or 简报, per the notice settings), once per year."""
+    from sqlmodel import Session
+
+    from stages.clock import as_datetime
+    from stages.paperwork import indicator_report
+
+    _as_of(as_of)
+    with Session(_engine(write=True)) as session:
+        _run, spec = _open_run(session)
+        n, made = indicator_report(session, spec, year, as_of=as_datetime(as_of) if as_of else None)
+        session.commit()
+        data = {"id": n.id, "kind": n.kind, "genre": n.data.get("genre"), "status": n.status, "number": n.doc_number,
+                "title": n.title, "year": year, "drafted": made,
+                "counts": {c["label"]: c["n"] for c in n.data.get("counts", [])},
+                "warnings": [w["name"] for w in n.data.get("warnings", [])]}
+    if as_json:
+        _print_json(data)
+        return
+    if made:
+        typer.echo(f"drafted {data['genre']} #{n.id}: {data['title']} — sign it off with `plancycle notice sign {n.id}`")
+    else:
+        typer.echo(f"already drafted: {data['genre']} #{n.id} ({data['status']}{', ' + data['number'] if data['number'] else ''}): "
+                   f"{data['title']}")
+    typer.echo("  " + "，".join(f"{k}{v}项" for k, v in data["counts"].items())
+               + (f"；预警：{'、'.join(data['warnings'])}" if data["warnings"] else ""))
+
+
 @app.command()
 def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices, ledger and calendar go"),
          seed: int = typer.Option(2019, "--seed", help="same seed, same result"),

@@ -45,6 +45,7 @@ TEMPLATE_OF = {"call_for_tender": "call_for_tender", "tender_result": "tender_re
                "meeting_letter": "meeting_letter", "stage_notice": "stage_notice",
                "special_plan_registration": "special_plan_registration", "request": "request",
                "monthly_report": "monthly_report", "supervision": "supervision",
+               "indicator_report": "indicator_report",
                # documents of earlier versions, still rendered from their stored context
                "reminder": "reminder", "escalation": "reminder"}
 
@@ -59,6 +60,8 @@ DEFAULT_DOCUMENTS = {
     "special_plan_registration": {"genre": "通知"},
     "supervision": {"genre": "督办通知", "every": "month"},
     "monthly_report": {"genre": "报告"},
+    # the yearly 《纲要》主要指标监测情况: a 报告 upward (主送 from the settings, else the cycle's government body), or a 简报
+    "indicator_report": {"genre": "报告"},
 }
 UNNUMBERED_GENRES = {"公告", "公示", "简报", "工作动态", "会议通知"}
 UPWARD_GENRES = {"请示", "报告"}  # 上行文: a 签发人 on the 文号 line

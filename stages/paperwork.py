@@ -3,7 +3,8 @@
 Owns: ``after(session, spec, outcome)`` — turn a move's outcome (``services.Outcome.notices``: what opened, which
 stage began, a meeting scheduled or changed, a decision taken) into *drafts* of 公文 and into records for the
 coordinator's list; ``supervision`` — the periodic 督办通知 to the units with work overdue past the 督办 rung;
-``monthly_report`` — the month's 进展情况 as a 报告 (or an unnumbered 简报, per settings); and the two moves on a
+``monthly_report`` — the month's 进展情况 as a 报告 (or an unnumbered 简报, per settings); ``indicator_report`` —
+the yearly 《纲要》主要指标监测情况 from the recorded figures (a 报告 or a 简报, per settings); and the two moves on a
 document, ``edit_document`` and ``sign_document`` (签发, where the 发文字号 is taken).
 
 Which steps make a document, and of which genre to whom, is the office's practice, not the engine's:
@@ -530,6 +531,154 @@ def monthly_report_context(session: Session, spec: CycleSpec, run_id: int, repor
             "upcoming_total": sum(len(r) for r in upcoming.values())}
 
 
+# -- the yearly 《纲要》主要指标监测情况 -----------------------------------------------------------------------------------
+def _value(x: float | None, unit: str | None = "") -> str:
+    """A figure as a document writes it: 6.1%, 31.8微克/立方米; nothing for no value."""
+    if x is None:
+        return ""
+    return f"{round(x, 4):g}{unit or ''}"
+
+
+def _notes(inds) -> dict | None:
+    """The indicators' ``note`` (示例值 …) as the report prints it: what all of them say once (``common``), what
+    only some say after their names (``own``: [{names, text}]). None when no indicator has a note."""
+    import os
+
+    noted = [(i.name, i.note.strip()) for i in inds if i.note and i.note.strip()]
+    if not noted:
+        return None
+    texts = [t for _, t in noted]
+    common = os.path.commonprefix(texts)
+    # cut back to where each note ends or goes on with a clause or an aside of its own
+    while common and not all(t == common or t[len(common)] in "（(，,；;。" for t in texts):
+        common = common[:-1]
+    common = common.rstrip("，,；;。 ")
+    if len(common) < 4:
+        common = ""
+    own: dict[str, list[str]] = {}
+    for name, t in noted:
+        rest = t[len(common):].strip("，,；;。 ") if common else t
+        if rest[:1] in "（(" and rest[-1:] in "）)":
+            rest = rest[1:-1].strip()
+        if rest:
+            own.setdefault(rest.rstrip("。"), []).append(name)
+    return {"common": common, "all": len(noted) == len(inds), "noted": [n for n, _ in noted] if common else [],
+            "own": [{"names": "、".join(names), "text": text} for text, names in own.items()]}
+
+
+_REPORT_ORDER = ("ahead", "on_track", "met", "behind", "not_met", "no_target", "no_data")  # best first, no figure last
+
+
+def indicator_report_context(spec: CycleSpec, figures, year: int, as_of=None) -> dict:
+    """The 纲要's 主要指标 in ``year`` as the report states them, from the figure rows recorded on or before ``as_of``
+    (``stages.indicators.indicator_board``): every indicator with its base, that year's actual (none: 暂无数据,
+    never a guess), target and judgement (``stages.indicators.judge`` for that year), the counts, the 约束性
+    indicators by name, the 预警 ones with their expected value and lead units, the 预期性 ones behind, those with
+    no figure yet, and the indicators' notes. Refuses a cycle without indicators, a year with no monitoring and a
+    year not over on ``as_of``."""
+    from . import indicators as ix
+
+    inds = list(spec.file.indicators)
+    if not inds:
+        raise PlancycleError(f"{spec.id} has no indicators (its cycle file lists none under indicators:)")
+    years = ix.board_years(spec)
+    if year not in years:
+        span = f"{years[0]}–{years[-1]}" if years else "no year"
+        raise PlancycleError(f"{year}: no indicator monitoring that year ({spec.cycle_name} monitors {span})")
+    when = as_datetime(as_of)
+    if when.date() <= dt.date(year, 12, 31):
+        raise PlancycleError(f"{year} is not over on {when.date().isoformat()}: its indicator report can be drafted "
+                             f"from {year + 1}-01-01")
+    board = ix.indicator_board(spec, figures, when)
+    by_id = {b["id"]: b for b in board["indicators"]}
+    rows, binding, warnings, behind, missing = [], [], [], [], []
+    counts = {k: 0 for k in ix.STATUS_ZH}
+    statuses: dict[str, str] = {}
+    base_years = {i.base_year for i in inds if i.base is not None}
+    target_years = {i.target_year for i in inds if i.target is not None}
+    one_base = next(iter(base_years)) if len(base_years) == 1 else None
+    one_target = next(iter(target_years)) if len(target_years) == 1 else None
+    for ind in inds:
+        actual = next((a for a in by_id[ind.id]["actuals"] if a["year"] == year), None)
+        j = ix.judge(ind, year, actual["value"] if actual else None)
+        counts[j["status"]] += 1
+        statuses[ind.id] = j["status"]
+        leads = "、".join(spec.department(d).short for d in ind.lead) or spec.coordinator.short
+        label = j["label"] + (f"（{ix.WARNING_ZH}）" if j["warning"] else "")
+        unit = ind.unit or ""
+        base = "" if ind.base is None else _value(ind.base) + ("" if one_base else f"（{ind.base_year}年）")
+        target = "" if ind.target is None else _value(ind.target) + ("" if one_target else f"（{ind.target_year}年）")
+        rows.append({"name": ind.name, "kind": ind.kind, "unit": unit, "base": base or "—",
+                     "actual": _value(j["actual"]) if j["actual"] is not None else ix.STATUS_ZH["no_data"],
+                     "target": target or "—", "label": label})
+        if ind.kind == "约束性":
+            binding.append({"name": ind.name, "label": j["label"], "warning": j["warning"]})
+        entry = {"name": ind.name, "kind": ind.kind, "lead": leads, "label": j["label"],
+                 "actual": _value(j["actual"], unit), "expected": _value(j["expected"], unit),
+                 "path": ind.measure == "level" and ind.base is not None,
+                 "target": _value(ind.target, unit), "target_year": ind.target_year}
+        if j["warning"]:
+            warnings.append(entry)
+        elif j["status"] in ("behind", "not_met"):
+            behind.append(entry)
+        elif j["status"] == "no_data":
+            missing.append(entry)
+    missing_leads = sorted({u for m in missing for u in m["lead"].split("、")})
+    warning_leads = list(dict.fromkeys(u for w in warnings for u in w["lead"].split("、")))
+    by_status = [{"label": ix.STATUS_ZH[k], "names": "、".join(r["name"] for r, ind in zip(rows, inds)
+                                                              if statuses[ind.id] == k)}
+                 for k in _REPORT_ORDER if counts[k]]
+    return {**words(spec), "year": year, "as_of_cn": nt.cn_date(when.date()), "total": len(inds),
+            "reported": len(inds) - counts["no_data"],
+            "counts": [{"label": ix.STATUS_ZH[k], "n": counts[k]} for k in _REPORT_ORDER if counts[k]],
+            "binding": binding, "indicative": sum(1 for i in inds if i.kind != "约束性"),
+            "warnings": warnings, "behind": behind, "missing": missing, "missing_leads": "、".join(missing_leads),
+            "warning_leads": "、".join(warning_leads), "by_status": by_status, "rows": rows, "has_yearly": any(i.measure == "yearly" for i in inds), "base_year": one_base, "target_year": one_target, "notes": _notes(inds),
+            "annex_title": f"《纲要》主要指标{year}年度监测情况表"}
+
+
+def _government(spec: CycleSpec) -> str | None:
+    """The cycle's government among its approval bodies (the one whose name ends in 政府), the report's default 主送."""
+    return next((b for b in spec.file.approval_bodies.values() if b.endswith("政府")), None)
+
+
+def indicator_report(session: Session, spec: CycleSpec, year: int, as_of=None, flow_run_id: str | None = None,
+                     by: str | None = None) -> tuple[Notice, bool]:
+    """Draft the yearly 《纲要》主要指标监测情况 for ``year`` (a 报告 with 签发人 to the settings' 主送 — default the
+    cycle's government body — or a 简报, per ``documents.indicator_report``), once per year: the same year again
+    returns the first draft (or the signed document) and drafts nothing. Values are the figures recorded on or
+    before ``as_of`` (default now). Returns (the document, whether it was drafted now)."""
+    from .indicators import figure_rows
+
+    try:
+        year = int(str(year).strip())
+    except (TypeError, ValueError):
+        raise PlancycleError(f"the year {year!r} is not a year (expected e.g. 2022)") from None
+    run = find_run(session, spec.id)
+    key = f"indicator_report:{year}"
+    when = as_datetime(as_of)
+    context = indicator_report_context(spec, figure_rows(session, spec), year, when)  # refusals before the replay
+    existing = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.idem_key == key)).first()
+    if existing is not None:
+        return existing, False
+    cfg = nt.load_config(spec.notices_path)
+    ds = nt.doc_settings(cfg, "indicator_report")
+    to = str(ds.get("to") or "").strip() or (_government(spec) or "")
+    if ds["genre"] in nt.UPWARD_GENRES and not to:
+        raise PlancycleError("the indicator report needs a 主送: set documents.indicator_report.to in "
+                             f"{spec.notices_path}")
+    context["to"] = to
+    context["next"] = str(ds.get("next") or "").strip()
+    n = nt.draft(session, run.id, "indicator_report", context, recipients=[to] if to else [], about=str(year),
+                 as_of=when, flow_run_id=flow_run_id, key=key, cfg=cfg)
+    session.add(AuditEvent(run_id=run.id, at=when, recorded_at=now(), actor=by or "system",
+                           action="report.indicators", target=str(year),
+                           data={"notice": n.id, "counts": {c["label"]: c["n"] for c in context["counts"]},
+                                 "warnings": [w["name"] for w in context["warnings"]]}, flow_run_id=flow_run_id))
+    session.flush()
+    return n, True
+
+
 # -- the moves on a document: edit, sign ------------------------------------------------------------------------------
 def _doc(ctx, notice_id: int) -> Notice:
     n = ctx.session.get(Notice, notice_id)
@@ -594,5 +743,5 @@ def check_signable(notice: Notice) -> list[str]:
     return nt.missing(notice.data, notice.kind) if notice.status == "draft" else []
 
 
-__all__ = ["after", "supervision", "monthly_report", "edit_document", "sign_document", "drafts", "item_name",
+__all__ = ["after", "supervision", "monthly_report", "indicator_report", "edit_document", "sign_document", "drafts", "item_name",
            "words", "PlancycleError"]

@@ -91,13 +91,13 @@ def test_the_report_states_every_indicator_from_the_recorded_figures(run, putuo)
     assert rows["细颗粒物（PM2.5）年均浓度"] == ["细颗粒物（PM2.5）年均浓度", "约束性", "微克/立方米", "33", "32.5", "30",
                                          "滞后于预期（预警）"]
     assert rows["单位地区生产总值能耗下降"][3] == "—"  # no base in the file: none printed
-    assert "实际值为2022年数值；基期值为2020年数值；目标值为2025年目标" in text
+    assert "实际值为2022年数值，基期值为2020年数值，目标值为2025年目标" in text
     # 三、需要关注的问题: the 预警 one with its actual, its expected value on the path and its lead unit
     three = section(text, "三、需要关注的问题")
     assert re.search(r"1\.细颗粒物（PM2\.5）年均浓度（约束性指标，预警）。2022年实际32\.5微克/立方米，.*预期为31\.8微克/立方米，"
                      r"滞后于预期。牵头单位：区生态环境局。", three)
     assert "区级一般公共预算收入年均增长2022年实际4.2%，预期为5%（牵头单位：区财政局）" in three
-    assert "户籍人口平均预期寿命，请区卫健委及时报送" in three
+    assert "3.暂无2022年度数据的指标1项：户籍人口平均预期寿命，请区卫健委及时报送。" in three
     four = section(text, "四、下一步工作")
     assert "区发改委将会同各指标牵头单位" in four and "督促区生态环境局" in four and "“十四五”规划" in four
     assert "附件：《纲要》主要指标2022年度监测情况表" in text

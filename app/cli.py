@@ -122,12 +122,20 @@ def _engine(create: bool = False, write: bool = False):
     """An engine on the checked URL. Only ``init`` (create=True) runs DDL; the others check the schema read-only."""
     from stages.models import create_schema, make_engine
 
+    from stages.models import SCHEMA_VERSION, check_schema, schema_version
+
     url = _checked_url(create=create, write=write)
     engine = make_engine(url.render_as_string(hide_password=False))
+    before = schema_version(engine)
     if create:
         create_schema(engine)
     else:
+        if before is not None and before < SCHEMA_VERSION:
+            check_schema(engine)  # a database of an older plancycle: its named migrations, once, data kept
         _check_schema(engine)
+    if before is not None and before < SCHEMA_VERSION:
+        _say(f"plancycle: upgraded the database {url.render_as_string(hide_password=True)} from schema {before} to "
+             f"{SCHEMA_VERSION}; its data is kept")
     return engine
 
 
@@ -385,7 +393,7 @@ def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short
     from stages.views import inbox as build
 
     if dept is None and dept_option is None:
-        raise PlancycleError("inbox needs the department: plancycle inbox 区发改委 (or --dept 区发改委)")
+        raise PlancycleError("inbox needs the department: plancycle inbox DEPT (or --dept DEPT), DEPT a short name or id")
     if dept is not None and dept_option is not None and dept != dept_option:
         raise PlancycleError(f"inbox takes one department, not {dept!r} and {dept_option!r}")
     dept = dept or dept_option
@@ -674,14 +682,19 @@ JSON = typer.Option(False, "--json")
 
 
 def parse_figure(text: str) -> dict:
-    """``区级一般公共预算收入=26.3%``, ``重点项目落地=80家``, ``=26.3`` (a lone target) → {of, value, unit}."""
-    import re
+    """``区级一般公共预算收入=26.3%``, ``重点项目落地=1,190家``, ``=26.3`` (a lone target) → {of, value, unit}; the
+    service checks the name and that the unit is the target's."""
+    from stages.requests import parse_number
 
     of, sep, rest = text.rpartition("=")
-    m = re.fullmatch(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(\S{0,20})\s*", rest)
-    if not m:
-        raise PlancycleError(f"--figure {text!r}: expected NAME=NUMBER, e.g. 区级一般公共预算收入=26.3%")
-    return {"of": of.strip(), "value": float(m.group(1)), "unit": m.group(2) or None}
+    if not sep:
+        raise PlancycleError(f"--figure {text!r}: expected NAME=NUMBER, e.g. 区级一般公共预算收入=26.3% "
+                             "(=26.3 for a milestone's only target)")
+    try:
+        value, unit = parse_number(rest)
+    except ValueError as exc:
+        raise PlancycleError(f"--figure {text!r}: {exc}") from None
+    return {"of": of.strip(), "value": value, "unit": unit}
 
 
 @app.command()

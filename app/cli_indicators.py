@@ -41,7 +41,6 @@ from stages.errors import PlancycleError
 indicator_app = typer.Typer(help="One indicator: record a yearly actual (a published statistic).", no_args_is_help=True)
 
 _HOST: dict = {}  # what app.cli hands over at register(): its engine factory, URL and State
-_NUMBER = re.compile(r"\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*")
 MARK_ZH = {"on_track": "", "ahead": "↑", "behind": "↓", "met": "✓", "not_met": "✗", "no_data": "", "no_target": ""}
 
 
@@ -206,12 +205,13 @@ def indicators_cmd(as_json: bool = typer.Option(False, "--json", help="machine-r
 
 # -- recording ---------------------------------------------------------------------------------------------------------
 def _value(text: str, ind) -> float:
-    """``6.5``, ``6.5%`` (the indicator's unit may follow the number), ``-3``."""
-    m = _NUMBER.fullmatch(text or "")
-    if not m or (m.group(2) and m.group(2) != ind.unit):
-        unit = f"[{ind.unit}]" if ind.unit else ""
-        raise PlancycleError(f"{ind.name}: {text!r} is not a number (expected e.g. 6.5{unit})")
-    return float(m.group(1))
+    """``6.5``, ``6.5%`` (the indicator's unit may follow the number), ``-3`` (``stages.requests.parse_number``)."""
+    from stages.requests import parse_number
+
+    try:
+        return parse_number(text, ind.unit)[0]
+    except ValueError as exc:
+        raise PlancycleError(f"{ind.name}: {exc}") from None
 
 
 @indicator_app.command("record", context_settings={"ignore_unknown_options": True})  # VALUE may be -0.8

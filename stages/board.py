@@ -86,13 +86,21 @@ def progress_of(target: float, actual: float, direction: str = "up") -> str:
 
 def _actuals(rows: "RunRows", spec: CycleSpec, day) -> dict:
     """The latest figure recorded on or before ``day``: by (subject, of), and, from periodic reports only, by
-    (unit, of)."""
+    (unit, of). A submission's figures stop counting once the milestone is returned, or handed in again with
+    figures."""
     reports = {it.key for it in spec.items if it.milestones and it.milestones[0].period}
+    status = {f"{m.item_key}:{m.ms_id}": m.status for m in rows.milestones}
+    latest: dict[str, int] = {}  # a milestone's latest submission that carried figures: it supersedes earlier ones
+    for f in rows.figures:
+        if f.submission_id is not None and f.at.date() <= day:
+            latest[f.subject] = max(latest.get(f.subject, 0), f.submission_id)
     by_subject: dict = {}
     by_unit: dict = {}
     for f in rows.figures:
         if f.at.date() > day:
             continue
+        if f.submission_id is not None and (f.submission_id < latest[f.subject] or status.get(f.subject) == "returned"):
+            continue  # superseded, or handed back (退回): not a figure anyone stands by
         by_subject[(f.subject, f.of)] = f
         if f.subject.partition(":")[0] in reports:
             by_unit[(f.by, f.of)] = f

@@ -12,6 +12,7 @@ deadline computed from it, silently.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class WorkCalendar:
         if extension is not None:
             for arrangement in load_extension(extension):
                 cal.years[arrangement.year] = arrangement
-            cal.extension = str(extension)
+            cal.extension = os.path.normpath(str(extension))
         return cal
 
     # -- queries ------------------------------------------------------------------------------------------------
@@ -134,19 +135,23 @@ class WorkCalendar:
     def workdays_ahead(self, start: dt.date, end: dt.date) -> int:
         """As :meth:`workdays_between`, for a look ahead only (how soon a deadline comes: the yellow light, the
         advance reminder): a day of a year the calendar does not know yet counts as a working day from Monday to
-        Friday, the statutory rule before a year's 国务院办公厅 notice moves holidays and make-up days. In late
+        Friday, except the holidays whose dates the law fixes (元旦, 劳动节, 国庆节's first three days): the
+        statutory rule before a year's 国务院办公厅 notice moves holidays and make-up days. In late
         December that keeps the sweep and the board working while next year's notice is awaited; anything that
         fixes a deadline or counts lateness still refuses an unknown year (:meth:`workdays_between`)."""
         if end <= start:
             return self.workdays_between(start, end)
         count, day = 0, start + ONE_DAY
         while day <= end:
-            if (self.is_workday(day) if day.year in self.years else day.weekday() < 5):
+            if (self.is_workday(day) if day.year in self.years
+                    else day.weekday() < 5 and (day.month, day.day) not in FIXED_HOLIDAYS):
                 count += 1
             day += ONE_DAY
         return count
 
 
+# the public holidays whose dates the 全国年节及纪念日放假办法 fixes (the lunar ones move: 春节, 清明, 端午, 中秋)
+FIXED_HOLIDAYS = frozenset({(1, 1), (5, 1), (10, 1), (10, 2), (10, 3)})
 _FOR_SPEC: dict[str, WorkCalendar] = {}
 
 

@@ -263,15 +263,21 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
     if not ctx.actor.can_coordinate and ctx.by not in leads:
         who = "、".join(leads) if leads else spec.coordinator.short
         raise Forbidden(f"{ctx.actor.label} cannot record {ind.name}: it is reported by {who}")
-    request = {"indicator": ind.id, "year": year, "value": number, "source": source, "by": ctx.by}
-    key = key or f"indicator:{ind.id}:{year}:{sv._fingerprint(request)}"
-    if sv._replayed(ctx, key, request):
-        return ctx.outcome
     from sqlmodel import select
 
-    prior = session.exec(select(Figure).where(Figure.run_id == ctx.run.id, Figure.subject == f"{SUBJECT}{ind.id}",
-                                              Figure.period == str(year))
-                         .order_by(Figure.at.desc(), Figure.id.desc())).first()
+    rows = session.exec(select(Figure).where(Figure.run_id == ctx.run.id, Figure.subject == f"{SUBJECT}{ind.id}",
+                                             Figure.period == str(year))
+                        .order_by(Figure.at.desc(), Figure.id.desc())).all()
+    prior = rows[0] if rows else None
+    request = {"indicator": ind.id, "year": year, "value": number, "source": source, "by": ctx.by}
+    if key is None:
+        # the natural key names the figure this one follows: the same request right after the row it made is a
+        # double click (nothing changes); going back to an earlier value after another one is a new correction
+        same = prior is not None and (prior.value, prior.source or None, prior.by) == (number, source, ctx.by)
+        follows = (rows[1].id if len(rows) > 1 else 0) if same else (prior.id if prior is not None else 0)
+        key = f"indicator:{ind.id}:{year}:after{follows}:{sv._fingerprint(request)}"
+    if sv._replayed(ctx, key, request):
+        return ctx.outcome
     session.add(Figure(run_id=ctx.run.id, subject=f"{SUBJECT}{ind.id}", of=ind.id, period=str(year), value=number,
                        unit=ind.unit, source=source, submission_id=None, by=ctx.by, at=ctx.as_of))
     j = judge(ind, year, number)

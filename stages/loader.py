@@ -335,9 +335,14 @@ def _check_issuer(doc: YamlDoc, ndoc: YamlDoc, cf: CycleFile) -> None:
     documents would go out under its name and number. Checked after everything else, so a file with another
     mistake is told that one first."""
     organ = str((ndoc.data.get("organ") or {}).get("name") or "")
-    if not cf.notices and cf.district not in organ and cf.issuer != organ:
-        raise _error(f"no notices: given, and the default notice settings ({NOTICES_DEFAULT.relative_to(NOTICES_DEFAULT.parent.parent)}) "
-                     f"are {organ}'s, not {cf.issuer}'s", file=doc.file, line=doc.line("issuer"), path="notices",
+    try:
+        default = Path(ndoc.path or ndoc.file).resolve() == NOTICES_DEFAULT.resolve()
+    except (OSError, RuntimeError):
+        default = False
+    if (not cf.notices or default) and cf.district not in organ:  # the organ is another district's
+        said = "the default notice settings" if not cf.notices else "notices: names the default settings"
+        raise _error(f"{said} ({NOTICES_DEFAULT.relative_to(NOTICES_DEFAULT.parent.parent)}) "
+                     f"are {organ}'s, not an office of {cf.district}", file=doc.file, line=doc.line("issuer"), path="notices",
                      expected="notices: a file with this issuer's organ (name, 发文机关代字 prefix, masthead, office), "
                               "contact and register — see docs/cycle-schema.md, Notice settings")
 

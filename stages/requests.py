@@ -15,6 +15,7 @@ is written.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from typing import Union, Any, Literal, Optional
 
@@ -227,6 +228,29 @@ class StoredFile(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     size: int = Field(ge=0)
     type: str = Field("", max_length=10)
+
+
+_NUMBER_TEXT = re.compile(r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-+]?\.\d+)\s*(.*)")
+_UNIT_TEXT = re.compile(r"[^\d\s.,+\-=:;，。]{1,20}")
+
+
+def parse_number(text: str, unit: str | None = None) -> tuple[float, str | None]:
+    """A figure as an office types it → (value, unit): ``26.3``, ``26.3%``, ``1,190``, ``７６家`` (full-width digits),
+    ``-0.8``. What follows the number must be a unit — the expected ``unit`` when one is given — and nothing else:
+    ``1e3``, ``.5.5``, ``76亿元`` against 家 and ``七十六`` are refused (ValueError, with the reason)."""
+    import unicodedata
+
+    raw = unicodedata.normalize("NFKC", str(text or "")).strip()
+    m = _NUMBER_TEXT.fullmatch(raw)
+    if not m:
+        raise ValueError(f"{text!r} is not a number" + (f" (expected e.g. 26.3{unit or ''})" if unit is not None else ""))
+    value = float(m.group(1).replace(",", ""))
+    rest = m.group(2).strip()
+    if rest and not _UNIT_TEXT.fullmatch(rest):
+        raise ValueError(f"{text!r} is not a number: {rest!r} after it")
+    if rest and unit is not None and rest != unit:
+        raise ValueError(f"{text!r}: the unit is {unit or 'none'}, not {rest}")
+    return value, (rest or None)
 
 
 class FigureIn(BaseModel):

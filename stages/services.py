@@ -30,7 +30,7 @@ from .gates import Facts, evaluate, facts_from
 from .identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
 from .models import AuditEvent, CycleRun, Decision, Figure, Item, Milestone, StageState, Submission
 from .spec import CycleSpec, MilestoneSpec
-from .status import DONE, Status, describe, transition
+from .status import DONE, SETTLED, Status, describe, transition
 from .store import find_run  # noqa: F401  (services.find_run: the adapters' lookup)
 
 
@@ -407,27 +407,35 @@ REPORT_PARTS = ("progress", "problems", "next")  # 进展, 存在问题, 下步�
 def figure_subjects(spec: CycleSpec, it: Item, mspec: MilestoneSpec) -> dict[str, dict]:
     """What a submission of ``mspec`` may carry figures for, by the names a user types: the milestone's own
     targets (by ``of``; a lone target also as ""), the targets of every task its lead unit leads (a periodic
-    report carries the year-to-date figures), and the cycle's indicators the unit reports (by id and name).
-    Each → {subject_kind, of, unit, target}."""
+    report carries the year-to-date figures: ``task:of``, or ``of`` alone where one task of the unit has it), and,
+    in a yearly report, the cycle's indicators the unit reports (by id and name). Each → {kind, of, unit};
+    kind ``ambiguous`` (with ``tasks``) for a name several of the unit's tasks share."""
     out: dict[str, dict] = {}
     for t in mspec.targets:
         out[t.of or ""] = {"kind": "target", "of": t.of or "", "unit": t.unit}
     if len(mspec.targets) == 1:
         out[""] = out[mspec.targets[0].of or ""]
     units = set(it.lead)
+    own = set(out)
+    tasks_of: dict[str, set[str]] = {}
     for other in spec.items:
         if other.kind == "task" and units & set(other.lead):
             for m in other.milestones:
                 for t in m.targets:
-                    if t.of:  # by its name, and by task:name where the name is generic (全年目标)
+                    if t.of:  # by task:name, and by the name alone where only one task of the unit uses it
+                        tasks_of.setdefault(t.of, set()).add(other.key)
                         out.setdefault(t.of, {"kind": "target", "of": t.of, "unit": t.unit})
                         out.setdefault(f"{other.key}:{t.of}", {"kind": "target", "of": f"{other.key}:{t.of}",
                                                                 "unit": t.unit})
-    for ind in spec.file.indicators:
-        if not ind.lead or units & {spec.department(d).short for d in ind.lead}:
-            entry = {"kind": "indicator", "of": ind.id, "unit": ind.unit}
-            out.setdefault(ind.id, entry)
-            out.setdefault(ind.name, entry)
+    for name, keys in tasks_of.items():
+        if len(keys) > 1 and name not in own:  # 全年目标 of two tasks: which one is meant must be said
+            out[name] = {"kind": "ambiguous", "of": name, "unit": "", "tasks": sorted(keys)}
+    if mspec.period and mspec.period.isdigit():  # a yearly report: the indicators the unit reports
+        for ind in spec.file.indicators:
+            if not ind.lead or units & {spec.department(d).short for d in ind.lead}:
+                entry = {"kind": "indicator", "of": ind.id, "unit": ind.unit}
+                out.setdefault(ind.id, entry)
+                out.setdefault(ind.name, entry)
     return out
 
 
@@ -444,14 +452,20 @@ def _figures(ctx: Ctx, it: Item, m: Milestone, mspec: MilestoneSpec, figures) ->
             names = "、".join(k for k in known if k) or "none (no targets here, no indicators for this unit)"
             said = f"has no figure {of!r} to report" if of else "needs the figure's name (NAME=VALUE)"
             raise PlancycleError(f"{_label(m)} {said}; it may report: {names[:300]}")
+        if entry["kind"] == "ambiguous":
+            raise PlancycleError(f"figure {of!r} is a target of several tasks ({', '.join(entry['tasks'])}): "
+                                 f"name the task, e.g. {entry['tasks'][0]}:{of}")
         try:
             value = float(f["value"])
         except (TypeError, ValueError, KeyError):
             raise PlancycleError(f"figure {of or entry['of']!r}: {f.get('value')!r} is not a number") from None
         if value != value or value in (float("inf"), float("-inf")):
             raise PlancycleError(f"figure {of or entry['of']!r}: {f.get('value')!r} is not a number")
-        out.append({"kind": entry["kind"], "of": entry["of"], "value": value,
-                    "unit": (f.get("unit") or entry["unit"] or ""), "source": f.get("source")})
+        given = (f.get("unit") or "").strip()
+        if given and given != (entry["unit"] or ""):  # 21.4家 against a % target would be compared as if it were %
+            raise PlancycleError(f"figure {of or entry['of']!r}: the unit is {entry['unit'] or 'none'}, not {given}")
+        out.append({"kind": entry["kind"], "of": entry["of"], "value": value, "unit": entry["unit"] or "",
+                    "source": f.get("source")})
     return out
 
 
@@ -477,7 +491,7 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
         parts = {k: str(report[k]).strip() for k in REPORT_PARTS if report.get(k) and str(report[k]).strip()} or None
     request = {"item": item, "milestone": m.ms_id, "files": [f["sha256"] for f in attached], "note": note, "by": ctx.by}
     if checked:
-        request["figures"] = [{k: f[k] for k in ("of", "value", "unit")} for f in checked]
+        request["figures"] = [{k: f[k] for k in ("of", "value", "unit", "source")} for f in checked]
     if parts:
         request["report"] = parts
     fp = _fingerprint(request)
@@ -710,8 +724,14 @@ def trigger(session: Session, spec: CycleSpec, *, item: str, milestone: str, by:
     request = {"item": item, "milestone": m.ms_id, "reason": reason, "due": str(due) if due else None}
     key = key or f"trigger:{item}:{m.ms_id}"
     _require_coordinator(ctx, f"trigger {_label(m)}")
-    if _replayed(ctx, key, request):
-        return ctx.outcome
+    try:
+        if _replayed(ctx, key, request):
+            return ctx.outcome
+    except IdempotencyConflict:  # triggered before, with another reason or deadline
+        first = session.exec(select(Decision).where(Decision.milestone_id == m.id, Decision.kind == "trigger")
+                             .order_by(Decision.at)).first()
+        when = f" on {first.at:%Y-%m-%d} by {first.by}" if first is not None else ""
+        raise TransitionError(f"{_label(m)} was already triggered{when}; it is {describe(m.status)}") from None
     if not (reason and reason.strip()):
         raise PlancycleError(f"triggering {_label(m)} needs a reason (what calls for it)")
     if m.status != Status.DORMANT:
@@ -722,6 +742,9 @@ def trigger(session: Session, spec: CycleSpec, *, item: str, milestone: str, by:
         due = dt.date.fromisoformat(due) if isinstance(due, str) else due
         if due < ctx.as_of.date():
             raise PlancycleError(f"the new deadline {due.isoformat()} of {_label(m)} has already passed")
+        if spec.last_day and due > spec.last_day:
+            raise PlancycleError(f"the new deadline {due.isoformat()} of {_label(m)} is after the cycle's last day "
+                                 f"({spec.last_day.isoformat()})")
     elif m.due_date < ctx.as_of.date():
         raise PlancycleError(f"the planned deadline of {_label(m)}, {m.due_date.isoformat()}, has passed: give the "
                              "deadline it now has (--due YYYY-MM-DD)")
@@ -834,7 +857,7 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
         confirm = session.exec(select(Milestone).where(Milestone.run_id == ctx.run.id,
                                                        Milestone.item_key == closing[0],
                                                        Milestone.ms_id == closing[1])).first()
-        if confirm is not None and confirm.status in ("accepted", "waived"):
+        if confirm is not None and confirm.status in DONE:
             raise TransitionError(f"cannot propose a 专项规划: {confirm.name} is complete for this cycle")
     item = _new_special_plan(ctx, [lead], [], title, note)
     ctx.outcome.target = item.key
@@ -903,7 +926,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
         if it.status != "active":
             raise TransitionError(f"cannot decide {key_}: it was rejected at 立项确认")
         reg = _milestone(ctx, key_, reg_spec.id)
-        if reg.status in ("accepted", "waived"):
+        if reg.status in DONE:
             raise TransitionError(f"cannot decide {key_} {reg.name}: it is {describe(reg.status)}")
     for key_ in confirm:
         it = _item(ctx, key_)
@@ -913,7 +936,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
                 session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="register", by=ctx.by, at=ctx.as_of,
                                      comments="确认立项"))
                 break
-            if m.status not in ("accepted", "waived"):  # the proposal is accepted by its confirmation
+            if m.status not in SETTLED:  # the proposal is accepted by its confirmation (an untriggered step stays)
                 _set_status(ctx, m, "complete")
                 _audit(ctx, "milestone.completed", f"{m.item_key}:{m.ms_id}", why="立项确认")
         _audit(ctx, "special_plan.registered", key_)
@@ -922,7 +945,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
         it.status = "rejected"
         session.add(it)
         for m in session.exec(select(Milestone).where(Milestone.item_id == it.id)):
-            if m.status not in ("accepted", "waived"):
+            if m.status not in DONE:  # every step still to come, optional ones included, is excused
                 _set_status(ctx, m, "waive")
             if m.ms_id == reg_spec.id:  # shown on the plan's own page: why it was not confirmed
                 session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="reject", by=ctx.by, at=ctx.as_of,

@@ -6,7 +6,7 @@ make a move or when a milestone opens (``stages.services``), or gates (``stages.
     pending ──open──▶ open ──submit──▶ submitted ──accept──▶ accepted
                          ▲                 │
                          └──── returned ◀──┘ return (退回, with comments); submit again from returned
-    pending / open / submitted / returned ──waive (with a reason)──▶ waived
+    pending / open / submitted / returned / dormant ──waive (with a reason)──▶ waived
     any unfinished ──complete──▶ accepted   (the system, when a milestone's completes_when gate turns true)
     dormant ──trigger──▶ pending             (an optional milestone, once the office says it is needed)
 
@@ -58,7 +58,7 @@ TRANSITIONS: dict[str, dict[Status, Status]] = {
     "submit": {S.OPEN: S.SUBMITTED, S.RETURNED: S.SUBMITTED},
     "accept": {S.SUBMITTED: S.ACCEPTED},
     "return": {S.SUBMITTED: S.RETURNED},
-    "waive": {S.PENDING: S.WAIVED, S.OPEN: S.WAIVED, S.SUBMITTED: S.WAIVED, S.RETURNED: S.WAIVED},
+    "waive": {S.PENDING: S.WAIVED, S.OPEN: S.WAIVED, S.SUBMITTED: S.WAIVED, S.RETURNED: S.WAIVED, S.DORMANT: S.WAIVED},
     "complete": {S.PENDING: S.ACCEPTED, S.OPEN: S.ACCEPTED, S.SUBMITTED: S.ACCEPTED, S.RETURNED: S.ACCEPTED},
 }
 

@@ -84,8 +84,9 @@ def timeline_of(run: RunRows, spec: CycleSpec, as_of=None) -> dict:
     out_rows = []
     for row, first, last, live in built:
         cells = {}
+        dormant = bool(live) and all(m.status == "dormant" for m in live)  # only an optional step, not called for
         for q in quarters:
-            if not first <= q <= last:
+            if not first <= q <= last or dormant:
                 cells[f"{q[0]}Q{q[1]}"] = ""
                 continue
             relevant = [m for m in live if m.original_due <= quarter_end(q)]

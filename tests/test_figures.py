@@ -223,8 +223,8 @@ def test_late_december_looks_into_a_year_the_calendar_does_not_know(tmp_path):
     from stages.calendar import calendar_for
 
     cal = calendar_for(load_cycle(FIXTURE))
-    assert cal.workdays_ahead(dt.date(2026, 12, 28), dt.date(2027, 1, 5)) == 6  # 29, 30, 31, 1, 4, 5
-    assert yellow_cutoff(cal, dt.date(2026, 12, 28), 5) == dt.date(2027, 1, 4)
+    assert cal.workdays_ahead(dt.date(2026, 12, 28), dt.date(2027, 1, 5)) == 5  # 29, 30, 31, 4, 5 (元旦 is fixed)
+    assert yellow_cutoff(cal, dt.date(2026, 12, 28), 5) == dt.date(2027, 1, 5)
     with pytest.raises(CalendarError, match="add 2027's holidays"):
         cal.workdays_between(dt.date(2027, 1, 5), dt.date(2027, 1, 8))
 
@@ -298,3 +298,47 @@ def test_special_plans_listed_in_the_file_join_those_proposed(tmp_path):
     (tmp_path / "x.yaml").write_text(text.replace("schema: 2\n", ""), encoding="utf-8")
     with pytest.raises(ConfigError, match="special_plans: needs schema: 2"):
         load_cycle(tmp_path / "x.yaml")
+
+
+@pytest.mark.parametrize("text,value,unit", [("26.3", 26.3, None), ("26.3%", 26.3, "%"), ("1,190", 1190, None),
+                                             ("７６家", 76, "家"), ("-0.8", -0.8, None)])
+def test_a_number_as_an_office_types_it(text, value, unit):
+    from stages.requests import parse_number
+
+    assert parse_number(text) == (value, unit)
+
+
+@pytest.mark.parametrize("text", ["1e3", ".5.5", "七十六", "1,19", "12abc3"])
+def test_what_is_not_a_number_is_refused(text):
+    from stages.requests import parse_number
+
+    with pytest.raises(ValueError):
+        parse_number(text)
+
+
+def test_a_figure_in_another_unit_is_refused(s, spec):
+    with pytest.raises(PlancycleError, match="the unit is %, not 家"):
+        sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-28",
+                  figures=[{"of": "区级一般公共预算收入", "value": 21.4, "unit": "家"}])
+
+
+def test_a_returned_submission_s_figures_stop_counting(s, spec):
+    sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-28",
+              figures=[{"of": "区级一般公共预算收入", "value": 21.4}])
+    sv.review(s, spec, item="revenue", milestone="q1", decision="return", by="区发改委", comments="数据口径有误",
+              as_of="2026-03-29")
+    _, m = ms(board(s, spec, "2026-03-30"), "revenue", "q1")
+    assert "actual" not in m["targets"][0] and "progress" not in m
+    sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-30",
+              figures=[{"of": "区级一般公共预算收入", "value": 25}])
+    _, m = ms(board(s, spec, "2026-03-31"), "revenue", "q1")
+    assert m["targets"][0]["actual"] == 25 and m["progress"] == "on"
+
+
+def test_trigger_says_when_it_was_triggered_and_keeps_deadlines_inside_the_cycle(s, spec):
+    with pytest.raises(PlancycleError, match="after the cycle's last day"):
+        sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="x", as_of="2026-07-22",
+                   due="2027-03-31")
+    sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="年中评估认为需调整", as_of="2026-07-22")
+    with pytest.raises(PlancycleError, match="was already triggered on 2026-07-22 by 区发改委"):
+        sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="another", as_of="2026-07-23")

@@ -439,7 +439,12 @@ def test_the_default_notice_settings(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as err:  # another district's issuer with the default (长宁's) settings
         load_cycle(_cycle(tmp_path, no_key))
     _assert_one_clear_line(str(err.value), "the default notice settings (config/notices.yaml) are "
-                                           "上海市长宁区发展和改革委员会's, not 测试区发展和改革委员会's")
+                                           "上海市长宁区发展和改革委员会's, not an office of 测试区")
+    # naming the default file by a path is the same file
+    with pytest.raises(ConfigError) as err:
+        load_cycle(_cycle(tmp_path, BASE.replace("notices: mini-notices.yaml\n",
+                                                 f"notices: {ROOT / 'config' / 'notices.yaml'}\n")))
+    _assert_one_clear_line(str(err.value), "notices: names the default settings (config/notices.yaml)")
     monkeypatch.setattr(loader, "NOTICES_DEFAULT", tmp_path / "gone" / "notices.yaml")
     with pytest.raises(ConfigError) as err:
         load_cycle(_cycle(tmp_path, no_key))

@@ -19,6 +19,7 @@ ALLOWED = {
     ("pending", "complete"): "accepted", ("open", "complete"): "accepted",
     ("submitted", "complete"): "accepted", ("returned", "complete"): "accepted",
     ("dormant", "trigger"): "pending",  # an optional milestone: only the trigger wakes it
+    ("dormant", "waive"): "waived",  # … or a rejected special plan's optional step is excused with the rest
 }
 ALL = [(s.value, e) for s in Status for e in TRANSITIONS]
 

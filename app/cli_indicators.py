@@ -31,7 +31,6 @@ Kept apart from ``app.cli``, which registers it (:func:`register`) with its engi
 
 from __future__ import annotations
 
-import re
 from typing import Optional
 
 import typer

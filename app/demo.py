@@ -634,7 +634,7 @@ class Demo:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         from stages.services import find_run
-        from stages.sweep import report_day
+        from stages.paperwork import report_day_of
 
         t0 = time.perf_counter()
         self.setup()
@@ -651,7 +651,7 @@ class Demo:
                 day = last = self.start + dt.timedelta(days=n)
                 if self.workday(day):
                     self.sweep(day)
-                    if day == report_day(self.cal, day.year, day.month):  # the schedule's run that files it
+                    if day == report_day_of(self.spec, self.cal, day.year, day.month):  # the schedule's run files it
                         self.monthly(day)
                 for order, _i, fn, args in sorted(self.agenda.pop(day, []), key=lambda x: (x[0], x[1])):
                     fn(day, *args)

@@ -18,7 +18,8 @@ from stages.errors import PlancycleError
 from stages.models import AuditEvent
 from stages.services import calendar_for
 from stages.paperwork import monthly_report as record_monthly_report, supervision
-from stages.sweep import parse_month, report_day, should_sweep, sweep
+from stages.paperwork import report_day_of
+from stages.sweep import parse_month, should_sweep, sweep
 
 from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
 
@@ -63,7 +64,8 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
 @flow(name="monthly-report")
 def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.datetime] = None,
                             db: Optional[str] = None, force: bool = False) -> dict:
-    """File the month's progress report (by the 25th; the working day before when the 25th is not one)."""
+    """File the month's progress report on its day (``documents.monthly_report.day``, 25 by default; the working
+    day before when that is not one): the first run on or after it files it, once a month."""
     try:
         when = as_datetime(as_of)
         eng = engine_for(db)
@@ -77,8 +79,9 @@ def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.date
                 cal = calendar_for(spec)
                 m = month or f"{when.year:04d}-{when.month:02d}"
                 y, mo = parse_month(m)
-                if not force and month is None and when.date() < report_day(cal, y, mo):
-                    out[run.spec_id] = {"month": m, "skipped": f"report day is {report_day(cal, y, mo)}"}
+                rday = report_day_of(spec, cal, y, mo)
+                if not force and month is None and when.date() < rday:
+                    out[run.spec_id] = {"month": m, "skipped": f"report day is {rday}"}
                     continue
                 report, new = record_monthly_report(session, spec, cal, m, as_of=when if month is None else None,
                                                     flow_run_id=current_flow_run_id())

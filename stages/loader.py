@@ -293,6 +293,10 @@ def _notices_problem(data) -> tuple[tuple, str, str | None] | None:
             to = (settings or {}).get("to")
             if to is not None and not isinstance(to, str):
                 return ("documents", kind, "to"), "must be text (the 主送 line)", "to: 各有关部门"
+            day = (settings or {}).get("day")
+            if kind == "monthly_report" and day is not None and (isinstance(day, bool) or not isinstance(day, int)
+                                                                 or not 1 <= day <= 28):
+                return ("documents", kind, "day"), "must be a day of the month from 1 to 28", "day: 25"
     unnumbered = data["numbering"].get("unnumbered")
     if unnumbered is not None and not isinstance(unnumbered, list):
         return ("numbering", "unnumbered"), "must be a list of notice kinds", "[call_for_tender]"

@@ -24,7 +24,6 @@ sweep and report flows, ``init``) call ``after`` in the same transaction as the 
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from collections import defaultdict
@@ -398,12 +397,24 @@ def supervision(session: Session, specs: dict[str, CycleSpec], cal: WorkCalendar
 
 
 # -- the monthly 进展情况 ------------------------------------------------------------------------------------------------
+def report_day_setting(spec: CycleSpec) -> int:
+    """The day of the month the office files its progress report: ``documents.monthly_report.day``, else 25."""
+    return int(nt.doc_settings(nt.load_config(spec.notices_path), "monthly_report").get("day") or 25)
+
+
+def report_day_of(spec: CycleSpec, cal: WorkCalendar, year: int, month: int) -> dt.date:
+    """That day in a given month, or the working day before it."""
+    from .sweep import report_day
+
+    return report_day(cal, year, month, report_day_setting(spec))
+
+
 def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None,
                    flow_run_id: str | None = None) -> tuple[dict, bool]:
     """Compute the month's report and draft it (报告 to 区政府 with 签发人, or a 简报), once per month."""
     from .sweep import monthly_report as compute
 
-    report = compute(session, spec, cal, month, as_of)
+    report = compute(session, spec, cal, month, as_of, day=report_day_setting(spec))
     run = find_run(session, spec.id)
     key = f"monthly:{report['month']}"
     existing = session.exec(select(Notice).where(Notice.run_id == run.id, Notice.idem_key == key)).first()
@@ -453,10 +464,12 @@ def _targets_due(session: Session, spec: CycleSpec, items: dict, first: dt.date,
 
     if not any(m.targets for it in spec.items for m in it.milestones):
         return None
-    # since the last report: deadlines after the same day of the month before (a quarter's targets, due on its
-    # last day, are read in the next month's report, with the figures handed in by then)
-    since = dt.date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
-    since = since.replace(day=min(cut.day, calendar.monthrange(since.year, since.month)[1]))
+    # since the last report: deadlines after the month before's report day (a quarter's targets, due on its last
+    # day, are read in the next month's report, with the figures handed in by then); none falls between two
+    from .services import calendar_for
+
+    prev = dt.date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+    since = report_day_of(spec, calendar_for(spec), prev.year, prev.month)
     data = board(session, spec, dt.datetime.combine(cut, dt.time(18)))
     rows = {"behind": [], "on": [], "ahead": [], "none": []}
     for it in data["items"]:

@@ -154,17 +154,20 @@ def parse_month(text: str) -> tuple[int, int]:
     return year, mon
 
 
-def report_day(cal: WorkCalendar, year: int, month: int) -> dt.date:
-    """The 25th, or the working day before it when the 25th is not a working day."""
-    return cal.previous_workday(dt.date(year, month, 25), include_self=True)
+def report_day(cal: WorkCalendar, year: int, month: int, day: int = 25) -> dt.date:
+    """The month's report day (the notice settings' ``documents.monthly_report.day``, 25 by default), or the
+    working day before it when it is not a working day."""
+    return cal.previous_workday(dt.date(year, month, day), include_self=True)
 
 
-def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None) -> dict:
-    """Per department and per item: what was due this month, what arrived, what is late (as of the report day)."""
+def monthly_report(session: Session, spec: CycleSpec, cal: WorkCalendar, month: str, as_of=None,
+                   day: int = 25) -> dict:
+    """Per department and per item: what was due this month, what arrived, what is late (as of the report day,
+    the ``day`` of the month or the working day before)."""
     year, mon = parse_month(month)
     first = dt.date(year, mon, 1)
     nxt = dt.date(year + (mon == 12), mon % 12 + 1, 1)
-    rday = report_day(cal, year, mon)
+    rday = report_day(cal, year, mon, day)
     cut = as_datetime(as_of).date() if as_of else rday
     run = find_run(session, spec.id)
     rows = session.exec(select(Milestone, Item.title).join(Item, Item.id == Milestone.item_id)

@@ -342,3 +342,30 @@ def test_trigger_says_when_it_was_triggered_and_keeps_deadlines_inside_the_cycle
     sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="年中评估认为需调整", as_of="2026-07-22")
     with pytest.raises(PlancycleError, match="was already triggered on 2026-07-22 by 区发改委"):
         sv.trigger(s, spec, item="review", milestone="adjust", by="区发改委", reason="another", as_of="2026-07-23")
+
+
+def test_the_office_s_report_day_is_a_setting(tmp_path):
+    """documents.monthly_report.day (default 25): seed 004's units report by the 25th, so an office may file on
+    the 28th; the flow, the demo and the report's cut-off all take it."""
+    from stages.paperwork import report_day_of
+
+    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
+    notices = (FIXTURE.parent / "mini-notices.yaml").read_text(encoding="utf-8")
+    (tmp_path / "mini-notices.yaml").write_text(notices.replace("  monthly_report: {genre: 报告, to: 区政府}",
+                                                                "  monthly_report: {genre: 报告, to: 区政府, day: 28}"),
+                                                encoding="utf-8")
+    assert "day: 28" in (tmp_path / "mini-notices.yaml").read_text(encoding="utf-8")
+    (tmp_path / "f.yaml").write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
+    spec = load_cycle(tmp_path / "f.yaml")
+    from stages.calendar import calendar_for
+
+    cal = calendar_for(spec)
+    assert report_day_of(spec, cal, 2026, 4) == dt.date(2026, 4, 28)
+    assert report_day_of(spec, cal, 2026, 2) == dt.date(2026, 2, 28)  # a Saturday, but a make-up working day (调休)
+    assert report_day_of(spec, cal, 2026, 6) == dt.date(2026, 6, 26)  # 06-28 is a Sunday: the Friday before
+    assert report_day_of(load_cycle(FIXTURE), cal, 2026, 4) == dt.date(2026, 4, 24)  # 25, a Saturday: the Friday
+    (tmp_path / "mini-notices.yaml").write_text(notices.replace("  monthly_report: {genre: 报告, to: 区政府}",
+                                                                "  monthly_report: {genre: 报告, day: 31}"),
+                                                encoding="utf-8")
+    with pytest.raises(ConfigError, match="documents.monthly_report.day: must be a day of the month from 1 to 28"):
+        load_cycle(tmp_path / "f.yaml")

@@ -862,22 +862,23 @@ class _Writer:
         from docx.shared import Twips
 
         total = CHARS_PER_LINE * CHAR_TW
-        # every column fits up to 8 characters on one line (序号, 牵头单位 stay readable); what is left of the
-        # text block goes to the long columns in proportion to how much longer they are
-        char = SMALL4_PT * 20
+        # columns sized to their content: a short one (≤ 4 characters: 序号, 属性, 暂无数据) keeps it on one line, a
+        # long one gets at least its header's width, and what is left of the text block goes to the columns whose content is
+        # longer than that, in proportion to how much longer (指标, 工作任务 wrap onto fewer lines)
+        char, pad = SMALL4_PT * 20, 220
         longest = [max([_width(h)] + [_width(r[i]) if i < len(r) else 0 for r in rows]) for i, h in enumerate(header)]
-        need = [int(min(x, 8) * char + 220) for x in longest]
-        extra = [max(x - 8, 0) for x in longest]
-        spare = max(total - sum(need), 0)
-        widths = [n + (int(spare * e / sum(extra)) if sum(extra) else spare // len(need)) for n, e in zip(need, extra)]
-        if sum(widths) > total:  # many columns: the long ones give way first, short ones (序号) keep a line
-            floor = [min(n, int(min(x, 4) * char + 260)) for n, x in zip(need, longest)]
-            give = [w - f for w, f in zip(widths, floor)]
-            excess = sum(widths) - total
-            if sum(give) >= excess:
-                widths = [w - int(excess * g / sum(give)) - 1 for w, g in zip(widths, give)]
-            else:
+        floor = [x if x <= 4.5 else max(_width(h), 2.0) for x, h in zip(longest, header)]
+        if sum(x * char + pad for x in longest) <= total:  # everything fits on one line: spread the rest evenly
+            base = [int(x * char + pad) for x in longest]
+            widths = [b + (total - sum(base)) // len(base) for b in base]
+        else:
+            base = [int(f * char + pad) for f in floor]
+            spare = max(total - sum(base), 0)
+            want = [x - f for x, f in zip(longest, floor)]
+            widths = [b + (int(spare * w / sum(want)) if sum(want) else spare // len(base)) for b, w in zip(base, want)]
+            if sum(widths) > total:  # even the headers do not fit: shrink all alike
                 widths = [int(w * total / sum(widths)) for w in widths]
+        short = [x <= 4 for x in longest]  # a short column (序号, 属性) is centred
         t = self.d.add_table(rows=1 + len(rows), cols=len(header))
         t.style = "Table Grid"
         t.autofit = False
@@ -892,7 +893,7 @@ class _Writer:
                 cell = cells[c_i]
                 cell.width = Twips(widths[c_i])
                 p = cell.paragraphs[0]
-                if r_i == 0 or c_i == 0:
+                if r_i == 0 or short[c_i]:
                     p.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 ppr = p._p.get_or_add_pPr()
                 _child(ppr, "w:snapToGrid", **{"w:val": 0})

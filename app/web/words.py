@@ -20,6 +20,24 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^number must look like (\S+), not .*$", r"发文字号格式应为\1"),
     (r"^nothing to change: .*$", "没有需要保存的修改"),
     (r"^(.+?) signed: (.+)$", r"已签发（\1）：\2"),
+    # the 纲要's indicators (stages.indicators.record: a yearly actual recorded by the coordinator or a lead unit)
+    (r"^(.+?) (\d{4}): (\S+?) recorded by (\S+) — (\S+?)( \(预警\))?(?:; replaces (\S+))?$",
+     lambda m: f"已录入：{m[1]} {m[2]} 年 {m[3]}（{m[5]}" + ("，约束性指标预警" if m[6] else "") + "）"
+     + (f"；更正原值 {m[7]}" if m[7] else "")),
+    (r"^unknown indicator '(.*?)' \(this cycle's(?: indicators)?: .*\)$",
+     lambda m: f"未知指标：{m[1]}" if m[1] else "请选择指标"),
+    (r"^(.+?): the year (.*) is not a year \(expected e\.g\. (\d+)\)$",
+     lambda m: f"“{m[1]}”的年份“{_unquote(m[2])}”不是有效年份，请填写四位数年份（如 {m[3]}）"
+     if _unquote(m[2]) else f"请填写“{m[1]}”数值所属的年份（如 {m[3]}）"),
+    (r"^(.+?): (\d+) is outside its years (\d+)–(\d+)$", r"“\1”只能录入 \3—\4 年的数值，\2 年不在此范围内"),
+    (r"^(?!figure ')(.+?)(?: (\d{4}))?: (.*) is not a number(?: \(expected e\.g\. .*\))?$",
+     lambda m: (f"“{m[1]}”{m[2] + ' 年' if m[2] else ''}填写的“{_unquote(m[3])}”不是有效数字，请只填写数字（如 6.5）"
+                if _unquote(m[3]) else f"请填写“{m[1]}”{m[2] + ' 年' if m[2] else ''}的数值")),
+    (r"^(?!figure ')(.+?)(?: (\d{4}))?: (.*) is not a number: (.*) after it$",
+     lambda m: f"“{m[1]}”{m[2] + ' 年' if m[2] else ''}填写的“{_unquote(m[3])}”不是有效数字（数字后多了“{_unquote(m[4])}”）"),
+    (r"^(?!figure ')(.+?)(?: (\d{4}))?: (.*): the unit is (.*?), not (.+)$",
+     lambda m: f"“{m[1]}”的单位是{'无单位' if m[4] == 'none' else m[4]}，填写的“{_unquote(m[3])}”单位为“{m[5]}”，请换算后只填写数字"),
+    (r"^(.+?) cannot record (.+?): it is reported by (.+)$", r"“\2”由\3报送，\1无权录入"),
     # actual figures, a report's parts, optional milestones (submit --figure / --progress …, trigger)
     (r"^(.+?) has no figure '(.*?)' to report; it may report: (.+)$",
      lambda m: f"“{m[1]}”没有可报送的数据项“{m[2]}”；可报送：{_names(m[3])}"),
@@ -34,6 +52,8 @@ PATTERNS: list[tuple[str, str]] = [
      r"“\1”原定期限 \2 已过，请填写新的期限"),
     (r"^the new deadline (\S+) of (.+?) has already passed$", r"“\2”的新期限 \1 早于今天，请重新填写"),
     (r"^(.+?) cannot trigger (.+?): only the coordinator \((\S+)\) can$", r"只有\3可以触发“\2”，\1无权办理"),
+    (r"^(.+?) was already triggered(?: on (\S+) by (\S+))?; it is (.+)$",
+     lambda m: (f"“{m[1]}”已于{m[2]}由{m[3]}触发" if m[2] else f"“{m[1]}”已触发") + "，无需再次触发"),
     (r"^cannot trigger (.+?): it is not optional$", r"“\1”不是视情况启动的节点，无需触发"),
     (r"^cannot trigger (.+?): it is (.+)$", lambda m: f"“{m[1]}”已触发或已办理（当前{_state(m[2])}），无需再次触发"),
     (r"^(.+?) submitted by (\S+?)(?:, (\d+) working days late)?$",
@@ -102,7 +122,7 @@ ACTION_ZH = {"deliverable.submitted": "报送", "deliverable.accepted": "审核�
              "stage.advance.requested": "申请推进阶段", "gate.ready": "阶段门满足", "gate.overridden": "强制通过阶段门",
              "special_plan.proposed": "专项规划立项建议", "special_plan.registered": "确认立项",
              "special_plan.rejected": "不予确认立项", "special_plans.decided": "立项确认", "contractor.assigned": "登记承接单位",
-             "meeting.scheduled": "安排评审会", "approval.recorded": "登记审议结果", "cycle.created": "建立周期",
+             "meeting.scheduled": "安排评审会", "indicator.recorded": "录入指标数值", "approval.recorded": "登记审议结果", "cycle.created": "建立周期",
              "sweep.ran": "每日巡检", "report.monthly": "月度报告", "user.added": "新增用户", "user.disabled": "停用用户",
              "user.enabled": "启用用户", "user.password_set": "重设密码"}
 

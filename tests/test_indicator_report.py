@@ -81,7 +81,7 @@ def test_the_report_states_every_indicator_from_the_recorded_figures(run, putuo)
     # 二、 and the 附件 table: every indicator, in the cycle file's order, 暂无数据 for the one without a 2022 value
     two = section(text, "二、主要指标监测情况")
     assert "暂无数据的指标：户籍人口平均预期寿命。" in two and "见附件" in two
-    assert "注：示例值，种子文件未列出指标数值，以《纲要》主要指标表为准。" in two  # the illustrative note, visible
+    assert "注：示例值：本文件的指标数值为演示用，正式使用前按《纲要》主要指标表填写。" in two  # the illustrative note, visible
     assert "单位地区生产总值能耗下降：完成市下达目标" in two
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert table[0] == "| 指标 | 属性 | 单位 | 基期值 | 实际值 | 目标值 | 判断 |"

@@ -69,7 +69,7 @@ def test_the_file_is_seed_003(putuo):
     assert len(parts) == 8 and {m.id for m in parts[0].milestones} == {"mid_review", "final_review"}
     # the seed gives no values: every indicator says its values are illustrative
     assert 8 <= len(cf.indicators) <= 12
-    assert all(i.note and i.note.startswith("示例值，种子文件未列出指标数值") for i in cf.indicators)
+    assert all(i.note and i.note.startswith("示例值：本文件的指标数值为演示用") for i in cf.indicators)
     assert {i.kind for i in cf.indicators if i.id in ("pm25", "energy-intensity")} == {"约束性"}
     for path in (PUTUO, ROOT / "config" / "putuo" / "departments.yaml", ROOT / "config" / "putuo" / "notices.yaml"):
         text = path.read_text(encoding="utf-8")

@@ -107,7 +107,7 @@ def test_page_lists_the_ten_indicators_with_kind_base_and_target(pt):
     text = _text(r.text)
     assert "10项指标：暂无数据10；预警0项" in text.replace(" ", "")  # nothing reported yet
     # the illustrative-values note, once, as a footnote; what one indicator adds to it, at its row
-    assert text.count("示例值，种子文件未列出指标数值，以《纲要》主要指标表为准") == 1
+    assert text.count("示例值：本文件的指标数值为演示用，正式使用前按《纲要》主要指标表填写") == 1
     assert "完成市下达目标" in _row(r.text, "energy-intensity")
     assert 'action="/indicators/record"' not in r.text  # a leader reads, records nothing
 

@@ -16,7 +16,6 @@ import typer
 
 config_app = typer.Typer(help="Cycle files: upgrade one to the newest schema.", no_args_is_help=True)
 
-_HOST: dict = {}  # what app.cli hands over at register()
 
 
 def run_note(name: str, cycle: str, version: int) -> str:
@@ -73,7 +72,6 @@ def _print_json(data) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
-def register(app: typer.Typer, **kw) -> None:
-    """Add ``config`` to ``app``; the host's engine factory, URL and State are kept but not used (no database)."""
-    _HOST.update(kw)
+def register(app: typer.Typer, **_host) -> None:
+    """Add ``config`` to ``app`` (it opens no database: the host's engine factory, URL and State go unused)."""
     app.add_typer(config_app, name="config")

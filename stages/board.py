@@ -58,7 +58,31 @@ def run_rows(session, spec: CycleSpec) -> RunRows:
                              .where(Decision.run_id == run.id, Decision.kind == "approve")).all()
     stages = session.exec(select(StageState).where(StageState.run_id == run.id)).all()
     figures = session.exec(select(Figure).where(Figure.run_id == run.id).order_by(Figure.at, Figure.id)).all()
+    if figures:
+        from .models import Submission
+
+        subs = session.exec(select(Submission.id, Submission.milestone_id).where(Submission.run_id == run.id)).all()
+        figures = standing_figures(figures, dict(subs), rows)
     return RunRows(run, list(items), list(rows), [tuple(a) for a in approvals], list(stages), list(figures))
+
+
+def standing_figures(figures, milestone_of: dict, milestones) -> list:
+    """The figures someone stands by: one typed in directly (``indicator record``), or one handed in with its
+    milestone's latest submission while that milestone is not returned (退回). A returned report's figures, and
+    those of a submission handed in again since, no longer count — on the board, the indicator board and the
+    documents alike. ``milestone_of``: submission id → milestone id."""
+    latest: dict[int, int] = {}
+    for sub_id, ms_id in milestone_of.items():
+        latest[ms_id] = max(latest.get(ms_id, 0), sub_id)
+    returned = {m.id for m in milestones if m.status == "returned"}
+    out = []
+    for f in figures:
+        if f.submission_id is not None:
+            ms_id = milestone_of.get(f.submission_id)
+            if ms_id is None or latest.get(ms_id) != f.submission_id or ms_id in returned:
+                continue
+        out.append(f)
+    return out
 
 
 def _targets(spec: CycleSpec) -> dict:
@@ -86,21 +110,13 @@ def progress_of(target: float, actual: float, direction: str = "up") -> str:
 
 def _actuals(rows: "RunRows", spec: CycleSpec, day) -> dict:
     """The latest figure recorded on or before ``day``: by (subject, of), and, from periodic reports only, by
-    (unit, of). A submission's figures stop counting once the milestone is returned, or handed in again with
-    figures."""
+    (unit, of)."""
     reports = {it.key for it in spec.items if it.milestones and it.milestones[0].period}
-    status = {f"{m.item_key}:{m.ms_id}": m.status for m in rows.milestones}
-    latest: dict[str, int] = {}  # a milestone's latest submission that carried figures: it supersedes earlier ones
-    for f in rows.figures:
-        if f.submission_id is not None and f.at.date() <= day:
-            latest[f.subject] = max(latest.get(f.subject, 0), f.submission_id)
     by_subject: dict = {}
     by_unit: dict = {}
-    for f in rows.figures:
+    for f in rows.figures:  # the standing ones (run_rows drops a returned or superseded submission's)
         if f.at.date() > day:
             continue
-        if f.submission_id is not None and (f.submission_id < latest[f.subject] or status.get(f.subject) == "returned"):
-            continue  # superseded, or handed back (退回): not a figure anyone stands by
         by_subject[(f.subject, f.of)] = f
         if f.subject.partition(":")[0] in reports:
             by_unit[(f.by, f.of)] = f

@@ -200,14 +200,11 @@ def _iso(value) -> str | None:
 
 
 def figure_rows(session, spec: CycleSpec) -> list:
-    """The run's figure rows through a Session, in recorded order (as ``stages.board.run_rows`` reads them)."""
-    from sqlmodel import select
+    """The run's standing figure rows through a Session, in recorded order: ``stages.board.run_rows``'s (a
+    returned or superseded report's values left out)."""
+    from .board import run_rows
 
-    from .models import Figure
-    from .store import find_run
-
-    run = find_run(session, spec.id)
-    return list(session.exec(select(Figure).where(Figure.run_id == run.id).order_by(Figure.at, Figure.id)).all())
+    return run_rows(session, spec).figures
 
 
 def warning_notice(spec: CycleSpec, ind: IndicatorSpec, year: int, value: float) -> dict | None:

@@ -17,7 +17,7 @@ import re
 import sqlite3
 from types import SimpleNamespace
 
-from .board import RunRows
+from .board import RunRows, standing_figures
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{6})?\Z")
@@ -124,6 +124,10 @@ def run_rows(con: sqlite3.Connection, spec_id: str) -> RunRows:
     stages = _records(con, "SELECT * FROM stage_state WHERE stage_state.run_id = ?", (run.id,), STAGE)
     figures = _records(con, "SELECT * FROM figure WHERE figure.run_id = ? ORDER BY figure.at, figure.id", (run.id,),
                        FIGURE)
+    if figures:
+        subs = {_int(i): _int(m) for i, m in con.execute(
+            "SELECT submission.id, submission.milestone_id FROM submission WHERE submission.run_id = ?", (run.id,))}
+        figures = standing_figures(figures, subs, milestones)
     return RunRows(run, items, milestones, approvals, stages, figures)
 
 

@@ -369,3 +369,28 @@ def test_the_office_s_report_day_is_a_setting(tmp_path):
                                                 encoding="utf-8")
     with pytest.raises(ConfigError, match="documents.monthly_report.day: must be a day of the month from 1 to 28"):
         load_cycle(tmp_path / "f.yaml")
+
+
+def test_a_returned_yearly_report_s_indicator_values_stop_counting(tmp_path):
+    """The same rule for indicators: a 约束性 value in a report handed back (退回) raises no 预警 any more, on the
+    indicator board and in what the documents read."""
+    from stages.indicators import figure_rows, indicator_board
+
+    spec = load_cycle(ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml")
+    ind = next(i for i in spec.file.indicators if i.kind == "约束性" and i.lead)
+    unit = spec.department(ind.lead[0])
+    item = next(it for it in spec.items if it.milestones and it.milestones[0].period and it.lead == (unit.short,))
+    ms_ = item.milestones[0]
+    eng = make_engine("sqlite://")
+    create_schema(eng)
+    with Session(eng) as session:
+        sv.init_run(session, spec, as_of="2021-03-22")
+        off = ind.target * (3 if ind.direction == "down" else 0.1)  # far off its path
+        due = ms_.due_date
+        sv.submit(session, spec, item=item.key, milestone=ms_.id, by=unit.short, as_of=f"{due}",
+                  figures=[{"of": ind.id, "value": off}])
+        assert indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"]
+        sv.review(session, spec, item=item.key, milestone=ms_.id, decision="return", by=spec.coordinator.short,
+                  comments="数据口径有误", as_of=f"{due}")
+        assert not any(w["indicator"] == ind.id for w in
+                       indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"])

@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped and the tiny test cycle, and a fresh in-memory database per test."""
+"""Shared fixtures: the shipped and the tiny test cycle, and a fresh in-memory database per test; a cycle file
+written beside the test cycle's included files; the CLI run in this process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,32 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CHANGNING = ROOT / "config" / "cycles" / "changning-14th.yaml"
 MINI = FIXTURES / "mini.yaml"
+PUTUO = ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml"
+
+
+def write_cycle(folder: Path, text: str | None = None, name: str = "cycle.yaml") -> Path:
+    """A cycle file in ``folder`` — ``text``, or mini.yaml itself — with the departments and notice settings the
+    test cycles name (mini-departments.yaml, mini-notices.yaml) beside it."""
+    import shutil
+
+    for include in ("mini-departments.yaml", "mini-notices.yaml"):
+        shutil.copy(FIXTURES / include, folder / include)
+    target = folder / name
+    target.write_bytes(MINI.read_bytes() if text is None else text.encode("utf-8"))
+    return target
+
+
+def run_main(argv, capsys) -> tuple[int, str, str]:
+    """``plancycle ARGV`` in this process: (exit code, stdout, stderr)."""
+    from app import cli
+
+    try:
+        cli.main([str(a) for a in argv])
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +57,22 @@ def changning():
 @pytest.fixture(scope="session")
 def mini():
     return load_cycle(MINI)
+
+
+@pytest.fixture(scope="session")
+def putuo():
+    return load_cycle(PUTUO)
+
+
+@pytest.fixture
+def putuo_run(session, putuo):
+    """seed 003's monitoring cycle, its run created (and its paperwork drafted) on 2021-03-01."""
+    from stages.paperwork import after
+    from stages.services import init_run
+
+    after(session, putuo, init_run(session, putuo, as_of="2021-03-01"), as_of="2021-03-01")
+    session.commit()
+    return session
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import MINI, ROOT
+from .conftest import MINI, ROOT, run_main
 
 BAD_BYTES = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what Python makes of a non-UTF-8 argument
 
@@ -204,16 +204,6 @@ def digest(path: str) -> str:
     return h.hexdigest()
 
 
-def run_main(argv, capsys):
-    from app import cli
-
-    try:
-        cli.main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def check_refusal(code, out, err, fragment):

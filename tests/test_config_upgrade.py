@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import stat
 from pathlib import Path
 
 import pytest
@@ -14,33 +13,16 @@ import pytest
 from stages import upgrade
 from stages.loader import load_cycle
 
-from .conftest import CHANGNING, MINI, ROOT
+from .conftest import CHANGNING, MINI, ROOT, run_main, write_cycle
 
 CONFIG = ROOT / "config"
 
 
-def run_main(argv, capsys):
-    from app import cli
-
-    try:
-        cli.main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def copy_mini(folder: Path, text: str | None = None, name: str = "mini.yaml") -> Path:
-    """mini.yaml (or ``text``) and the departments file it names, in ``folder``."""
-    shutil.copy(MINI.parent / "mini-departments.yaml", folder / "mini-departments.yaml")
-    shutil.copy(MINI.parent / "mini-notices.yaml", folder / "mini-notices.yaml")
-    target = folder / name
-    if text is None:
-        shutil.copy(MINI, target)
-    else:
-        target.write_bytes(text.encode("utf-8"))
-    return target
+    """mini.yaml (or ``text``) and the files it names, in ``folder``."""
+    return write_cycle(folder, text, name)
 
 
 def copy_shipped(folder: Path, cycle: str) -> Path:

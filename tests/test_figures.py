@@ -8,16 +8,16 @@ import datetime as dt
 import shutil
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from stages import services as sv
 from stages.board import board, progress_of
 from stages.errors import ConfigError, PlancycleError
 from stages.identity import Forbidden
 from stages.loader import load_cycle
-from stages.models import Figure, Submission, create_schema, make_engine
+from stages.models import Figure, Submission
 
-from .conftest import ROOT
+from .conftest import MINI, ROOT, write_cycle
 
 FIXTURE = ROOT / "tests" / "fixtures" / "figures.yaml"
 
@@ -28,13 +28,10 @@ def spec():
 
 
 @pytest.fixture
-def s(spec):
-    eng = make_engine("sqlite://")
-    create_schema(eng)
-    with Session(eng) as session:
-        sv.init_run(session, spec, as_of="2026-01-04")
-        session.commit()
-        yield session
+def s(session, spec):
+    sv.init_run(session, spec, as_of="2026-01-04")
+    session.commit()
+    return session
 
 
 def ms(board_data, key, mid):
@@ -164,13 +161,9 @@ reporting:
   day: 20
   start: 2026-01
   end: 2026-12""")
-    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
-    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
-    (tmp_path / "y.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="lies in no stage's window"):  # the 2026 report is due in December 2027
-        load_cycle(tmp_path / "y.yaml")
-    (tmp_path / "y.yaml").write_text(text.replace("end: 2026-12-31}", "end: 2027-12-31}"), encoding="utf-8")
-    y = load_cycle(tmp_path / "y.yaml")
+        load_cycle(write_cycle(tmp_path, text))
+    y = load_cycle(write_cycle(tmp_path, text.replace("end: 2026-12-31}", "end: 2027-12-31}")))
     r = y.item("report-swj")
     assert [(m.id, m.period, str(m.due_date)) for m in r.milestones] == [("y2026", "2026", "2027-12-20")]
 
@@ -182,35 +175,25 @@ reporting:
 ])
 def test_schema_1_refuses_what_schema_2_added(tmp_path, old, new, key):
     """mini.yaml is schema 1 (no ``schema:``): each addition of schema 2 is refused there, naming the key."""
-    mini = ROOT / "tests" / "fixtures" / "mini.yaml"
-    shutil.copy(mini.parent / "mini-departments.yaml", tmp_path)
-    shutil.copy(mini.parent / "mini-notices.yaml", tmp_path)
-    text = mini.read_text(encoding="utf-8")
+    text = MINI.read_text(encoding="utf-8")
     assert old in text
-    (tmp_path / "x.yaml").write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=f"{key}: needs schema: 2"):
-        load_cycle(tmp_path / "x.yaml")
+        load_cycle(write_cycle(tmp_path, text.replace(old, new, 1)))
 
 
 def test_a_split_task_is_named_by_its_parts(tmp_path):
-    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
-    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
     text = FIXTURE.read_text(encoding="utf-8").replace(
         "      - {id: midyear, name: 年中评估, due: 2026-07-31}",
         "      - {id: midyear, name: 年中评估, due: 2026-07-31, after: [\"streets:plan\"]}")
-    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"split per lead unit .*streets.st1"):
-        load_cycle(tmp_path / "x.yaml")
+        load_cycle(write_cycle(tmp_path, text))
 
 
 def test_an_optional_milestone_cannot_also_open_by_a_gate(tmp_path):
-    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
-    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
     text = FIXTURE.read_text(encoding="utf-8").replace(
         "condition: 年中评估认为确有必要时}", "condition: 年中评估认为确有必要时, role: special_plan_confirmation}")
-    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match="optional milestone 'adjust' also has role"):
-        load_cycle(tmp_path / "x.yaml")
+        load_cycle(write_cycle(tmp_path, text))
 
 
 def test_late_december_looks_into_a_year_the_calendar_does_not_know(tmp_path):
@@ -255,49 +238,35 @@ def test_a_late_step_does_not_mark_quarters_still_to_come_late(s, spec):
     assert row["cells"]["2026Q4"] == "planned"  # the quarter has not begun: nothing in it can be late yet
 
 
-def test_a_co_lead_sees_the_task_another_lead_reports(tmp_path):
+def test_a_co_lead_sees_the_task_another_lead_reports(tmp_path, session):
     """lead_mode first: the first lead unit owes the steps; the others see them in their inbox (co_lead)."""
     from stages.views import inbox
 
-    shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
-    shutil.copy(FIXTURE.parent / "mini-notices.yaml", tmp_path)
     text = FIXTURE.read_text(encoding="utf-8").replace("    lead: [区商务委]\n", "    lead: [区商务委, 区教育局]\n", 1)
-    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
-    spec = load_cycle(tmp_path / "c.yaml")
-    eng = make_engine("sqlite://")
-    create_schema(eng)
-    with Session(eng) as session:
-        sv.init_run(session, spec, as_of="2026-01-05")
-        box = inbox(session, spec, "区教育局", "2026-02-01")
+    spec = load_cycle(write_cycle(tmp_path, text))
+    sv.init_run(session, spec, as_of="2026-01-05")
+    box = inbox(session, spec, "区教育局", "2026-02-01")
     assert [(c["item"], c["milestone"], c["owner"]) for c in box["co_lead"]] == [("revenue", "q1", "区商务委")]
     assert all(o["item"] != "revenue" for o in box["owes"])
 
 
-def test_special_plans_listed_in_the_file_join_those_proposed(tmp_path):
-    mini = ROOT / "tests" / "fixtures" / "mini.yaml"
-    shutil.copy(mini.parent / "mini-departments.yaml", tmp_path)
-    shutil.copy(mini.parent / "mini-notices.yaml", tmp_path)
-    text = mini.read_text(encoding="utf-8").replace("id: mini\n", "id: mini\nschema: 2\n", 1).replace(
+def test_special_plans_listed_in_the_file_join_those_proposed(tmp_path, session):
+    text = MINI.read_text(encoding="utf-8").replace("id: mini\n", "id: mini\nschema: 2\n", 1).replace(
         "\ntimeline:", "\nspecial_plans:\n  - {title: 测试区教育发展规划, lead: [区教育局], ref: 附件2 一、1}\n"
                       "  - {title: 测试区商务发展规划, lead: [区商务委], cooperating: [各街镇]}\ntimeline:", 1)
-    (tmp_path / "x.yaml").write_text(text, encoding="utf-8")
-    spec = load_cycle(tmp_path / "x.yaml")
-    eng = make_engine("sqlite://")
-    create_schema(eng)
-    with Session(eng) as session:
-        sv.init_run(session, spec, as_of="2019-06-03")
-        out = sv.propose(session, spec, dept="区商务委", title="测试区会展业发展规划", as_of="2019-08-01")
-        assert out.target == "sp-03"
-        b = board(session, spec, "2019-08-02")
-        plans = [(i["key"], i["title"], i["lead"], i["milestones"][0]["status"]) for i in b["items"]
-                 if i["kind"] == "special_plan"]
-        assert plans == [("sp-01", "测试区教育发展规划", ["区教育局"], "submitted"),
-                         ("sp-02", "测试区商务发展规划", ["区商务委"], "submitted"),
-                         ("sp-03", "测试区会展业发展规划", ["区商务委"], "submitted")]
-        assert next(i for i in b["items"] if i["key"] == "sp-02")["cooperating"] == ["各街镇"]
-    (tmp_path / "x.yaml").write_text(text.replace("schema: 2\n", ""), encoding="utf-8")
+    spec = load_cycle(write_cycle(tmp_path, text))
+    sv.init_run(session, spec, as_of="2019-06-03")
+    out = sv.propose(session, spec, dept="区商务委", title="测试区会展业发展规划", as_of="2019-08-01")
+    assert out.target == "sp-03"
+    b = board(session, spec, "2019-08-02")
+    plans = [(i["key"], i["title"], i["lead"], i["milestones"][0]["status"]) for i in b["items"]
+             if i["kind"] == "special_plan"]
+    assert plans == [("sp-01", "测试区教育发展规划", ["区教育局"], "submitted"),
+                     ("sp-02", "测试区商务发展规划", ["区商务委"], "submitted"),
+                     ("sp-03", "测试区会展业发展规划", ["区商务委"], "submitted")]
+    assert next(i for i in b["items"] if i["key"] == "sp-02")["cooperating"] == ["各街镇"]
     with pytest.raises(ConfigError, match="special_plans: needs schema: 2"):
-        load_cycle(tmp_path / "x.yaml")
+        load_cycle(write_cycle(tmp_path, text.replace("schema: 2\n", "")))
 
 
 @pytest.mark.parametrize("text,value,unit", [("26.3", 26.3, None), ("26.3%", 26.3, "%"), ("1,190", 1190, None),
@@ -371,26 +340,23 @@ def test_the_office_s_report_day_is_a_setting(tmp_path):
         load_cycle(tmp_path / "f.yaml")
 
 
-def test_a_returned_yearly_report_s_indicator_values_stop_counting(tmp_path):
+def test_a_returned_yearly_report_s_indicator_values_stop_counting(session, putuo):
     """The same rule for indicators: a 约束性 value in a report handed back (退回) raises no 预警 any more, on the
     indicator board and in what the documents read."""
     from stages.indicators import figure_rows, indicator_board
 
-    spec = load_cycle(ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml")
+    spec = putuo
     ind = next(i for i in spec.file.indicators if i.kind == "约束性" and i.lead)
     unit = spec.department(ind.lead[0])
     item = next(it for it in spec.items if it.milestones and it.milestones[0].period and it.lead == (unit.short,))
     ms_ = item.milestones[0]
-    eng = make_engine("sqlite://")
-    create_schema(eng)
-    with Session(eng) as session:
-        sv.init_run(session, spec, as_of="2021-03-22")
-        off = ind.target * (3 if ind.direction == "down" else 0.1)  # far off its path
-        due = ms_.due_date
-        sv.submit(session, spec, item=item.key, milestone=ms_.id, by=unit.short, as_of=f"{due}",
-                  figures=[{"of": ind.id, "value": off}])
-        assert indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"]
-        sv.review(session, spec, item=item.key, milestone=ms_.id, decision="return", by=spec.coordinator.short,
-                  comments="数据口径有误", as_of=f"{due}")
-        assert not any(w["indicator"] == ind.id for w in
-                       indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"])
+    sv.init_run(session, spec, as_of="2021-03-22")
+    off = ind.target * (3 if ind.direction == "down" else 0.1)  # far off its path
+    due = ms_.due_date
+    sv.submit(session, spec, item=item.key, milestone=ms_.id, by=unit.short, as_of=f"{due}",
+              figures=[{"of": ind.id, "value": off}])
+    assert indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"]
+    sv.review(session, spec, item=item.key, milestone=ms_.id, decision="return", by=spec.coordinator.short,
+              comments="数据口径有误", as_of=f"{due}")
+    assert not any(w["indicator"] == ind.id for w in
+                   indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"])

@@ -17,15 +17,12 @@ from sqlmodel import select
 from stages import indicators as ix
 from stages import notices as nt
 from stages import paperwork as pw
-from stages import services as sv
 from stages.errors import PlancycleError
-from stages.loader import load_cycle
 from stages.models import AuditEvent, Notice
 
-from .conftest import ROOT
+from .conftest import PUTUO, run_main
 from .test_notices import check_layout, document_problems, geometry
 
-PUTUO = ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml"
 COORD = "区发改委"
 # 2022's figures: PM2.5 (约束性) behind its path (33 → 30 over 2020–2025: 31.8 expected in 2022), 区级一般公共预算收入
 # (预期性) behind, 户籍人口平均预期寿命 without a 2022 value
@@ -35,14 +32,9 @@ FILL = {"contact_person": "陈某（发展规划科）", "contact_phone": "021-5
         "contact_address": "普陀区大渡河路1668号", "signer": "王某某"}
 
 
-@pytest.fixture(scope="module")
-def putuo():
-    return load_cycle(PUTUO)
-
-
 @pytest.fixture
-def run(session, putuo):
-    pw.after(session, putuo, sv.init_run(session, putuo, as_of="2021-03-01"), as_of="2021-03-01")
+def run(putuo_run, putuo):
+    session = putuo_run
     for iid, value in VALUES_2022.items():
         ix.record(session, putuo, indicator=iid, year=2022, value=value, by=COORD, as_of="2023-01-20")
     # a 2021 value does not stand for 2022, and a 2022 value recorded after the report's day does not count
@@ -170,15 +162,7 @@ def test_a_briefing_and_the_offices_own_next_steps_by_setting(run, putuo, monkey
 
 # -- the command line ----------------------------------------------------------------------------------------------
 def cli(capsys, *args) -> tuple[int, str, str]:
-    from app.cli import main
-
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_main(args, capsys)
 
 
 def test_plancycle_report_indicators(tmp_path, capsys, monkeypatch):

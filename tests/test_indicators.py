@@ -16,13 +16,11 @@ from stages import services as sv
 from stages.board import run_rows
 from stages.errors import NotFound, PlancycleError
 from stages.identity import Forbidden
-from stages.loader import load_cycle
 from stages.models import AuditEvent, Figure, Notice
 from stages.spec import IndicatorSpec
 
-from .conftest import ROOT
+from .conftest import PUTUO, run_main
 
-PUTUO = ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml"
 COORD = "区发改委"
 
 
@@ -87,16 +85,9 @@ def test_labels_are_the_glossarys():
 
 
 # -- the monitoring cycle's run ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def putuo():
-    return load_cycle(PUTUO)
-
-
 @pytest.fixture
-def run(session, putuo):
-    pw.after(session, putuo, sv.init_run(session, putuo, as_of="2021-03-01"), as_of="2021-03-01")
-    session.commit()
-    return session
+def run(putuo_run):  # seed 003's run, made on 2021-03-01 (conftest)
+    return putuo_run
 
 
 def figures(session):
@@ -211,15 +202,7 @@ def test_a_figure_for_no_year_is_listed_not_judged(putuo):
 
 # -- the command line ----------------------------------------------------------------------------------------------
 def cli(capsys, *args) -> tuple[int, str, str]:
-    from app.cli import main
-
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_main(args, capsys)
 
 
 def test_plancycle_indicators_json(tmp_path, capsys, monkeypatch):

@@ -4,11 +4,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from stages import notices as nt
 from stages import paperwork as pw
@@ -17,7 +16,7 @@ from stages.errors import ConfigError
 from stages.loader import load_cycle
 from stages.models import Notice
 
-from .conftest import MINI, ROOT
+from .conftest import MINI, ROOT, write_cycle
 
 KEYWORK = ROOT / "config" / "cycles" / "changning-2019-keywork.yaml"
 COORD = "区府办"
@@ -61,17 +60,12 @@ def test_every_lead_unit_reports_monthly_by_the_25th(keywork):
     ("reporting", None),
 ])
 def test_schema_2_keys_need_schema_2(tmp_path, key, text):
-    import shutil
-
     base = MINI.read_text(encoding="utf-8")
     if key == "domain":
         base = base.replace("    ref: 三、1\n", "    ref: 三、1\n" + text)
     else:
         base += "reporting: {start: 2019-02, end: 2019-12}\n"
-    shutil.copy(MINI.parent / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
-    shutil.copy(MINI.parent / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
-    p = tmp_path / "c.yaml"
-    p.write_text(base, encoding="utf-8")
+    p = write_cycle(tmp_path, base, "c.yaml")
     with pytest.raises(ConfigError, match=f"{key}: needs schema: 2"):
         load_cycle(p)
     p.write_text(base.replace("version: 1\n", "version: 1\nschema: 2\n"), encoding="utf-8")

@@ -1,15 +1,13 @@
 """Loading cycle definitions: every shipped config loads; every malformed one fails in one clear line."""
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from stages.errors import ConfigError
 from stages.loader import load_cycle
 
-from .conftest import CHANGNING, FIXTURES, MINI, ROOT
+from .conftest import MINI, ROOT, write_cycle
 
 SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
 
@@ -61,12 +59,7 @@ def test_timeline_rows_are_the_seed_table(changning):
 
 
 # -- malformed configs -----------------------------------------------------------------------------------------------
-def _write(tmp_path: Path, text: str) -> Path:
-    shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
-    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
-    p = tmp_path / "cycle.yaml"
-    p.write_text(text, encoding="utf-8")
-    return p
+_write = write_cycle  # the test cycle's text, beside its included files
 
 
 BASE = MINI.read_text(encoding="utf-8")

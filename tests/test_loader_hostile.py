@@ -32,7 +32,7 @@ from stages.errors import ConfigError
 from stages.loader import load_cycle
 from stages.yamlio import MAX_BYTES, MAX_NODES
 
-from .conftest import FIXTURES, MINI, ROOT
+from .conftest import FIXTURES, MINI, ROOT, write_cycle
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "configs"
 INCLUDED = CORPUS / "included"
@@ -105,12 +105,7 @@ def isolated_error(path, timeout: float = 60) -> str:
     return message
 
 
-def _cycle(tmp_path: Path, text: str, name: str = "cycle.yaml") -> Path:
-    shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
-    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
-    p = tmp_path / name
-    p.write_text(text, encoding="utf-8")
-    return p
+_cycle = write_cycle  # the test cycle's text, beside its included files
 
 
 def _laughs(levels: int, width: int = 9, word: str = "lol") -> str:

@@ -6,10 +6,8 @@ fail on a file it passed (paths, notice settings, timelines, gates that can neve
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,18 +15,13 @@ from stages import services as sv
 from stages.errors import ConfigError, PlancycleError
 from stages.loader import load_cycle
 
-from .conftest import CHANGNING, FIXTURES, MINI, ROOT
+from .conftest import CHANGNING, MINI, ROOT, write_cycle
 
 BASE = MINI.read_text(encoding="utf-8")
 JINGAN = ROOT / "config" / "cycles" / "jingan-15th.yaml"
 
 
-def cycle(tmp_path: Path, text: str, name: str = "cycle.yaml") -> Path:
-    shutil.copy(FIXTURES / "mini-departments.yaml", tmp_path / "mini-departments.yaml")
-    shutil.copy(FIXTURES / "mini-notices.yaml", tmp_path / "mini-notices.yaml")
-    p = tmp_path / name
-    p.write_text(text, encoding="utf-8")
-    return p
+cycle = write_cycle  # the test cycle's text, beside its included files
 
 
 def refused(tmp_path, text: str) -> str:

@@ -15,26 +15,17 @@ from stages import paperwork as pw
 from stages import services as sv
 from stages.board import board
 from stages.errors import PlancycleError, TransitionError
-from stages.loader import load_cycle
 from stages.models import Milestone, Notice, Reminder
 
-from .conftest import ROOT
+from .conftest import PUTUO, ROOT
 
-PUTUO = ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml"
 COORD = "区发改委"
 REVISE = ("outline-revision", "revise")
 
 
-@pytest.fixture(scope="module")
-def putuo():
-    return load_cycle(PUTUO)
-
-
 @pytest.fixture
-def run(session, putuo):
-    pw.after(session, putuo, sv.init_run(session, putuo, as_of="2021-03-01"), as_of="2021-03-01")
-    session.commit()
-    return session
+def run(putuo_run):  # seed 003's run, made on 2021-03-01 (conftest)
+    return putuo_run
 
 
 def ms(session, item, mid) -> Milestone:

@@ -320,23 +320,23 @@ class Demo:
             return out
         short = self.spec.department(owner).short
         if mspec.period.isdigit():  # a year: the indicators this unit reports
+            from stages.indicators import expected_value
+
             year = int(mspec.period)
             for ind in self.spec.file.indicators:
                 if short not in {self.spec.department(d).short for d in ind.lead}:
                     continue
-                if ind.target is None:
+                value = expected_value(ind, year)  # on the indicator's path, give or take 3%
+                if value is None:
                     continue
-                if ind.measure == "level" and ind.base is not None:
-                    share = min(max((year - ind.base_year) / (ind.target_year - ind.base_year), 0), 1)
-                    value = ind.base + (ind.target - ind.base) * share
-                else:
-                    value = ind.target
                 out.append({"of": ind.id, "value": round(value * rng.uniform(0.97, 1.03), 2),
                             "unit": ind.unit or None, "source": ind.source})
             return out
-        year, _, rest = mspec.period.partition("-")
-        month = int(rest[1:]) * 3 if rest.startswith("Q") else int(rest)
-        quarter_end = dt.date(int(year), (month + 2) // 3 * 3, 1)
+        from stages.board import period_end
+
+        end = period_end(mspec.period)  # a month's or a quarter's report
+        month = end.month
+        quarter_end = dt.date(end.year, (month + 2) // 3 * 3, 1)
         for it in self.spec.items:
             if it.kind != "task" or short not in it.lead or it.key == item:
                 continue

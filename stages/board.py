@@ -123,7 +123,7 @@ def _actuals(rows: "RunRows", spec: CycleSpec, day) -> dict:
     return {"subject": by_subject, "unit": by_unit}
 
 
-def _period_end(period: str):
+def period_end(period: str):
     """The last day of a report's period: 2019-03 → 2019-03-31, 2019-Q2 → 2019-06-30, 2021 → 2021-12-31, a date
     → itself; None for anything else."""
     import calendar
@@ -156,7 +156,7 @@ def _with_actuals(item_key: str, ms_id: str, owner: str, lead, targets: list, ac
             # for a period that ends in the quarter the target closes, on or before its deadline
             cands = [actuals["unit"].get((u, name)) for u in dict.fromkeys([owner, *lead])
                      for name in (f"{item_key}:{of}", of)]
-            cands = [c for c in cands if c is not None and _same_quarter(_period_end(c.period), due)]
+            cands = [c for c in cands if c is not None and _same_quarter(period_end(c.period), due)]
             f = max(cands, key=lambda c: c.at) if cands else None
         if f is not None:
             t.update(actual=f.value, actual_unit=f.unit, reported_at=f.at.isoformat(), period=f.period,

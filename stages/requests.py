@@ -245,6 +245,8 @@ def parse_number(text: str, unit: str | None = None) -> tuple[float, str | None]
     if not m:
         raise ValueError(f"{text!r} is not a number" + (f" (expected e.g. 26.3{unit or ''})" if unit is not None else ""))
     value = float(m.group(1).replace(",", ""))
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text!r} is not a number: too large")
     rest = m.group(2).strip()
     if rest and not _UNIT_TEXT.fullmatch(rest):
         raise ValueError(f"{text!r} is not a number: {rest!r} after it")

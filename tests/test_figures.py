@@ -360,3 +360,10 @@ def test_a_returned_yearly_report_s_indicator_values_stop_counting(session, putu
               comments="数据口径有误", as_of=f"{due}")
     assert not any(w["indicator"] == ind.id for w in
                    indicator_board(spec, figure_rows(session, spec), f"{due}")["warnings"])
+
+
+def test_a_number_too_large_to_hold_is_refused():
+    from stages.requests import parse_number
+
+    with pytest.raises(ValueError, match="too large"):
+        parse_number("1" * 400)

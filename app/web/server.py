@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import os
 import threading
 import urllib.parse
@@ -1319,14 +1318,14 @@ class FigureRefused(PlancycleError):
         self.field = field
 
 
-_NUMBER = __import__("re").compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
 def _form_figures(form, units: dict[str, str]) -> list[dict]:
-    """The ``fig:NAME`` fields a person filled in, as figures; an empty field reports nothing. A number may carry
-    its own unit (26.3%, 80家), full-width digits and thousands commas (1,190); anything else is refused with the
-    services' own message, before anything is stored."""
-    import unicodedata
+    """The ``fig:NAME`` fields a person filled in, as figures; an empty field reports nothing. A number is read
+    as the CLI and the indicator form read it (``stages.requests.parse_number``): its own unit may follow (26.3%,
+    80家), full-width digits and thousands commas (1,190) are fine; anything else is refused with the services'
+    own message, before anything is stored."""
+    from stages.requests import parse_number
 
     out = []
     for k, v in form.multi_items():
@@ -1335,13 +1334,12 @@ def _form_figures(form, units: dict[str, str]) -> list[dict]:
         of, raw = k[4:], v.strip()
         if not raw:
             continue
-        text = unicodedata.normalize("NFKC", raw).replace(",", "").replace(" ", "")
         unit = units.get(of, "")
-        if unit and text.endswith(unicodedata.normalize("NFKC", unit)):
-            text = text[: -len(unicodedata.normalize("NFKC", unit))]
-        if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)):
-            raise FigureRefused(f"figure {of!r}: {raw!r} is not a number", field=k)
-        out.append({"of": of, "value": float(text), "unit": unit or None})
+        try:
+            value = parse_number(raw, unit)[0]
+        except ValueError:
+            raise FigureRefused(f"figure {of!r}: {raw!r} is not a number", field=k) from None
+        out.append({"of": of, "value": value, "unit": unit or None})
     return out
 
 

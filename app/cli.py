@@ -21,7 +21,7 @@ from typing import Optional
 
 import typer
 
-from stages.errors import PlancycleError
+from stages.ground.errors import PlancycleError
 
 # pydantic would scan every installed package's entry points for plugins on its first model (~15 ms here)
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
@@ -120,9 +120,9 @@ def _check_sqlite_file(path: Path, *, create: bool, write: bool) -> None:
 
 def _engine(create: bool = False, write: bool = False):
     """An engine on the checked URL. Only ``init`` (create=True) runs DDL; the others check the schema read-only."""
-    from stages.models import create_schema, make_engine
+    from stages.store.models import create_schema, make_engine
 
-    from stages.models import SCHEMA_VERSION, check_schema, schema_version
+    from stages.store.models import SCHEMA_VERSION, check_schema, schema_version
 
     url = _checked_url(create=create, write=write)
     engine = make_engine(url.render_as_string(hide_password=False))
@@ -165,7 +165,7 @@ def _check_schema(engine) -> None:
 
 def _open_run(session):
     """The run in this database (the one --cycle names) and the spec it was created from."""
-    from stages.store import find_run
+    from stages.store.runs import find_run
 
     run = find_run(session, State.cycle)
     return run, _load_spec(run.spec_path)
@@ -200,7 +200,7 @@ def _as_of(value: Optional[str], flag: str = "--as-of") -> Optional[str]:
     """A date option of a read command, checked here so a bad one is one line (the views take the string)."""
     if value is None:
         return None
-    from stages.requests import parse_when
+    from stages.rules.requests import parse_when
 
     _request_check(lambda: parse_when(flag.lstrip("-").replace("-", "_"), value))
     return value
@@ -210,7 +210,7 @@ def _request_check(fn):
     from pydantic import ValidationError
     from pydantic_core import PydanticCustomError
 
-    from stages.requests import first_error
+    from stages.rules.requests import first_error
 
     try:
         return fn()
@@ -228,9 +228,9 @@ from app.fastread import print_json as _print_json  # noqa: E402
 def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. config/cycles/changning-14th.yaml"),
              as_json: bool = typer.Option(False, "--json")):
     """Check a cycle definition; exit non-zero with one line per problem."""
-    from stages.loader import load_cycle
+    from stages.definition.loader import load_cycle
 
-    from stages.calendar import calendar_for
+    from stages.definition.calendar import calendar_for
 
     spec = load_cycle(_config_file(path))
     reports = sum(1 for i in spec.items if i.kind == "task" and i.milestones and i.milestones[0].period)
@@ -274,10 +274,10 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
     """Create the run for a cycle definition (the only command that creates a database). Again: changes nothing."""
     from sqlmodel import Session
 
-    from stages.clock import now
-    from stages.loader import load_cycle
-    from stages.requests import parse_when
-    from stages.services import init_run
+    from stages.ground.clock import now
+    from stages.definition.loader import load_cycle
+    from stages.rules.requests import parse_when
+    from stages.engine import init_run
 
     when = _request_check(lambda: parse_when("as_of", as_of)) if as_of else now()
     spec = load_cycle(_config_file(config))
@@ -285,7 +285,7 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
     engine = _engine(create=True)
     with Session(engine) as session:
         out = init_run(session, spec, as_of=when)
-        from stages.paperwork import after
+        from stages.paperwork.drafting import after
 
         after(session, spec, out, as_of=when)
         session.commit()
@@ -318,7 +318,7 @@ def _replace_database(yes: bool):
             raise PlancycleError("--replace discards the current run: add --yes to confirm (a backup is kept)")
         if not typer.confirm(f"start over in {path}? the current run is kept only in a backup copy", default=False):
             raise PlancycleError("not replaced; nothing changed")
-    from stages.clock import now
+    from stages.ground.clock import now
 
     backup = path.with_name(f"{path.name}.bak-{now():%Y%m%d-%H%M%S}")
     src = sqlite3.connect(str(path))
@@ -345,7 +345,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     """The board: every item's current milestone, due date, owner and traffic light."""
     from sqlmodel import Session
 
-    from stages.board import board
+    from stages.views.board import board
 
     _as_of(as_of)
     engine = _engine()
@@ -369,7 +369,7 @@ def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str]
     """Seed 000's 主要工作节点 table from the config and the live state: planned / done / late per quarter."""
     from sqlmodel import Session
 
-    from stages.views import timeline as build
+    from stages.views.reads import timeline as build
 
     _as_of(as_of)
     with Session(_engine()) as session:
@@ -390,7 +390,7 @@ def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short
     """What a department owes, by when, and what was returned and why."""
     from sqlmodel import Session
 
-    from stages.views import inbox as build
+    from stages.views.reads import inbox as build
 
     if dept is None and dept_option is None:
         raise PlancycleError("inbox needs the department: plancycle inbox DEPT (or --dept DEPT), DEPT a short name or id")
@@ -415,7 +415,7 @@ def show(item: str, as_json: bool = typer.Option(False, "--json")):
     """One item's history: milestones, submissions, decisions, notices, audit."""
     from sqlmodel import Session
 
-    from stages.views import item_history
+    from stages.views.reads import item_history
 
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
@@ -441,7 +441,7 @@ def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM
     """Every submission, decision, notice and override: who, when, what, why."""
     from sqlmodel import Session
 
-    from stages.views import audit
+    from stages.views.reads import audit
 
     _as_of(since, "--since")
     if limit is not None and limit < 1:
@@ -467,7 +467,7 @@ def export_ledger(out: Path = typer.Option(Path("台账.xlsx"), "--out"), dept: 
     from sqlmodel import Session
 
     from app.exports import write_ledger
-    from stages.views import ledger_rows
+    from stages.views.reads import ledger_rows
 
     _as_of(as_of)
     _output_file(out)
@@ -486,8 +486,8 @@ def export_ics(out: Path = typer.Option(Path("deadlines.ics"), "--out"), dept: O
     from sqlmodel import Session
 
     from app.exports import write_calendar
-    from stages.board import board
-    from stages.clock import as_datetime
+    from stages.views.board import board
+    from stages.ground.clock import as_datetime
 
     _as_of(as_of)
     _output_file(out)
@@ -526,7 +526,7 @@ def _request(cls, **fields):
     """The action's request model, validated and normalised here: a bad field is one line, before anything else."""
     from pydantic import ValidationError
 
-    from stages.requests import first_error
+    from stages.rules.requests import first_error
 
     try:
         return cls(**fields)
@@ -574,7 +574,7 @@ def _prepare(req, *, depts=(), items=(), milestone: tuple[str, str] | None = Non
     _quick_check(depts, items, milestone)
     from sqlmodel import Session, select
 
-    from stages.models import Item, Milestone
+    from stages.store.models import Item, Milestone
 
     engine = _engine(write=True)
     try:
@@ -684,7 +684,7 @@ JSON = typer.Option(False, "--json")
 def parse_figure(text: str) -> dict:
     """``区级一般公共预算收入=26.3%``, ``重点项目落地=1,190家``, ``=26.3`` (a lone target) → {of, value, unit}; the
     service checks the name and that the unit is the target's."""
-    from stages.requests import parse_number
+    from stages.rules.requests import parse_number
 
     of, sep, rest = text.rpartition("=")
     if not sep:
@@ -708,7 +708,7 @@ def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="
            next_steps: Optional[str] = typer.Option(None, "--next", help="a report's 下步安排"),
            as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """A department submits a milestone's deliverable (again after a return), with figures and a report's parts."""
-    from stages.requests import SubmitRequest
+    from stages.rules.requests import SubmitRequest
 
     report = {k: v for k, v in (("progress", progress), ("problems", problems), ("next", next_steps)) if v}
     req = _request(SubmitRequest, item=item, milestone=milestone, by=by, files=[str(f) for f in file], note=note,
@@ -726,7 +726,7 @@ def review(item: str, milestone: str,
     """Accept a submitted deliverable, or return it (退回) with comments."""
     if accept == return_:
         raise PlancycleError("review needs exactly one of --accept or --return")
-    from stages.requests import ReviewRequest
+    from stages.rules.requests import ReviewRequest
 
     req = _request(ReviewRequest, item=item, milestone=milestone, decision="accept" if accept else "return", by=by,
                    comments=comments, **_common(as_of, key))
@@ -739,7 +739,7 @@ def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason")
           by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
           as_json: bool = JSON):
     """Excuse a milestone (免除), with a reason."""
-    from stages.requests import WaiveRequest
+    from stages.rules.requests import WaiveRequest
 
     req = _request(WaiveRequest, item=item, milestone=milestone, reason=reason, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
@@ -752,7 +752,7 @@ def trigger(item: str, milestone: str, reason: str = typer.Option(..., "--reason
             by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """An optional milestone is needed after all (修改调整 when the 中期评估 calls for it)."""
-    from stages.requests import TriggerRequest
+    from stages.rules.requests import TriggerRequest
 
     req = _request(TriggerRequest, item=item, milestone=milestone, reason=reason, due=due, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[req.item], milestone=(req.item, req.milestone))
@@ -765,7 +765,7 @@ def approve(body: str = typer.Argument(..., help="an approval body: a key of the
             note: Optional[str] = typer.Option(None, "--note"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Record an approval (e.g. 领导小组同意专项规划立项清单)."""
-    from stages.requests import ApproveRequest
+    from stages.rules.requests import ApproveRequest
 
     req = _request(ApproveRequest, body=body, subject=subject, note=note, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by])
@@ -779,7 +779,7 @@ def advance(override_reason: Optional[str] = typer.Option(None, "--override-reas
             by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Close the current stage and open the next (its gate checked)."""
-    from stages.requests import AdvanceRequest
+    from stages.rules.requests import AdvanceRequest
 
     req = _request(AdvanceRequest, override_reason=override_reason, from_stage=from_stage, by=by,
                    **_common(as_of, key))
@@ -798,7 +798,7 @@ def extend(reason: str = typer.Option(..., "--reason"),
            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
            as_json: bool = JSON):
     """Move deadlines later, one or in bulk (e.g. every 2020 H1 deadline by 30 days)."""
-    from stages.requests import ExtendRequest
+    from stages.rules.requests import ExtendRequest
 
     req = _request(ExtendRequest, reason=reason, items=item, milestone=milestone, due_from=_date(due_from, "--due-from"),
                    due_to=_date(due_to, "--due-to"), days=days, workdays=workdays, new_due=_date(to, "--to"),
@@ -822,7 +822,7 @@ def _date(value: Optional[str], flag: str):
 def propose(dept: str, title: str, note: Optional[str] = typer.Option(None, "--note"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """A department proposes a 专项规划 (立项建议)."""
-    from stages.requests import ProposeRequest
+    from stages.rules.requests import ProposeRequest
 
     req = _request(ProposeRequest, dept=dept, title=title, note=note, **_common(as_of, key))
     _prepare(req, depts=[req.dept])
@@ -835,7 +835,7 @@ def register(confirm: list[str] = typer.Option([], "--confirm", help="special pl
              reason: Optional[str] = typer.Option(None, "--reason"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
              as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """立项确认: confirm the special plans the leading group approved."""
-    from stages.requests import RegisterRequest
+    from stages.rules.requests import RegisterRequest
 
     req = _request(RegisterRequest, confirm=confirm, reject=reject, reason=reason, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[*req.confirm, *req.reject])
@@ -847,7 +847,7 @@ def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contac
                by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
                as_json: bool = JSON):
     """Record a topic's 承接单位 and contact."""
-    from stages.requests import ContractorRequest
+    from stages.rules.requests import ContractorRequest
 
     req = _request(ContractorRequest, topic=topic, contractor=name, contact=contact, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[req.topic])
@@ -861,7 +861,7 @@ def correct(item: str, field: str = typer.Option(..., "--field", help="title | c
             by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Correct a recorded text — a proposal's title, a topic's 承接单位 or its contact — with a reason (audited)."""
-    from stages.requests import CorrectRequest
+    from stages.rules.requests import CorrectRequest
 
     req = _request(CorrectRequest, item=item, field=field, value=value, reason=reason, by=by, **_common(as_of, key))
     _prepare(req, depts=[req.by], items=[req.item])
@@ -872,7 +872,7 @@ def correct(item: str, field: str = typer.Option(..., "--field", help="title | c
 def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to sweep (default today)"),
           force: bool = typer.Option(False, "--force", help="sweep even on a non-working day"), as_json: bool = JSON):
     """Run the daily deadline sweep now (the schedule runs it at 09:00 on working days)."""
-    from stages.clock import as_datetime
+    from stages.ground.clock import as_datetime
 
     _as_of(as_of)
     _engine(write=True).dispose()
@@ -903,7 +903,7 @@ def meeting(milestone: str = typer.Argument(..., help="a topic milestone with a 
             by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知."""
-    from stages.requests import MeetingRequest
+    from stages.rules.requests import MeetingRequest
 
     req = _request(MeetingRequest, milestone=milestone, at=at, topics=topic, dept=dept, place=place,
                    attendees=attendees, by=by, **_common(as_of, key))
@@ -917,7 +917,7 @@ def notices_list(kind: Optional[str] = typer.Option(None, "--kind"), issued: boo
     """The notices this cycle has issued or recorded."""
     from sqlmodel import Session, select
 
-    from stages.models import Notice
+    from stages.store.models import Notice
 
     engine = _engine()
     with Session(engine) as session:
@@ -951,7 +951,7 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
 
     from sqlmodel import Session
 
-    from stages.notices import render_notice
+    from stages.paperwork.notices import render_notice
 
     if fmt not in ("docx", "md", "pdf"):
         raise PlancycleError(f"--format must be docx, pdf or md, not {fmt!r}")
@@ -986,7 +986,7 @@ SET = typer.Option(None, "--set", help="FIELD=TEXT: place, contact_person, conta
 def notice_edit(notice_id: int, sets: Optional[list[str]] = SET, by: Optional[str] = typer.Option(None, "--by"),
                 as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Change a draft's free-text parts before it is signed."""
-    from stages.requests import EditDocumentRequest
+    from stages.rules.requests import EditDocumentRequest
 
     changes = _changes(sets or [])
     if not changes:
@@ -1002,7 +1002,7 @@ def notice_sign(notice_id: int, number: Optional[str] = typer.Option(None, "--nu
                 sets: Optional[list[str]] = SET, by: Optional[str] = typer.Option(None, "--by"),
                 as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """签发: sign a draft off; a numbered genre takes its 发文字号 now."""
-    from stages.requests import SignDocumentRequest
+    from stages.rules.requests import SignDocumentRequest
 
     req = _request_check(lambda: SignDocumentRequest(notice=notice_id, number=number, changes=_changes(sets or []),
                                                      by=by, **_common(as_of, key)))
@@ -1020,7 +1020,7 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
     """The monthly progress report (by the 25th), per department and per item."""
     import re
 
-    from stages.clock import as_datetime
+    from stages.ground.clock import as_datetime
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
         raise PlancycleError(f"--month must be YYYY-MM, not {month!r}")
@@ -1053,8 +1053,8 @@ def report_indicators(year: int = typer.Option(..., "--year", help="the year rep
     """The yearly 《纲要》主要指标监测情况: a draft 报告 (or 简报, per the notice settings), once per year."""
     from sqlmodel import Session
 
-    from stages.clock import as_datetime
-    from stages.paperwork import indicator_report
+    from stages.ground.clock import as_datetime
+    from stages.paperwork.drafting import indicator_report
 
     _as_of(as_of)
     with Session(_engine(write=True)) as session:
@@ -1092,7 +1092,7 @@ def demo(out: Path = typer.Option(Path("demo-out"), "--out", help="where notices
     from app.demo import run_demo
 
     console = Console()
-    from stages.loader import load_cycle
+    from stages.definition.loader import load_cycle
 
     load_cycle(config)  # a file that does not validate is one line and exit 2, before anything is made
     stop = _date(until, "--until") if until else None
@@ -1246,7 +1246,7 @@ def _explain(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, PlancycleError):
         return f"error: {exc}", 2
     if "ValidationError" in kinds and module.startswith("pydantic"):
-        from stages.requests import first_error
+        from stages.rules.requests import first_error
 
         return f"error: {first_error(exc)}", 2
     if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in DRIVERS:

@@ -3,7 +3,7 @@
     plancycle config upgrade FILE [--dry-run] [--json] [--no-backup]
 
 Kept apart from ``app.cli``, which registers it (see :func:`register`). Touches no database and never imports
-Prefect. The work is ``stages.upgrade``; this module prints it.
+Prefect. The work is ``stages.definition.upgrade``; this module prints it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ config_app = typer.Typer(help="Cycle files: upgrade one to the newest schema.", 
 
 def run_note(name: str, cycle: str, version: int) -> str:
     """The last line after a change: what the new content means for a run made from the old one
-    (docs/cycle-schema.md, What a run is tied to; stages.services._ctx and init_run)."""
+    (docs/cycle-schema.md, What a run is tied to; stages.engine._ctx and init_run)."""
     return (f"note: a run is tied to the file's content: a run of {cycle} v{version} made from the old {name} "
             f"refuses moves with the new one (“changed since this run was created”) until you bump its version: "
             f"{version} → {version + 1}; items, dates and roles are unchanged")
@@ -32,7 +32,7 @@ def upgrade_cmd(file: Path = typer.Argument(..., help="a cycle file, e.g. config
                 no_backup: bool = typer.Option(False, "--no-backup", help="do not keep the old file as FILE.bak"),
                 as_json: bool = typer.Option(False, "--json")):
     """Rewrite a cycle file in the newest schema (schema: 2, roles written out); comments and layout are kept."""
-    from stages import upgrade
+    from stages.definition import upgrade
 
     p = upgrade.plan(file)
     name = p.name

@@ -4,10 +4,10 @@
     plancycle indicator record ID YEAR VALUE [--source TEXT] [--by UNIT] [--as-of WHEN] [--key KEY] [--json]
 
 ``indicators`` prints one row per indicator of the run's cycle: 指标, 属性 (约束性/预期性), 单位, 基期值, 目标值, each
-year's actual, 判断 (the latest year's judgement, ``stages.indicators.judge``) and 预警; ``--warnings`` keeps only
+year's actual, 判断 (the latest year's judgement, ``stages.engine.indicators.judge``) and 预警; ``--warnings`` keeps only
 the indicators with a 预警. It reads the run's figure rows with the standard library's sqlite3 on a plain SQLite
-file (``stages.sqlite_rows``, as the fast read path does) and through a Session otherwise; it never imports
-Prefect. ``indicator record`` records a yearly actual (``stages.indicators.record``): the coordinator, or with
+file (``stages.store.sqlite_rows``, as the fast read path does) and through a Session otherwise; it never imports
+Prefect. ``indicator record`` records a yearly actual (``stages.engine.indicators.record``): the coordinator, or with
 ``--by`` one of the indicator's lead units; VALUE is a number, optionally followed by the indicator's unit
 (``6.5%``). It runs as the ``record-indicator`` flow (or its same steps in this process without a Prefect API),
 in one transaction with its paperwork (an ``indicator_warning`` record for
@@ -35,7 +35,7 @@ from typing import Optional
 
 import typer
 
-from stages.errors import PlancycleError
+from stages.ground.errors import PlancycleError
 
 indicator_app = typer.Typer(help="One indicator: record a yearly actual (a published statistic).", no_args_is_help=True)
 
@@ -59,7 +59,7 @@ def _when(value: Optional[str], flag: str = "--as-of"):
     from pydantic import ValidationError
     from pydantic_core import PydanticCustomError
 
-    from stages.requests import first_error, parse_when
+    from stages.rules.requests import first_error, parse_when
 
     try:
         return parse_when(flag.lstrip("-").replace("-", "_"), value)
@@ -73,7 +73,7 @@ def _when(value: Optional[str], flag: str = "--as-of"):
 def _rows_fast():
     """(spec, figure rows) through sqlite3 on a plain SQLite file; raises when that path is not for it."""
     from app import fastread
-    from stages import sqlite_rows
+    from stages.store import sqlite_rows
 
     st = _state()
     path = fastread._sqlite_file({"db": getattr(st, "db", None)})
@@ -95,8 +95,8 @@ def _rows_session():
     from sqlmodel import Session
 
     from app.fastread import load_spec
-    from stages.indicators import figure_rows
-    from stages.store import find_run
+    from stages.engine.indicators import figure_rows
+    from stages.store.runs import find_run
 
     with Session(_HOST["engine"]()) as session:
         run = find_run(session, _cycle())
@@ -106,7 +106,7 @@ def _rows_session():
 
 def read(as_of=None) -> dict:
     """The indicator board of the run in the CLI's database (the fast sqlite3 path first, else a Session)."""
-    from stages.indicators import indicator_board
+    from stages.engine.indicators import indicator_board
 
     try:
         spec, figures = _rows_fast()
@@ -130,7 +130,7 @@ def print_indicators(data: dict, console=None, *, warnings_only: bool = False) -
     from rich.markup import escape as esc
     from rich.table import Table
 
-    from stages.indicators import WARNING_ZH
+    from stages.engine.indicators import WARNING_ZH
 
     console = console or Console()
     rows = [i for i in data["indicators"] if i["warning"] or not warnings_only]
@@ -181,7 +181,7 @@ def print_indicators(data: dict, console=None, *, warnings_only: bool = False) -
 
 
 def _labels() -> dict:
-    from stages.indicators import STATUS_ZH
+    from stages.engine.indicators import STATUS_ZH
 
     return STATUS_ZH
 
@@ -204,8 +204,8 @@ def indicators_cmd(as_json: bool = typer.Option(False, "--json", help="machine-r
 
 # -- recording ---------------------------------------------------------------------------------------------------------
 def _value(text: str, ind) -> float:
-    """``6.5``, ``6.5%`` (the indicator's unit may follow the number), ``-3`` (``stages.requests.parse_number``)."""
-    from stages.requests import parse_number
+    """``6.5``, ``6.5%`` (the indicator's unit may follow the number), ``-3`` (``stages.rules.requests.parse_number``)."""
+    from stages.rules.requests import parse_number
 
     try:
         return parse_number(text, ind.unit)[0]
@@ -229,8 +229,8 @@ def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or 
     from app.fastread import load_spec
     from flows.actions import ACTIONS
     from flows.runner import run_action
-    from stages.requests import IndicatorRequest
-    from stages.store import find_run
+    from stages.rules.requests import IndicatorRequest
+    from stages.store.runs import find_run
 
     _when(as_of)  # a bad date is one line before anything else
     for text, what in ((source, "--source"), (by, "--by"), (key, "--key"), (indicator, "INDICATOR")):

@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import typer
 
-from stages.errors import PlancycleError
+from stages.ground.errors import PlancycleError
 
 messages_app = typer.Typer(help="Messages to people (提前提醒、催办): list them, deliver them by e-mail and webhook.",
                            invoke_without_command=True)
@@ -41,8 +41,8 @@ def _dept_short(session, dept: str) -> str:
     """A department as the user typed it (short name, full name, id, alias) → its short name."""
     from sqlmodel import select
 
-    from stages.loader import load_cycle
-    from stages.models import CycleRun
+    from stages.definition.loader import load_cycle
+    from stages.store.models import CycleRun
 
     for run in session.exec(select(CycleRun)).all():
         for d in load_cycle(run.spec_path).departments:
@@ -52,7 +52,7 @@ def _dept_short(session, dept: str) -> str:
 
 
 def _line(m: dict, names: dict[str, str]) -> str:
-    from stages.messages import CHANNEL_ZH, RUNG_ZH, STATUS_ZH
+    from stages.paperwork.messages import CHANNEL_ZH, RUNG_ZH, STATUS_ZH
 
     who = names.get(m["recipient"], m["recipient"])
     if m["channel"] == "email" and m.get("address") and m["address"] != m["recipient"]:
@@ -85,8 +85,8 @@ def messages(ctx: typer.Context,
         return
     from sqlmodel import select
 
-    from stages import messages as mg
-    from stages.models import UserAccount
+    from stages.paperwork import messages as mg
+    from stages.store.models import UserAccount
 
     if user and dept:
         raise PlancycleError("give --user or --dept, not both")
@@ -118,8 +118,8 @@ def deliver_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help="the c
                 limit: Optional[int] = typer.Option(None, "--limit", help="rows per channel (default delivery.batch)"),
                 as_json: bool = typer.Option(False, "--json")):
     """Send the e-mail and webhook messages that are due; a channel that is down is recorded and retried later."""
-    from stages import messages as mg
-    from stages.clock import as_datetime
+    from stages.paperwork import messages as mg
+    from stages.ground.clock import as_datetime
 
     chans = list(channel or mg.SENDABLE)
     for c in chans:
@@ -157,7 +157,7 @@ def deliver_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help="the c
 @messages_app.command("enqueue")
 def enqueue_cmd(as_of: Optional[str] = typer.Option(None, "--as-of")):
     """Turn the sweep's 提前提醒 / 催办 not yet messaged into messages (the sweep does it; this catches up)."""
-    from stages.messages import enqueue_reminders
+    from stages.paperwork.messages import enqueue_reminders
 
     with _session(write=True) as s:
         n = enqueue_reminders(s, as_of)
@@ -170,7 +170,7 @@ def contact_cmd(username: str,
                 email: Optional[str] = typer.Option(None, "--email", help='e-mail address ("" clears it)'),
                 phone: Optional[str] = typer.Option(None, "--phone", help='mobile, @-mentioned by the group robot ("" clears it)')):
     """Where a user gets messages: e-mail address and mobile number."""
-    from stages.messages import set_contact
+    from stages.paperwork.messages import set_contact
 
     if email is None and phone is None:
         raise PlancycleError("give --email and/or --phone")
@@ -183,7 +183,7 @@ def contact_cmd(username: str,
 @messages_app.command("retry")
 def retry_cmd(channel: Optional[str] = typer.Option(None, "--channel")):
     """Messages given up after their last attempt: back to pending, for the next delivery."""
-    from stages.messages import retry_given_up
+    from stages.paperwork.messages import retry_given_up
 
     with _session(write=True) as s:
         n = retry_given_up(s, channel=channel)

@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from stages.errors import PlancycleError
+from stages.ground.errors import PlancycleError
 
 user_app = typer.Typer(help="Accounts of the web console: liaisons, the planning office, leaders, admins.",
                        no_args_is_help=True)
@@ -31,8 +31,8 @@ def _read_password(stdin: bool) -> str:
 
 def _departments(session):
     """Every department any run in the database knows (accounts are per database)."""
-    from stages.loader import load_cycle
-    from stages.models import CycleRun
+    from stages.definition.loader import load_cycle
+    from stages.store.models import CycleRun
     from sqlmodel import select
 
     runs = session.exec(select(CycleRun)).all()
@@ -62,7 +62,7 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help="coordi
              name: Optional[str] = typer.Option(None, "--name", help="display name, e.g. 张三"),
              password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")):
     """Create an account."""
-    from stages.users import add_user
+    from stages.store.users import add_user
 
     pw = _read_password(password_stdin)
     with _session() as s:
@@ -74,7 +74,7 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help="coordi
 @user_app.command("list")
 def user_list(as_json: bool = typer.Option(False, "--json")):
     """Every account, by role and department."""
-    from stages.users import list_users
+    from stages.store.users import list_users
 
     with _session() as s:
         rows = list_users(s)
@@ -91,7 +91,7 @@ def user_list(as_json: bool = typer.Option(False, "--json")):
 @user_app.command("disable")
 def user_disable(username: str, enable: bool = typer.Option(False, "--enable", help="enable it again")):
     """Disable an account (its sessions end at once); --enable to undo."""
-    from stages.users import disable_user
+    from stages.store.users import disable_user
 
     with _session() as s:
         disable_user(s, username, enable=enable)
@@ -102,7 +102,7 @@ def user_disable(username: str, enable: bool = typer.Option(False, "--enable", h
 @user_app.command("passwd")
 def user_passwd(username: str, password_stdin: bool = typer.Option(False, "--password-stdin")):
     """Set a new password (ends the user's sessions and clears a lock-out)."""
-    from stages.users import set_password
+    from stages.store.users import set_password
 
     pw = _read_password(password_stdin)
     with _session() as s:
@@ -114,7 +114,7 @@ def user_passwd(username: str, password_stdin: bool = typer.Option(False, "--pas
 @user_app.command("import")
 def user_import(path: Path = typer.Argument(..., help="CSV: username,name,role,dept,password (role defaults to department)")):
     """Create many accounts at once, one CSV line per liaison; all or nothing."""
-    from stages.users import import_users
+    from stages.store.users import import_users
 
     try:
         data = path.read_bytes()

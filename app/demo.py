@@ -45,7 +45,7 @@ from pathlib import Path
 
 from sqlmodel import Session, func, select
 
-from stages.errors import PlancycleError
+from stages.ground.errors import PlancycleError
 
 END = None  # the default end: the cycle's last day (kept for callers that pass ``until=END``)
 GRACE_DAYS = 120  # days past the cycle's last day the demo goes on for work still unfinished
@@ -74,7 +74,7 @@ _SUFFIXES = ("委员会", "管理局", "办公室", "中心", "分局", "局", "
 def demo_fill(spec) -> dict:
     """What the demo's planning office fills in before signing (the notice settings leave them as placeholders for
     a real office to fill): fictitious, for the simulation only."""
-    from stages.notices import load_config
+    from stages.paperwork.notices import load_config
 
     coord = spec.coordinator
     place = str((load_config(spec.notices_path).get("meetings") or {}).get("place") or "")
@@ -156,7 +156,7 @@ class Demo:
     def add_wd(self, day: dt.date, n: int) -> dt.date:
         """``n`` working days on; where that leaves the working-day calendar (a year whose holidays are not yet
         published: chinesecalendar ends with 2026), the simulated office acts on the day itself."""
-        from stages.errors import CalendarError
+        from stages.ground.errors import CalendarError
 
         try:
             return self.cal.add_workdays(day, n)
@@ -175,9 +175,9 @@ class Demo:
     # -- setup ----------------------------------------------------------------------------------------------------
     def setup(self):
         from flows.common import engine_for
-        from stages.loader import load_cycle
-        from stages.paperwork import after
-        from stages.services import calendar_for, init_run
+        from stages.definition.loader import load_cycle
+        from stages.paperwork.drafting import after
+        from stages.engine import calendar_for, init_run
 
         db_file = self.out / "plancycle-demo.db"
         for f in (db_file, Path(str(db_file) + "-wal"), Path(str(db_file) + "-shm")):
@@ -186,7 +186,7 @@ class Demo:
         spec = self.spec = load_cycle(self.config)
         self.cal = calendar_for(spec)
         self.fill = demo_fill(spec)
-        from stages.notices import load_config
+        from stages.paperwork.notices import load_config
 
         cft = load_config(spec.notices_path).get("call_for_tender") or {}
         self.apply_days = int(cft.get("apply_within_workdays", 7))  # the call's application window
@@ -249,7 +249,7 @@ class Demo:
     def script_slips(self):
         """For each stage exit gate the file lets the office force: the last milestone it names slips past the
         stage's end, and the gate is forced a few working days after it."""
-        from stages.gates import predicates
+        from stages.rules.gates import predicates
 
         spec = self.spec
         for st in spec.stages[:-1]:
@@ -270,7 +270,7 @@ class Demo:
     def req(self, cls, day, hour=10, **kw):
         """A request made by the demo's signed-in people: a department's liaison for what the department does
         (submitting, proposing), the planning office's coordinator for everything else."""
-        from stages.identity import Actor
+        from stages.rules.identity import Actor
 
         dept = kw.get("dept") if cls.__name__ == "ProposeRequest" else kw.get("by")
         coord = self.spec.coordinator
@@ -282,14 +282,14 @@ class Demo:
         return cls(db=self.db_url, as_of=self.at(day, hour), actor=actor, **kw)
 
     def milestone(self, s, item, ms):
-        from stages.models import Milestone
+        from stages.store.models import Milestone
 
         return s.exec(select(Milestone).where(Milestone.item_key == item, Milestone.ms_id == ms)).one()
 
     def submit(self, day, item, ms, owner, note=None):
         from flows.actions import SubmitRequest, submit_deliverable
-        from stages.models import Item
-        from stages.services import ms_spec
+        from stages.store.models import Item
+        from stages.engine import ms_spec
 
         with self.session() as s:
             if self.milestone(s, item, ms).status not in ("open", "returned"):
@@ -320,7 +320,7 @@ class Demo:
             return out
         short = self.spec.department(owner).short
         if mspec.period.isdigit():  # a year: the indicators this unit reports
-            from stages.indicators import expected_value
+            from stages.engine.indicators import expected_value
 
             year = int(mspec.period)
             for ind in self.spec.file.indicators:
@@ -332,7 +332,7 @@ class Demo:
                 out.append({"of": ind.id, "value": round(value * rng.uniform(0.97, 1.03), 2),
                             "unit": ind.unit or None, "source": ind.source})
             return out
-        from stages.board import period_end
+        from stages.views.board import period_end
 
         end = period_end(mspec.period)  # a month's or a quarter's report
         month = end.month
@@ -351,8 +351,8 @@ class Demo:
 
     def review(self, day, item, ms):
         from flows.actions import ReviewRequest, review_deliverable
-        from stages.models import Item
-        from stages.services import ms_spec
+        from stages.store.models import Item
+        from stages.engine import ms_spec
 
         with self.session() as s:
             m = self.milestone(s, item, ms)
@@ -372,7 +372,7 @@ class Demo:
         self.call(review_deliverable, self.req(ReviewRequest, day, 15, item=item, milestone=ms, decision="accept"))
 
     def facts(self):
-        from stages.services import facts_for, find_run
+        from stages.engine import facts_for, find_run
 
         with self.session() as s:
             return facts_for(s, find_run(s, self.spec.id))
@@ -380,7 +380,7 @@ class Demo:
     def obtain(self, day, gate: str, facts=None) -> bool:
         """The approvals ``gate`` waits for, recorded when they are all it lacks (领导小组, 区委, 区政府, 区人大
         meet and approve); True when the gate is met."""
-        from stages.gates import evaluate, predicates
+        from stages.rules.gates import evaluate, predicates
 
         spec = self.spec
         facts = facts or self.facts()
@@ -418,7 +418,7 @@ class Demo:
 
     def register(self, day):
         from flows.actions import RegisterRequest, register_special_plans
-        from stages.models import Item
+        from stages.store.models import Item
 
         reg = self.spec.role_milestone("special_plan", "registration")
         if reg.accept_requires and not self.obtain(day, reg.accept_requires):
@@ -462,8 +462,8 @@ class Demo:
     def sign_drafts(self, day):
         """The planning office signs off the day's drafts (filling what the settings leave blank)."""
         from flows.actions import SignDocumentRequest, sign_document
-        from stages.models import Notice
-        from stages.notices import missing
+        from stages.store.models import Notice
+        from stages.paperwork.notices import missing
 
         with self.session() as s:
             drafts = [(n.id, missing(n.data, n.kind)) for n in s.exec(select(Notice).where(Notice.status == "draft")
@@ -474,7 +474,7 @@ class Demo:
 
     def advance(self, day, override):
         from flows.actions import AdvanceRequest, advance_stage
-        from stages.services import find_run
+        from stages.engine import find_run
 
         with self.session() as s:
             leaving = find_run(s, self.spec.id).current_stage
@@ -498,8 +498,8 @@ class Demo:
     # -- what the simulated people decide each day -----------------------------------------------------------------
     def plan_new_work(self, day):
         """Schedule what departments do about milestones that opened, and reviews of what was submitted."""
-        from stages.models import Item, Milestone
-        from stages.services import ms_spec
+        from stages.store.models import Item, Milestone
+        from stages.engine import ms_spec
 
         with self.session() as s:
             kinds = {k: kind for k, kind in s.exec(select(Item.key, Item.kind))}
@@ -558,8 +558,8 @@ class Demo:
     def unblock(self, day):
         """Approvals a gate still lacks when they are all it lacks: the gates that would open or complete
         unfinished work whose own predecessors are done."""
-        from stages.models import Item, Milestone
-        from stages.services import ms_spec
+        from stages.store.models import Item, Milestone
+        from stages.engine import ms_spec
 
         with self.session() as s:
             kinds = {k: kind for k, kind in s.exec(select(Item.key, Item.kind).where(Item.status == "active"))}
@@ -577,8 +577,8 @@ class Demo:
                 facts = self.facts()
 
     def check_gate(self, day):
-        from stages.gates import evaluate
-        from stages.services import facts_for, find_run
+        from stages.rules.gates import evaluate
+        from stages.engine import facts_for, find_run
 
         if self.advance_scheduled:
             return
@@ -590,7 +590,7 @@ class Demo:
             if st.exit_gate:
                 ok = evaluate(self.spec, st.exit_gate, facts_for(s, run)).ok
             else:  # no gate: the office closes the stage once all its work is settled
-                from stages.models import Milestone
+                from stages.store.models import Milestone
 
                 ok = s.exec(select(func.count()).select_from(Milestone).where(
                     Milestone.run_id == run.id, Milestone.stage == st.id,
@@ -610,7 +610,7 @@ class Demo:
 
     def print_gate(self, day, stages, override):
         from app.render import print_board
-        from stages.board import board
+        from stages.views.board import board
 
         with self.session() as s:
             data = board(s, self.spec, self.at(day, 17))
@@ -624,7 +624,7 @@ class Demo:
 
     # -- the run ------------------------------------------------------------------------------------------------
     def unfinished(self) -> int:
-        from stages.models import Milestone
+        from stages.store.models import Milestone
 
         with self.session() as s:
             return s.exec(select(func.count()).select_from(Milestone).where(
@@ -633,8 +633,8 @@ class Demo:
     def run(self) -> dict:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from stages.services import find_run
-        from stages.paperwork import report_day_of
+        from stages.engine import find_run
+        from stages.paperwork.drafting import report_day_of
 
         t0 = time.perf_counter()
         self.setup()
@@ -681,10 +681,10 @@ class Demo:
 
     def export(self, day: dt.date) -> dict:
         from app.exports import write_calendar, write_ledger
-        from stages.board import board
-        from stages.models import Notice
-        from stages.notices import render_notice
-        from stages.views import ledger_rows
+        from stages.views.board import board
+        from stages.store.models import Notice
+        from stages.paperwork.notices import render_notice
+        from stages.views.reads import ledger_rows
 
         # Written beside the final names and moved into place at the end, so an interrupted export never leaves a
         # partial notices/ folder that looks complete: `notices.partial/` (and its INCOMPLETE marker) is what a
@@ -717,7 +717,7 @@ class Demo:
                 "notices_dir": str(notices_dir)}
 
     def summary(self, result: dict) -> dict:
-        from stages.models import Figure, Item, Milestone, Notice, Reminder, Submission
+        from stages.store.models import Figure, Item, Milestone, Notice, Reminder, Submission
 
         with self.session() as s:
             items = Counter(k for k in s.exec(select(Item.kind)))
@@ -769,7 +769,7 @@ def create_demo_users(engine, spec) -> dict:
     """Accounts for trying the console on the demo database: one liaison per department (username = the
     department's id in the departments file), the planning office ``coord``, a leader ``leader`` and ``admin``;
     all with the printed demo password. Never used outside the demo."""
-    from stages import users
+    from stages.store import users
 
     add_user = users.add_user
     made = {"coordinator": "coord", "leader": "leader", "admin": "admin", "departments": 0,

@@ -1,5 +1,5 @@
 """Exports: the 台账 ledger as .xlsx and the deadlines as an .ics calendar. File writing lives here, the rows
-come from ``stages.views`` and ``stages.board``.
+come from ``stages.views.reads`` and ``stages.views.board``.
 
 The ledger is opened by people in Excel or WPS, so no cell is ever a formula: text that a spreadsheet would
 read as one (it starts with = + - @, a tab or a carriage return, or their full-width forms) is stored as a
@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from stages.views import LEDGER_COLUMNS
+from stages.views.reads import LEDGER_COLUMNS
 
 WIDTHS = {"事项": 18, "类别": 12, "名称": 44, "牵头单位": 16, "配合单位": 30, "节点": 22, "阶段": 10, "责任单位": 14,
           "计划完成": 12, "调整后完成": 12, "报送日期": 12, "审核结果": 11, "逾期工作日": 11, "状态灯": 8,

@@ -3,8 +3,8 @@ file, answered without importing SQLAlchemy, SQLModel, typer or Prefect.
 
 Why: those three are what people type all day, and importing SQLAlchemy + SQLModel alone costs ~0.6 s here
 (typer another ~0.1 s), more than the whole answer may take (issue 9: ≤ 0.4 s). What runs instead: the standard
-library's sqlite3 reads the same rows (``stages.sqlite_rows``) into the same computation the normal path uses
-(``stages.board.board_of``, ``stages.views.timeline_of`` / ``inbox_of``), and the same printers print them
+library's sqlite3 reads the same rows (``stages.store.sqlite_rows``) into the same computation the normal path uses
+(``stages.views.board.board_of``, ``stages.views.reads.timeline_of`` / ``inbox_of``), and the same printers print them
 (``app.render``, :func:`inbox_lines`, :func:`print_json`): one copy of the view logic, two ways of reading rows.
 
 Taken only when nothing is unusual; anything else is left to the normal path (``app.cli``), which then says
@@ -104,8 +104,8 @@ def load_spec_and_calendar(path: str):
 
 
 def _read_spec(path: str):
-    from stages.calendar import calendar_for
-    from stages.loader import load_cycle
+    from stages.definition.calendar import calendar_for
+    from stages.definition.loader import load_cycle
 
     spec = load_cycle(path)
     return spec, calendar_for(spec)
@@ -144,11 +144,11 @@ def _stat(p: Path) -> tuple:
 
 
 def _code_stamp() -> tuple:
-    return tuple(_stat(p) for p in sorted((Path(__file__).resolve().parent.parent / "stages").glob("*.py")))
+    return tuple(_stat(p) for p in sorted((Path(__file__).resolve().parent.parent / "stages").glob("**/*.py")))
 
 
 def _models_stamp() -> tuple:
-    return _stat(Path(__file__).resolve().parent.parent / "stages" / "models.py")
+    return _stat(Path(__file__).resolve().parent.parent / "stages" / "store" / "models.py")
 
 
 def _spec_stamp(src: Path) -> tuple | None:
@@ -263,7 +263,7 @@ def parse(argv: list[str]) -> dict | None:
         out["dept_arg"] = positional[0]
     if out["as_of"] is not None:
         m = _WHEN.match(out["as_of"])
-        if not m or not 2000 <= int(m.group(1)) <= 2099:  # the request models' range (stages.requests)
+        if not m or not 2000 <= int(m.group(1)) <= 2099:  # the request models' range (stages.rules.requests)
             return None
     return out
 
@@ -319,7 +319,7 @@ def _check_schema(con) -> None:
 
 def answer(opts: dict):
     """The view's data and how to print it, computed through the fast path; raises when it is not for it."""
-    from stages import sqlite_rows
+    from stages.store import sqlite_rows
 
     path = _sqlite_file(opts)
     con = _connect(path)
@@ -334,7 +334,7 @@ def answer(opts: dict):
         rows = sqlite_rows.run_rows(con, spec.id)
         verb = opts["verb"]
         if verb == "status":
-            from stages.board import board_of
+            from stages.views.board import board_of
 
             if opts["dept"]:
                 spec.department(opts["dept"])  # unknown: KeyError, and the normal path says so
@@ -343,11 +343,11 @@ def answer(opts: dict):
             data = board_of(rows, spec, cal, opts["as_of"], dept=opts["dept"], stage=opts["stage"],
                             late_only=opts["late"])
         elif verb == "timeline":
-            from stages.views import timeline_of
+            from stages.views.reads import timeline_of
 
             data = timeline_of(rows, spec, opts["as_of"])
         else:
-            from stages.views import inbox_of
+            from stages.views.reads import inbox_of
 
             short = spec.department(opts["dept_arg"]).short
             data = inbox_of(rows, sqlite_rows.returned(con, rows.run.id, short), spec, cal, opts["dept_arg"],

@@ -1,4 +1,4 @@
-"""Terminal rendering of the board (rich). Presentation only: the data comes from ``stages.board``."""
+"""Terminal rendering of the board (rich). Presentation only: the data comes from ``stages.views.board``."""
 
 from __future__ import annotations
 

@@ -37,9 +37,9 @@ def main() -> None:
     from sqlmodel import Session, select
 
     from flows.actions import SubmitRequest, submit_deliverable
-    from stages.loader import load_cycle
-    from stages.models import Milestone, create_schema, make_engine
-    from stages.services import init_run, review
+    from stages.definition.loader import load_cycle
+    from stages.store.models import Milestone, create_schema, make_engine
+    from stages.engine import init_run, review
 
     @flow(name="empty")
     def empty() -> dict:

@@ -60,9 +60,9 @@ def main() -> None:
     n = ap.parse_args().n
     from sqlmodel import Session
 
-    from stages import messages as mg
-    from stages.clock import now
-    from stages.models import CycleRun, Message, create_schema, make_engine
+    from stages.paperwork import messages as mg
+    from stages.ground.clock import now
+    from stages.store.models import CycleRun, Message, create_schema, make_engine
 
     smtp_port, http_port = _port(), _port()
     procs = [subprocess.Popen([sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{smtp_port}",

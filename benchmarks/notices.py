@@ -3,7 +3,7 @@ with no templating.
 
     python benchmarks/notices.py [--n 200]
 
-ours:     ``stages.notices.render("supervision", context)`` — Jinja2 template (StrictUndefined, escaping) → markup →
+ours:     ``stages.paperwork.notices.render("supervision", context)`` — Jinja2 template (StrictUndefined, escaping) → markup →
           GB/T 9704 .docx (page, fonts in four slots, grid, 版头, 版记, odd/even footers) → deterministic zip.
 baseline: python-docx ``Document()``, one ``add_paragraph`` per line of the same text, ``save``.
 Target: ours within 1.5× of the baseline. Also prints the page count LibreOffice gives, when it is installed.
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 def context() -> dict:
     """A typical 督办通知: seven overdue items of three units, signed and numbered."""
-    from stages.notices import load_config
+    from stages.paperwork.notices import load_config
 
     cfg = load_config()
     units = [{"unit": u, "rows": [{"what": f"课题{i}“‘十四五’期间第{i}项重大问题研究”：中期", "due_cn": "2019年8月31日",
@@ -56,8 +56,8 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=200)
     args = ap.parse_args()
 
-    from stages import documents
-    from stages.notices import markup, render
+    from stages.paperwork import documents
+    from stages.paperwork.notices import markup, render
 
     ctx = context()
     doc = documents.parse(markup("supervision", ctx))

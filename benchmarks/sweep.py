@@ -6,7 +6,7 @@ For each scale N it builds a synthetic database (N milestones spread over N/333 
 Changning cycle, as if ~3,000 districts ran it: 1,000,000 milestones), then measures, each in a fresh process:
 
 * bare  — one SELECT that classifies every open milestone green / yellow / red (GROUP BY the light);
-* sweep — ``stages.sweep.sweep``: the same classification, the three reminder rungs (INSERT…SELECT…ON
+* sweep — ``stages.engine.sweep.sweep``: the same classification, the three reminder rungs (INSERT…SELECT…ON
   CONFLICT DO NOTHING), the notices (INSERT…SELECT DISTINCT + UPDATE) and the audit rows, then COMMIT.
   ``cold`` is the first sweep (a backlog: every overdue milestone gets its 催办 and many an escalation);
   ``daily`` is the next working day's sweep (only what crossed a threshold overnight) — the steady state;
@@ -41,7 +41,7 @@ DEPTS = [f"部门{i:02d}" for i in range(40)]
 def build(url: str, n: int, seed: int = 7) -> None:
     from sqlalchemy import text
 
-    from stages.models import create_schema, make_engine
+    from stages.store.models import create_schema, make_engine
 
     rnd = random.Random(seed)
     eng = make_engine(url)
@@ -87,9 +87,9 @@ def measure(url: str, what: str) -> dict:
     from sqlalchemy import case, func, select
     from sqlmodel import Session
 
-    from stages.calendar import WorkCalendar
-    from stages.models import Milestone, make_engine
-    from stages.sweep import sweep, yellow_cutoff
+    from stages.definition.calendar import WorkCalendar
+    from stages.store.models import Milestone, make_engine
+    from stages.engine.sweep import sweep, yellow_cutoff
 
     cal = WorkCalendar.default()
     eng = make_engine(url)

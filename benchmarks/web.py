@@ -70,10 +70,10 @@ topics:
 def prepare(url: str, tmp: Path, n: int, k: int) -> None:
     from sqlmodel import Session
 
-    from stages.loader import load_cycle
-    from stages.models import create_schema, make_engine
-    from stages.services import init_run
-    from stages.users import add_user
+    from stages.definition.loader import load_cycle
+    from stages.store.models import create_schema, make_engine
+    from stages.engine import init_run
+    from stages.store.users import add_user
 
     spec = load_cycle(cycle_file(tmp, n, k))
     eng = make_engine(url)

@@ -1,6 +1,6 @@
 """Action flows: one per move a user makes. Each is load → ``stages`` service → commit → events.
 
-Parameters are pydantic models (``stages.requests``, re-exported here), so each flow's run form in the Prefect UI
+Parameters are pydantic models (``stages.rules.requests``, re-exported here), so each flow's run form in the Prefect UI
 has the fields and descriptions. No rule lives here; a refused move ends the run Failed with the service's
 one-line message.
 
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from stages import paperwork, services
-from stages.errors import PlancycleError
-from stages.requests import (ActionBase, AdvanceRequest, ApproveRequest, ContractorRequest,  # noqa: F401
+from stages.paperwork import drafting as paperwork
+from stages import engine as services
+from stages.ground.errors import PlancycleError
+from stages.rules.requests import (ActionBase, AdvanceRequest, ApproveRequest, ContractorRequest,  # noqa: F401
                              CorrectRequest, EditDocumentRequest, SignDocumentRequest,
                              ExtendRequest, MeetingRequest, ProposeRequest, RegisterRequest, ReviewRequest,
                              IndicatorRequest, SubmitRequest, TriggerRequest, WaiveRequest, first_error)
@@ -71,7 +72,7 @@ def submit_deliverable(request: SubmitRequest) -> dict:
 
 @_action("record-indicator")
 def record_indicator(request: IndicatorRequest) -> dict:
-    from stages.indicators import record
+    from stages.engine.indicators import record
 
     return _run(record, request, indicator=request.indicator, year=request.year, value=request.value,
                 by=_by(request), source=request.source)

@@ -20,11 +20,12 @@ from typing import Any, Callable
 
 from sqlmodel import Session, select
 
-from stages import paperwork, services
-from stages.errors import PlancycleError
-from stages.loader import load_cycle
-from stages.models import AuditEvent, CycleRun, create_schema, make_engine
-from stages.requests import ActionBase  # noqa: F401  (re-exported: flows.common.ActionBase is still imported)
+from stages.paperwork import drafting as paperwork
+from stages import engine as services
+from stages.ground.errors import PlancycleError
+from stages.definition.loader import load_cycle
+from stages.store.models import AuditEvent, CycleRun, create_schema, make_engine
+from stages.rules.requests import ActionBase  # noqa: F401  (re-exported: flows.common.ActionBase is still imported)
 
 log = logging.getLogger("plancycle.flows")
 
@@ -34,7 +35,7 @@ _SPECS: dict[tuple[str, float], Any] = {}
 
 
 def engine_for(db: str | None):
-    from stages.models import database_url
+    from stages.store.models import database_url
 
     url = database_url(db)
     eng = _ENGINES.get(url)
@@ -111,7 +112,7 @@ def _writer(url: str):
 
 def perform(action: Callable, request: ActionBase, **kwargs) -> dict:
     """Call a ``stages`` service in one transaction, commit, then emit one event per audit entry it wrote."""
-    from stages.models import database_url
+    from stages.store.models import database_url
 
     eng = engine_for(request.db)
     with _writer(database_url(request.db)), Session(eng, expire_on_commit=False) as session:

@@ -1,4 +1,4 @@
-"""The ``deliver-messages`` flow: send the outbox's e-mail and webhook rows (``stages.messages``).
+"""The ``deliver-messages`` flow: send the outbox's e-mail and webhook rows (``stages.paperwork.messages``).
 
 One Prefect task per channel sends what the flow claimed for it; a failure that may pass (connection refused,
 HTTP 5xx/429, a timeout) makes the task fail and **Prefect's task retries** (``retries`` /
@@ -8,7 +8,7 @@ the last try the flow records what is left ``failed`` with its next attempt (bac
 Channels run side by side (``.submit``), so a dead channel does not hold up the other. No loop of our own.
 
 Call :func:`deliver` after the sweep has committed (the sweep writes the rows with
-``stages.messages.enqueue_reminders`` in its own transaction and never waits on a channel), or deploy
+``stages.paperwork.messages.enqueue_reminders`` in its own transaction and never waits on a channel), or deploy
 ``deliver_messages`` on a schedule of its own. Reading messages (the CLI's list, the console) never imports
 this module: Prefect stays off read-only paths.
 """
@@ -23,8 +23,8 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from sqlmodel import Session
 
-from stages import messages as mg
-from stages.clock import as_datetime
+from stages.paperwork import messages as mg
+from stages.ground.clock import as_datetime
 
 from .common import engine_for
 
@@ -88,7 +88,7 @@ def deliver(db: Optional[str] = None, as_of=None, *, channels: Optional[list[str
     Nothing due (or no channel configured): returns at once without a flow run — one indexed count, so a daily
     sweep in a demo costs nothing. Inside a flow run (the sweep) or with a Prefect API reachable, it runs the
     ``deliver-messages`` flow (a subflow of the sweep); otherwise the same steps in this process without Prefect's
-    retries (``stages.messages.deliver_pending``), never starting Prefect's embedded server.
+    retries (``stages.paperwork.messages.deliver_pending``), never starting Prefect's embedded server.
     """
     try:
         cfg = mg.load_config(config_path)

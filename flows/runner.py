@@ -17,7 +17,7 @@ flow runs), which imports no Prefect and starts no server; the audit log then ca
 Prefect event is emitted. ``PLANCYCLE_FLOWS=always`` restores the old behaviour (always through Prefect,
 starting the embedded API if none is set), ``never`` always runs in-process, ``auto`` (default) chooses as above.
 
-Either way a refused action becomes one :class:`~stages.errors.PlancycleError` line, and nothing was written.
+Either way a refused action becomes one :class:`~stages.ground.errors.PlancycleError` line, and nothing was written.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
-from stages.errors import PlancycleError
+from stages.ground.errors import PlancycleError
 
 MODES = ("always", "auto", "never")
 HEALTH_TIMEOUT = 0.3
-DEFAULT_URL = "sqlite:///plancycle.db"  # as stages.models.DEFAULT_URL, without importing SQLModel for it
+DEFAULT_URL = "sqlite:///plancycle.db"  # as stages.store.models.DEFAULT_URL, without importing SQLModel for it
 
 
 def mode() -> str:

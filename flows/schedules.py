@@ -13,13 +13,13 @@ from typing import Optional
 from prefect import flow
 from sqlmodel import Session, select
 
-from stages.clock import as_datetime
-from stages.errors import PlancycleError
-from stages.models import AuditEvent
-from stages.services import calendar_for
-from stages.paperwork import monthly_report as record_monthly_report, supervision
-from stages.paperwork import report_day_of
-from stages.sweep import parse_month, should_sweep, sweep
+from stages.ground.clock import as_datetime
+from stages.ground.errors import PlancycleError
+from stages.store.models import AuditEvent
+from stages.engine import calendar_for
+from stages.paperwork.drafting import monthly_report as record_monthly_report, supervision
+from stages.paperwork.drafting import report_day_of
+from stages.engine.sweep import parse_month, should_sweep, sweep
 
 from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
 
@@ -40,7 +40,7 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
             before = session.exec(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() or 0
             result = sweep(session, specs, cal, when, flow_run_id=current_flow_run_id())
             # 提前提醒 and 催办 as messages to the units' liaisons (the outbox; `deliver-messages` sends them)
-            from stages.messages import enqueue_reminders
+            from stages.paperwork.messages import enqueue_reminders
 
             result["messages"] = enqueue_reminders(session, when, cal=cal)
             # the periodic 督办通知 (a draft for sign-off) for work past the 督办 rung, in the same transaction

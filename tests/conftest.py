@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from stages.loader import load_cycle
-from stages.models import create_schema, make_engine
+from stages.definition.loader import load_cycle
+from stages.store.models import create_schema, make_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -67,8 +67,8 @@ def putuo():
 @pytest.fixture
 def putuo_run(session, putuo):
     """seed 003's monitoring cycle, its run created (and its paperwork drafted) on 2021-03-01."""
-    from stages.paperwork import after
-    from stages.services import init_run
+    from stages.paperwork.drafting import after
+    from stages.engine import init_run
 
     after(session, putuo, init_run(session, putuo, as_of="2021-03-01"), as_of="2021-03-01")
     session.commit()
@@ -91,7 +91,7 @@ def session(engine):
 
 @pytest.fixture
 def mini_run(session, mini):
-    from stages.services import init_run
+    from stages.engine import init_run
 
     init_run(session, mini, as_of="2019-06-01")
     session.commit()
@@ -100,8 +100,8 @@ def mini_run(session, mini):
 
 @pytest.fixture
 def changning_run(session, changning):
-    from stages.paperwork import after
-    from stages.services import init_run
+    from stages.paperwork.drafting import after
+    from stages.engine import init_run
 
     after(session, changning, init_run(session, changning, as_of="2019-06-01"), as_of="2019-06-01")
     session.commit()

@@ -3,7 +3,7 @@ empty run, arrives at exactly the milestones' states and due dates, the items' a
 run's status in the database.
 
 The replay knows only what each audit action means (:data:`MILESTONE_MOVES` and :func:`replay`), checked by the
-status machine (``stages.status.transition``): an event that would be an illegal move from the replayed state
+status machine (``stages.rules.status.transition``): an event that would be an illegal move from the replayed state
 fails, and so does an action it does not know, so a new kind of event has to be given its meaning here. The spec
 (the run's cycle file, whose checksum ``cycle.created`` records) says which items and milestones a creation makes
 and with what due dates; everything after that comes from the log.
@@ -17,9 +17,9 @@ import io
 import pytest
 from sqlmodel import Session, select
 
-from stages import services as sv
-from stages.models import AuditEvent, CycleRun, Item, Milestone, StageState, make_engine
-from stages.status import DONE, Status, transition
+from stages import engine as sv
+from stages.store.models import AuditEvent, CycleRun, Item, Milestone, StageState, make_engine
+from stages.rules.status import DONE, Status, transition
 
 COORD = "区发改委"
 
@@ -186,7 +186,7 @@ def test_registration_leaves_no_milestone_change_unlogged(tmp_path, changning):
 
 
 def _small_run(tmp_path, spec, *, review_proposals: bool):
-    from stages.models import create_schema
+    from stages.store.models import create_schema
 
     engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
     create_schema(engine)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.calendar import WorkCalendar, load_extension
-from stages.errors import CalendarError, ConfigError
+from stages.definition.calendar import WorkCalendar, load_extension
+from stages.ground.errors import CalendarError, ConfigError
 
 D = dt.date
 CAL = WorkCalendar.default()

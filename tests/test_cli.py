@@ -163,7 +163,7 @@ def test_an_advertised_api_is_found_and_a_stale_one_ignored(tmp_path, monkeypatc
 
 def test_plancycle_flows_chooses_the_path(monkeypatch, tmp_path):
     from flows import runner
-    from stages.errors import PlancycleError
+    from stages.ground.errors import PlancycleError
 
     calls = []
     monkeypatch.setattr(runner, "run_through_prefect", lambda fn, *a, api_url=None, **k: calls.append(api_url))

@@ -254,12 +254,12 @@ def test_init_says_which_date_it_used(tmp_path, monkeypatch, capsys):
 
 
 def test_an_unexpected_error_is_one_internal_line_and_a_traceback_only_when_asked(place, monkeypatch, capsys):
-    import stages.board
+    import stages.views.board
 
     def boom(*a, **k):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(stages.board, "board_of", boom)  # what both read paths compute the board with
+    monkeypatch.setattr(stages.views.board, "board_of", boom)  # what both read paths compute the board with
     code, out, err = run_main(["status"], capsys)
     assert code == 70 and "Traceback" not in err
     assert err.splitlines() == ["plancycle: internal error: RuntimeError: boom (run with PLANCYCLE_DEBUG=1 for the "
@@ -270,12 +270,12 @@ def test_an_unexpected_error_is_one_internal_line_and_a_traceback_only_when_aske
 
 
 def test_ctrl_c_is_aborted(place, monkeypatch, capsys):
-    import stages.board
+    import stages.views.board
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stages.board, "board_of", interrupted)
+    monkeypatch.setattr(stages.views.board, "board_of", interrupted)
     code, out, err = run_main(["status"], capsys)
     assert code == 130 and err.strip().splitlines()[-1] == "plancycle: aborted" and "Traceback" not in err
 

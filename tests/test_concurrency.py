@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from stages import services as sv
-from stages.identity import Actor
-from stages.loader import load_cycle
-from stages.models import AuditEvent, Milestone, Notice, create_schema, make_engine
+from stages import engine as sv
+from stages.rules.identity import Actor
+from stages.definition.loader import load_cycle
+from stages.store.models import AuditEvent, Milestone, Notice, create_schema, make_engine
 
 from .test_postgres import pg_url  # noqa: F401 - the module-scoped throwaway cluster
 
@@ -98,7 +98,8 @@ def _race(url: str, spec) -> dict:
     for t in threads:
         t.join()
     # then twenty drafts signed off at once: each takes its own 发文字号, distinct and gap-free
-    from stages import notices as nt, paperwork as pw
+    from stages.paperwork import notices as nt
+    from stages.paperwork import drafting as pw
 
     with Session(eng) as s:
         run = sv.find_run(s, spec.id)
@@ -158,7 +159,7 @@ def test_concurrent_acceptances_on_sqlite_queue_and_open_once(tmp_path):
 
 def test_the_first_number_of_a_year_taken_by_twenty_writers_at_once(pg_url):  # noqa: F811
     """No run lock here: twenty transactions allocate directly; each gets its own number, none fails."""
-    from stages.notices import allocate_number
+    from stages.paperwork.notices import allocate_number
 
     eng = make_engine(pg_url)
     create_schema(eng)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stages import upgrade
-from stages.loader import load_cycle
+from stages.definition import upgrade
+from stages.definition.loader import load_cycle
 
 from .conftest import CHANGNING, MINI, ROOT, run_main, write_cycle
 

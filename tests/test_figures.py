@@ -10,12 +10,12 @@ import shutil
 import pytest
 from sqlmodel import select
 
-from stages import services as sv
-from stages.board import board, progress_of
-from stages.errors import ConfigError, PlancycleError
-from stages.identity import Forbidden
-from stages.loader import load_cycle
-from stages.models import Figure, Submission
+from stages import engine as sv
+from stages.views.board import board, progress_of
+from stages.ground.errors import ConfigError, PlancycleError
+from stages.rules.identity import Forbidden
+from stages.definition.loader import load_cycle
+from stages.store.models import Figure, Submission
 
 from .conftest import MINI, ROOT, write_cycle
 
@@ -137,7 +137,7 @@ def test_each_lead_unit_owes_its_own_part(spec):
 
 
 def test_the_ledger_has_domain_and_figure_columns(s, spec):
-    from stages.views import ledger_rows
+    from stages.views.reads import ledger_rows
 
     sv.submit(s, spec, item="revenue", milestone="q1", by="区商务委", as_of="2026-03-28",
               figures=[{"of": "区级一般公共预算收入", "value": 25}])
@@ -200,10 +200,10 @@ def test_late_december_looks_into_a_year_the_calendar_does_not_know(tmp_path):
     """chinesecalendar ends with 2026 and 2027's 国务院办公厅 notice is not out: the board and the sweep still look
     ahead into January (Monday to Friday counting as working days there), while counting lateness in 2027 is
     refused until the year is added."""
-    from stages.errors import CalendarError
-    from stages.sweep import yellow_cutoff
+    from stages.ground.errors import CalendarError
+    from stages.engine.sweep import yellow_cutoff
 
-    from stages.calendar import calendar_for
+    from stages.definition.calendar import calendar_for
 
     cal = calendar_for(load_cycle(FIXTURE))
     assert cal.workdays_ahead(dt.date(2026, 12, 28), dt.date(2027, 1, 5)) == 5  # 29, 30, 31, 4, 5 (元旦 is fixed)
@@ -222,7 +222,7 @@ def test_the_demo_drives_the_figures_cycle_to_its_end(tmp_path):
 
 
 def test_a_timeline_row_may_cover_a_split_task(s, spec):
-    from stages.views import timeline
+    from stages.views.reads import timeline
 
     rows = timeline(s, spec, "2026-03-01")["rows"]
     row = rows[0]
@@ -231,7 +231,7 @@ def test_a_timeline_row_may_cover_a_split_task(s, spec):
 
 
 def test_a_late_step_does_not_mark_quarters_still_to_come_late(s, spec):
-    from stages.views import timeline
+    from stages.views.reads import timeline
 
     row = next(r for r in timeline(s, spec, "2026-08-15")["rows"] if r["text"] == "年中评估和年度总结")
     assert row["cells"]["2026Q3"] == "late"  # 年中评估 was due 07-31
@@ -240,7 +240,7 @@ def test_a_late_step_does_not_mark_quarters_still_to_come_late(s, spec):
 
 def test_a_co_lead_sees_the_task_another_lead_reports(tmp_path, session):
     """lead_mode first: the first lead unit owes the steps; the others see them in their inbox (co_lead)."""
-    from stages.views import inbox
+    from stages.views.reads import inbox
 
     text = FIXTURE.read_text(encoding="utf-8").replace("    lead: [区商务委]\n", "    lead: [区商务委, 区教育局]\n", 1)
     spec = load_cycle(write_cycle(tmp_path, text))
@@ -272,14 +272,14 @@ def test_special_plans_listed_in_the_file_join_those_proposed(tmp_path, session)
 @pytest.mark.parametrize("text,value,unit", [("26.3", 26.3, None), ("26.3%", 26.3, "%"), ("1,190", 1190, None),
                                              ("７６家", 76, "家"), ("-0.8", -0.8, None)])
 def test_a_number_as_an_office_types_it(text, value, unit):
-    from stages.requests import parse_number
+    from stages.rules.requests import parse_number
 
     assert parse_number(text) == (value, unit)
 
 
 @pytest.mark.parametrize("text", ["1e3", ".5.5", "七十六", "1,19", "12abc3"])
 def test_what_is_not_a_number_is_refused(text):
-    from stages.requests import parse_number
+    from stages.rules.requests import parse_number
 
     with pytest.raises(ValueError):
         parse_number(text)
@@ -316,7 +316,7 @@ def test_trigger_says_when_it_was_triggered_and_keeps_deadlines_inside_the_cycle
 def test_the_office_s_report_day_is_a_setting(tmp_path):
     """documents.monthly_report.day (default 25): seed 004's units report by the 25th, so an office may file on
     the 28th; the flow, the demo and the report's cut-off all take it."""
-    from stages.paperwork import report_day_of
+    from stages.paperwork.drafting import report_day_of
 
     shutil.copy(FIXTURE.parent / "mini-departments.yaml", tmp_path)
     notices = (FIXTURE.parent / "mini-notices.yaml").read_text(encoding="utf-8")
@@ -326,7 +326,7 @@ def test_the_office_s_report_day_is_a_setting(tmp_path):
     assert "day: 28" in (tmp_path / "mini-notices.yaml").read_text(encoding="utf-8")
     (tmp_path / "f.yaml").write_text(FIXTURE.read_text(encoding="utf-8"), encoding="utf-8")
     spec = load_cycle(tmp_path / "f.yaml")
-    from stages.calendar import calendar_for
+    from stages.definition.calendar import calendar_for
 
     cal = calendar_for(spec)
     assert report_day_of(spec, cal, 2026, 4) == dt.date(2026, 4, 28)
@@ -343,7 +343,7 @@ def test_the_office_s_report_day_is_a_setting(tmp_path):
 def test_a_returned_yearly_report_s_indicator_values_stop_counting(session, putuo):
     """The same rule for indicators: a 约束性 value in a report handed back (退回) raises no 预警 any more, on the
     indicator board and in what the documents read."""
-    from stages.indicators import figure_rows, indicator_board
+    from stages.engine.indicators import figure_rows, indicator_board
 
     spec = putuo
     ind = next(i for i in spec.file.indicators if i.kind == "约束性" and i.lead)
@@ -363,7 +363,7 @@ def test_a_returned_yearly_report_s_indicator_values_stop_counting(session, putu
 
 
 def test_a_number_too_large_to_hold_is_refused():
-    from stages.requests import parse_number
+    from stages.rules.requests import parse_number
 
     with pytest.raises(ValueError, match="too large"):
         parse_number("1" * 400)

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlmodel import Session, func, select
 
-from stages.models import AuditEvent, Item, Milestone, Notice, Reminder, Submission, create_schema, make_engine
+from stages.store.models import AuditEvent, Item, Milestone, Notice, Reminder, Submission, create_schema, make_engine
 
 from .conftest import MINI
 
@@ -27,7 +27,7 @@ def harness():
 
 @pytest.fixture
 def db(tmp_path, mini):
-    from stages.services import init_run
+    from stages.engine import init_run
 
     url = f"sqlite:///{tmp_path / 'flows.db'}"
     eng = make_engine(url)
@@ -89,9 +89,9 @@ def test_the_sweep_twice_on_one_day_reminds_once(harness, db):
     from flows.schedules import sweep_deadlines
 
     url, eng = db
-    from stages.loader import load_cycle
-    from stages.services import find_run
-    from stages.users import add_user
+    from stages.definition.loader import load_cycle
+    from stages.engine import find_run
+    from stages.store.users import add_user
 
     with Session(eng) as s:  # the liaisons the 催办 go to
         spec = load_cycle(find_run(s).spec_path)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from stages.gates import Facts, evaluate
-from stages.status import Status
+from stages.rules.gates import Facts, evaluate
+from stages.rules.status import Status
 
 S = Status
 

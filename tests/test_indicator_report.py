@@ -1,4 +1,4 @@
-"""The yearly 《纲要》主要指标监测情况 (stages.paperwork.indicator_report, `plancycle report indicators`): seed 003's
+"""The yearly 《纲要》主要指标监测情况 (stages.paperwork.drafting.indicator_report, `plancycle report indicators`): seed 003's
 将《纲要》提出的主要指标纳入年度计划指标体系…加强中期评估 as one drafted document a year — every indicator with the
 figure recorded on or before the report's day (暂无数据 where there is none, never a guess), the 预警 ones named, the
 illustrative note shown. Services on an in-memory SQLite, the CLI in this process on a temporary SQLite file; no
@@ -14,11 +14,11 @@ import pytest
 from docx import Document
 from sqlmodel import select
 
-from stages import indicators as ix
-from stages import notices as nt
-from stages import paperwork as pw
-from stages.errors import PlancycleError
-from stages.models import AuditEvent, Notice
+from stages.engine import indicators as ix
+from stages.paperwork import notices as nt
+from stages.paperwork import drafting as pw
+from stages.ground.errors import PlancycleError
+from stages.store.models import AuditEvent, Notice
 
 from .conftest import PUTUO, run_main
 from .test_notices import check_layout, document_problems, geometry

@@ -1,4 +1,4 @@
-"""The 纲要's indicators after adoption (stages.indicators): each year's actual judged against the path from base to
+"""The 纲要's indicators after adoption (stages.engine.indicators): each year's actual judged against the path from base to
 target, 约束性 ones flagged (预警) when off it; actuals recorded directly (record) or reported with a yearly report
 (submit --figure), shown by indicator_board and `plancycle indicators`. Services are called directly on an
 in-memory database, the CLI in this process on a temporary SQLite file; no Prefect."""
@@ -10,14 +10,14 @@ import json
 import pytest
 from sqlmodel import select
 
-from stages import indicators as ix
-from stages import paperwork as pw
-from stages import services as sv
-from stages.board import run_rows
-from stages.errors import NotFound, PlancycleError
-from stages.identity import Forbidden
-from stages.models import AuditEvent, Figure, Notice
-from stages.spec import IndicatorSpec
+from stages.engine import indicators as ix
+from stages.paperwork import drafting as pw
+from stages import engine as sv
+from stages.store.rows import run_rows
+from stages.ground.errors import NotFound, PlancycleError
+from stages.rules.identity import Forbidden
+from stages.store.models import AuditEvent, Figure, Notice
+from stages.definition.spec import IndicatorSpec
 
 from .conftest import PUTUO, run_main
 

@@ -9,12 +9,12 @@ from collections import Counter
 import pytest
 from sqlmodel import select
 
-from stages import notices as nt
-from stages import paperwork as pw
-from stages import services as sv
-from stages.errors import ConfigError
-from stages.loader import load_cycle
-from stages.models import Notice
+from stages.paperwork import notices as nt
+from stages.paperwork import drafting as pw
+from stages import engine as sv
+from stages.ground.errors import ConfigError
+from stages.definition.loader import load_cycle
+from stages.store.models import Notice
 
 from .conftest import MINI, ROOT, write_cycle
 
@@ -75,9 +75,9 @@ def test_schema_2_keys_need_schema_2(tmp_path, key, text):
 
 
 def test_a_month_of_key_work(session, keywork):
-    from stages.board import board
-    from stages.services import calendar_for
-    from stages.sweep import sweep
+    from stages.views.board import board
+    from stages.engine import calendar_for
+    from stages.engine.sweep import sweep
 
     cal = calendar_for(keywork)
     out = sv.init_run(session, keywork, as_of="2019-02-03T09:00")

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
-from stages import documents as D
-from stages import pdf
-from stages.errors import PlancycleError
+from stages.paperwork import documents as D
+from stages.paperwork import pdf
+from stages.ground.errors import PlancycleError
 
 ROOT = Path(__file__).resolve().parent.parent
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"

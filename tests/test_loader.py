@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from stages.errors import ConfigError
-from stages.loader import load_cycle
+from stages.ground.errors import ConfigError
+from stages.definition.loader import load_cycle
 
 from .conftest import MINI, ROOT, write_cycle
 

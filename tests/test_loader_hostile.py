@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from stages.errors import ConfigError
-from stages.loader import load_cycle
-from stages.yamlio import MAX_BYTES, MAX_NODES
+from stages.ground.errors import ConfigError
+from stages.definition.loader import load_cycle
+from stages.definition.yamlio import MAX_BYTES, MAX_NODES
 
 from .conftest import FIXTURES, MINI, ROOT, write_cycle
 
@@ -78,8 +78,8 @@ def test_corpus_case_is_one_clear_line(path):
 # -- generated: run isolated -----------------------------------------------------------------------------------------
 _PROBE = textwrap.dedent("""
     import sys
-    from stages.errors import ConfigError
-    from stages.loader import load_cycle
+    from stages.ground.errors import ConfigError
+    from stages.definition.loader import load_cycle
     try:
         load_cycle(sys.argv[1])
     except ConfigError as exc:
@@ -406,9 +406,9 @@ NOTICE_FILES = sorted(INCLUDED.glob("notices*.yaml")) + [ROOT / "config" / "noti
 
 @pytest.mark.parametrize("path", NOTICE_FILES, ids=lambda p: p.stem)
 def test_the_loader_refuses_every_notice_file_load_config_refuses(tmp_path, path):
-    """The loader checks notice settings itself (importing stages.notices would double validate's time); it must
-    refuse at least what stages.notices.load_config refuses, and the shipped and corpus-base files pass both."""
-    from stages import notices
+    """The loader checks notice settings itself (importing stages.paperwork.notices would double validate's time); it must
+    refuse at least what stages.paperwork.notices.load_config refuses, and the shipped and corpus-base files pass both."""
+    from stages.paperwork import notices
 
     try:
         notices.load_config(str(path))
@@ -429,7 +429,8 @@ def test_the_loader_refuses_every_notice_file_load_config_refuses(tmp_path, path
 
 
 def test_the_default_notice_settings(tmp_path, monkeypatch):
-    from stages import loader, notices
+    from stages.definition import loader
+    from stages.paperwork import notices
 
     assert loader.NOTICES_DEFAULT == notices.CONFIG
     no_key = BASE.replace("notices: mini-notices.yaml\n", "")
@@ -467,7 +468,7 @@ def test_checksum_is_of_contents_and_runs_made_before_still_match(tmp_path):
 
 
 def test_gate_loop_no_longer_reaches_init(tmp_path, session):
-    """Before: validate passed and init_run died in stages.gates with a RecursionError."""
+    """Before: validate passed and init_run died in stages.rules.gates with a RecursionError."""
     text = BASE.replace("all_of: [topics-closed, {milestone: \"wrap-up:report\"}]",
                         "all_of: [loop-b, {milestone: \"wrap-up:report\"}]")
     text = text.replace("gates:\n", "gates:\n  - {id: loop-b, name: 乙, any_of: [research-complete]}\n")

@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from stages import services as sv
-from stages.errors import ConfigError, PlancycleError
-from stages.loader import load_cycle
+from stages import engine as sv
+from stages.ground.errors import ConfigError, PlancycleError
+from stages.definition.loader import load_cycle
 
 from .conftest import CHANGNING, MINI, ROOT, write_cycle
 
@@ -125,7 +125,7 @@ def test_special_plans_are_optional(tmp_path, session):
         sv.propose(session, spec, dept="区商务委", title="某规划", as_of="2019-08-01")
     with pytest.raises(PlancycleError, match="has no 专项规划 track"):
         sv.register(session, spec, confirm=["sp-01"], as_of="2019-08-01")
-    from stages.views import timeline
+    from stages.views.reads import timeline
 
     assert timeline(session, spec, "2019-08-01")["rows"]
 
@@ -138,8 +138,8 @@ def test_a_gate_over_special_plans_needs_their_lifecycle(tmp_path):
 # -- gates, timelines, notice settings -------------------------------------------------------------------------------
 def test_an_all_gate_counts_the_items_that_have_the_milestone():
     """Only tendered topics choose a contractor: `all` over that milestone is met when each of them has."""
-    from stages.gates import Facts, evaluate
-    from stages.status import Status
+    from stages.rules.gates import Facts, evaluate
+    from stages.rules.status import Status
 
     spec = load_cycle(JINGAN)
     topics = [i for i in spec.items if i.kind == "topic"]
@@ -157,7 +157,7 @@ def test_a_timeline_without_rows_is_an_empty_table(tmp_path, session):
     text = BASE.replace("timeline:\n  - {stage: research, text: 开展课题研究, covers: [topics]}\n", "")
     spec = load_cycle(cycle(tmp_path, text))
     sv.init_run(session, spec, as_of="2019-06-01")
-    from stages.views import timeline
+    from stages.views.reads import timeline
 
     assert timeline(session, spec, "2019-07-01")["rows"] == [] and timeline(session, spec, "2019-07-01")["quarters"] == []
 
@@ -181,7 +181,8 @@ def test_validate_refuses_notice_settings_that_init_would_refuse(tmp_path, setti
 
 
 def test_the_loader_knows_the_document_kinds_notices_knows():
-    from stages import loader, notices
+    from stages.definition import loader
+    from stages.paperwork import notices
 
     assert tuple(notices.DEFAULT_DOCUMENTS) == loader.NOTICE_KINDS
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
-from stages import messages as mg
-from stages.models import Message, Reminder, UserAccount, create_schema, make_engine
+from stages.paperwork import messages as mg
+from stages.store.models import Message, Reminder, UserAccount, create_schema, make_engine
 
 from .conftest import CHANGNING, ROOT
 
@@ -126,15 +126,15 @@ delivery: {{lease_seconds: {lease}, backoff_seconds: [60, 300], max_attempts: {m
 # -- a database with a run, liaisons, two sweeps ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def spec():
-    from stages.loader import load_cycle
+    from stages.definition.loader import load_cycle
 
     return load_cycle(CHANGNING)
 
 
 @pytest.fixture
 def world(tmp_path, spec):
-    from stages.services import init_run
-    from stages.users import add_user, disable_user
+    from stages.engine import init_run
+    from stages.store.users import add_user, disable_user
 
     url = f"sqlite:///{tmp_path / 'messages.db'}"
     eng = make_engine(url)
@@ -157,8 +157,8 @@ def world(tmp_path, spec):
 
 def sweep_and_enqueue(eng, spec, day: str, cfg) -> int:
     """What the sweep flow does: sweep, then enqueue in the same transaction, commit."""
-    from stages.services import calendar_for
-    from stages.sweep import sweep
+    from stages.engine import calendar_for
+    from stages.engine.sweep import sweep
 
     cal = calendar_for(spec)
     with Session(eng) as s:
@@ -277,8 +277,8 @@ def test_each_recipient_and_rung_is_delivered_exactly_once_by_email_and_webhook(
 CHILD = r"""
 import sys, time
 from sqlmodel import Session
-from stages import messages as mg
-from stages.models import make_engine
+from stages.paperwork import messages as mg
+from stages.store.models import make_engine
 
 url, cfg_path, marker, channel = sys.argv[1:5]
 eng = make_engine(url)
@@ -323,7 +323,7 @@ def test_a_sender_killed_between_send_and_record_resends_once_with_the_same_id(s
     assert mg.deliver_pending(factory(eng), now=T1, channels=[channel], config=cfg)[channel]["claimed"] == 0
     # once it has run out (a config whose lease is already over: no waiting in a test), the next run resends
     expired = mg.load_config(write_config(tmp_path / "expired.yaml", smtp.port, hooks.port, lease=0.001))
-    time.sleep(1.05)  # claim times are whole seconds (stages.clock)
+    time.sleep(1.05)  # claim times are whole seconds (stages.ground.clock)
     out = mg.deliver_pending(factory(eng), now=T1, channels=[channel], config=expired)
     assert out[channel] == {"claimed": total - 1, "sent": total - 1, "failed": 0, "given_up": 0}
 
@@ -497,9 +497,9 @@ def test_a_schema_2_database_upgrades_to_the_current_schema_keeping_its_data(tmp
 
     from sqlalchemy import inspect
 
-    from stages.models import SCHEMA_VERSION, check_schema, schema_version
-    from stages.services import init_run
-    from stages.users import add_user
+    from stages.store.models import SCHEMA_VERSION, check_schema, schema_version
+    from stages.engine import init_run
+    from stages.store.users import add_user
 
     path = tmp_path / "v2.db"
     url = f"sqlite:///{path}"
@@ -655,8 +655,8 @@ from .test_postgres import pg_url  # noqa: E402,F401  (the throwaway cluster, st
 
 
 def test_on_postgresql_enqueue_claim_deliver_and_read(pg_url, spec, smtp, hooks, tmp_path):
-    from stages.services import init_run
-    from stages.users import add_user
+    from stages.engine import init_run
+    from stages.store.users import add_user
 
     eng = make_engine(pg_url)
     create_schema(eng)

@@ -10,12 +10,12 @@ import datetime as dt
 import pytest
 from sqlmodel import select
 
-from stages import notices as nt
-from stages import paperwork as pw
-from stages import services as sv
-from stages.board import board
-from stages.errors import PlancycleError, TransitionError
-from stages.models import Milestone, Notice, Reminder
+from stages.paperwork import notices as nt
+from stages.paperwork import drafting as pw
+from stages import engine as sv
+from stages.views.board import board
+from stages.ground.errors import PlancycleError, TransitionError
+from stages.store.models import Milestone, Notice, Reminder
 
 from .conftest import PUTUO, ROOT
 
@@ -80,8 +80,8 @@ def test_the_optional_revision_waits_dormant_and_is_never_late(run, putuo):
     data = board(run, putuo, "2024-07-15")
     b = board_ms(data, *REVISE)
     assert (b["status"], b["light"], b["overdue"], b["workdays_late"]) == ("dormant", "dormant", False, 0)
-    from stages.services import calendar_for
-    from stages.sweep import sweep
+    from stages.engine import calendar_for
+    from stages.engine.sweep import sweep
 
     sweep(run, {putuo.id: putuo}, calendar_for(putuo), "2024-07-15T09:00")
     run.commit()
@@ -122,8 +122,8 @@ def test_triggered_early_it_opens_when_what_it_waits_for_is_done(run, putuo):
 
 
 def test_a_year_of_monitoring_with_documents_in_putuos_words(run, putuo):
-    from stages.services import calendar_for
-    from stages.sweep import sweep
+    from stages.engine import calendar_for
+    from stages.engine.sweep import sweep
 
     cal = calendar_for(putuo)
     data = board(run, putuo, "2021-03-10")

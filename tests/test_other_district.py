@@ -12,10 +12,10 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from stages import notices as nt
-from stages import paperwork as pw
-from stages.loader import load_cycle
-from stages.models import Item, Milestone, Notice
+from stages.paperwork import notices as nt
+from stages.paperwork import drafting as pw
+from stages.definition.loader import load_cycle
+from stages.store.models import Item, Milestone, Notice
 
 from .conftest import ROOT
 
@@ -35,7 +35,7 @@ def jingan():
 def db(tmp_path, jingan):
     """A SQLite file with the run created as `plancycle init` makes it (the service, then its paperwork)."""
     from flows.common import engine_for
-    from stages.services import init_run
+    from stages.engine import init_run
 
     url = f"sqlite:///{tmp_path / 'jingan.db'}"
     with Session(engine_for(url)) as s:
@@ -47,7 +47,7 @@ def db(tmp_path, jingan):
 def act(name: str, url: str, when: str, **fields):
     """One move as the adapters make it: its request model, its action function, perform → service → paperwork."""
     from flows import actions
-    from stages import requests as rq
+    from stages.rules import requests as rq
 
     request_of = {"submit_deliverable": rq.SubmitRequest, "review_deliverable": rq.ReviewRequest,
                   "assign_contractor": rq.ContractorRequest, "propose_special_plan": rq.ProposeRequest,
@@ -89,10 +89,10 @@ def test_it_validates_with_its_own_words(jingan):
 
 def test_the_cycle_runs_and_its_documents_say_shiwuwu_and_jingan(db, jingan):
     from flows.common import engine_for
-    from stages.board import board
-    from stages.services import calendar_for
-    from stages.sweep import sweep
-    from stages.views import timeline
+    from stages.views.board import board
+    from stages.engine import calendar_for
+    from stages.engine.sweep import sweep
+    from stages.views.reads import timeline
 
     cal = calendar_for(jingan)
     # status: the first stage open, its tasks and topics' first steps open

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from stages.errors import DeadlinePhraseError
-from stages.phrases import Offset, parse_offset, parse_period
+from stages.ground.errors import DeadlinePhraseError
+from stages.definition.phrases import Offset, parse_offset, parse_period
 
 D = dt.date
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from stages import services as sv
-from stages.models import AuditEvent, DocSequence, Notice, Reminder, create_schema, make_engine
-from stages import paperwork as pw
-from stages.sweep import sweep
+from stages import engine as sv
+from stages.store.models import AuditEvent, DocSequence, Notice, Reminder, create_schema, make_engine
+from stages.paperwork import drafting as pw
+from stages.engine.sweep import sweep
 
 COORD = "区发改委"
 

@@ -6,8 +6,8 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from stages.identity import Actor
-from stages.requests import (AdvanceRequest, ApproveRequest, ContractorRequest, ExtendRequest, MeetingRequest,
+from stages.rules.identity import Actor
+from stages.rules.requests import (AdvanceRequest, ApproveRequest, ContractorRequest, ExtendRequest, MeetingRequest,
                              ProposeRequest, RegisterRequest, ReviewRequest, SubmitRequest, WaiveRequest, first_error)
 
 
@@ -154,7 +154,7 @@ def test_flows_actions_re_exports_the_models_without_importing_prefect():
     import subprocess
 
     code = ("import sys; import flows.actions as a; from flows.actions import SubmitRequest, ActionBase; "
-            "from flows.common import ActionBase as B; import stages.requests as r; "
+            "from flows.common import ActionBase as B; import stages.rules.requests as r; "
             "assert SubmitRequest is r.SubmitRequest and B is r.ActionBase and ActionBase is B; "
             "print(any(m == 'prefect' or m.startswith('prefect.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

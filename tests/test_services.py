@@ -7,11 +7,11 @@ from freezegun import freeze_time
 from sqlalchemy import text
 from sqlmodel import Session, func, select
 
-from stages import services as sv
-from stages.identity import Actor, Forbidden
-from stages.board import board
-from stages.errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
-from stages.models import AuditEvent, AuditLogIsAppendOnly, Decision, Item, Milestone, Submission, create_schema, make_engine
+from stages import engine as sv
+from stages.rules.identity import Actor, Forbidden
+from stages.views.board import board
+from stages.ground.errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
+from stages.store.models import AuditEvent, AuditLogIsAppendOnly, Decision, Item, Milestone, Submission, create_schema, make_engine
 
 COORD = "区发改委"
 
@@ -104,7 +104,7 @@ def test_resubmission_is_idempotent(mini_run, mini, tmp_path):
     sub = mini_run.exec(select(Submission)).one()
     assert sub.files[0]["sha256"] == __import__("hashlib").sha256(b"PK\x03\x04report v1").hexdigest()
     assert sub.files[0]["name"] == "开题报告.docx" and "path" not in sub.files[0]  # the name is data, never a path
-    from stages.files import FileStore
+    from stages.store.files import FileStore
 
     assert FileStore.for_url("sqlite://").read(sub.files[0]["sha256"]) == b"PK\x03\x04report v1"  # archived
 

@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from stages.errors import TransitionError
-from stages.status import TRANSITIONS, Status, is_overdue, traffic_light, transition
+from stages.ground.errors import TransitionError
+from stages.rules.status import TRANSITIONS, Status, is_overdue, traffic_light, transition
 
 S = Status
 ALLOWED = {
@@ -78,7 +78,7 @@ def test_traffic_light(status, as_of, left, light):
 def test_a_dormant_milestone_is_never_late_and_has_its_own_light():
     import datetime as dt
 
-    from stages.status import is_overdue, traffic_light
+    from stages.rules.status import is_overdue, traffic_light
 
     long_ago, today = dt.date(2019, 1, 1), dt.date(2020, 1, 1)
     assert not is_overdue("dormant", long_ago, today)

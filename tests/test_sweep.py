@@ -5,12 +5,12 @@ import datetime as dt
 import pytest
 from sqlmodel import func, select
 
-from stages import services as sv
-from stages.errors import PlancycleError
-from stages.models import Milestone, Notice, Reminder
-from stages.services import calendar_for
-from stages.paperwork import monthly_report as record_monthly_report, supervision
-from stages.sweep import escalation_cutoff, monthly_report, report_day, sweep, yellow_cutoff
+from stages import engine as sv
+from stages.ground.errors import PlancycleError
+from stages.store.models import Milestone, Notice, Reminder
+from stages.engine import calendar_for
+from stages.paperwork.drafting import monthly_report as record_monthly_report, supervision
+from stages.engine.sweep import escalation_cutoff, monthly_report, report_day, sweep, yellow_cutoff
 
 D = dt.date
 COORD = "区发改委"

@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import pytest
 from sqlmodel import Session, select
 
-from stages import notices as nt
-from stages import paperwork as pw
-from stages import services as sv
-from stages.loader import load_cycle
-from stages.models import Item, Notice, create_schema, make_engine
+from stages.paperwork import notices as nt
+from stages.paperwork import drafting as pw
+from stages import engine as sv
+from stages.definition.loader import load_cycle
+from stages.store.models import Item, Notice, create_schema, make_engine
 
 from .conftest import ROOT
 

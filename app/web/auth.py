@@ -16,7 +16,7 @@ Sign-in, the one POST anyone may send, is bounded twice before a password is che
   passes the limit (:func:`login_form`);
 - :class:`LoginThrottle`: after :data:`IP_FAILURES` failed sign-ins from one client address within
   :data:`IP_WINDOW` seconds, further attempts from it are refused (429, ``Retry-After``) until the oldest of them
-  is that old — on top of the per-account lock-out (``stages.users``), so one address cannot try a password on
+  is that old — on top of the per-account lock-out (``stages.store.users``), so one address cannot try a password on
   every account in turn. Kept in this process's memory (``plancycle web`` is one process): a restart forgets it,
   and several processes would count apart. The address is the connection's (:func:`client_ip`), or, when that
   connection comes from a proxy named in ``PLANCYCLE_TRUSTED_PROXIES`` (addresses or networks, comma-separated;
@@ -35,7 +35,7 @@ from collections import deque
 
 from sqlmodel import Session, select
 
-from stages.models import AppSetting, UserAccount
+from stages.store.models import AppSetting, UserAccount
 
 SESSION_COOKIE = "plancycle_session"
 SESSION_HOURS = 10
@@ -209,7 +209,7 @@ def check_csrf(request, form_value: str | None) -> None:
 
 
 def sign_in(request, username: str, password_changed_at) -> None:
-    from stages.clock import epoch_seconds
+    from stages.ground.clock import epoch_seconds
 
     request.session.clear()
     request.session["uid"] = username
@@ -221,7 +221,7 @@ def sign_in(request, username: str, password_changed_at) -> None:
 def sign_out(request, engine=None) -> None:
     """Clear the browser's session and, server-side, refuse every cookie issued to this user before now (a copied
     cookie does not outlive the sign-out)."""
-    from stages.clock import epoch_seconds
+    from stages.ground.clock import epoch_seconds
 
     uid = request.session.get("uid")
     request.session.clear()
@@ -240,7 +240,7 @@ def current_user(request, session: Session) -> UserAccount:
         raise NeedLogin()
     u = session.exec(select(UserAccount).where(UserAccount.username == uid)).first()
     pwd = u.password_changed_at.isoformat() if u and u.password_changed_at else ""
-    from stages.clock import epoch_seconds
+    from stages.ground.clock import epoch_seconds
 
     iat = int(request.session.get("iat") or 0)
     out = session.get(AppSetting, f"signed_out:{uid}")

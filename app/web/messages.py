@@ -1,6 +1,6 @@
 """The console's notification list: ``/messages`` (and ``/api/messages``), read / unread per user.
 
-A router over ``stages.messages``, included by ``app.web.server.create_app``, which hands over its own plumbing —
+A router over ``stages.paperwork.messages``, included by ``app.web.server.create_app``, which hands over its own plumbing —
 ``ctx`` (who is signed in, the run), ``common`` (the header's data), ``page`` (render with the CSRF token) and
 ``form_of`` (a POST's form, CSRF checked) — so sign-in, sessions and CSRF are the console's, not copied. It also
 gives the templates ``unread_messages(user)``: the unread count the header's badge shows on every page.
@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from stages import messages as mg
+from stages.paperwork import messages as mg
 
 
 def router(st, templates, *, ctx, common, page, form_of) -> APIRouter:

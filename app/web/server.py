@@ -29,11 +29,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.staticfiles import StaticFiles
 
-from stages.clock import as_datetime
-from stages.errors import NotFound, PlancycleError, TransitionError
-from stages.files import FileStore
-from stages.identity import ROLE_NAMES, Forbidden
-from stages.models import CycleRun, Item, Milestone, Notice, Submission, check_schema, database_url, make_engine
+from stages.ground.clock import as_datetime
+from stages.ground.errors import NotFound, PlancycleError, TransitionError
+from stages.store.files import FileStore
+from stages.rules.identity import ROLE_NAMES, Forbidden
+from stages.store.models import CycleRun, Item, Milestone, Notice, Submission, check_schema, database_url, make_engine
 
 from . import auth, words
 
@@ -69,7 +69,7 @@ class WebState:
         return dt.datetime.combine(self.as_of.date(), as_datetime(None).time())
 
     def spec(self, run: CycleRun):
-        from stages.loader import load_cycle
+        from stages.definition.loader import load_cycle
 
         p = Path(run.spec_path)
         key = (str(p), p.stat().st_mtime if p.exists() else 0.0)
@@ -138,12 +138,12 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     def ctx(request: Request, s: Session):
         user = auth.current_user(request, s)
-        from stages.services import find_run
+        from stages.engine import find_run
 
         run = find_run(s)
         spec = st.spec(run)
-        from stages.identity import resolve_actor
-        from stages.users import actor_for
+        from stages.rules.identity import resolve_actor
+        from stages.store.users import actor_for
 
         actor = resolve_actor(spec, actor_for(user))
         return user, actor, run, spec
@@ -154,7 +154,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     def done(request: Request, to: str, flash: str) -> RedirectResponse:
         with Session(st.read_engine) as s:
-            from stages.services import find_run
+            from stages.engine import find_run
 
             run = find_run(s)
             labels = words.labels_for(s, run, st.spec(run))
@@ -181,7 +181,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     def act(flow_name: str, req_name: str, **fields) -> dict:
         """Run one action flow with the signed-in identity; refusals come back as PlancycleError."""
         import flows.actions as fa
-        import stages.requests as rq
+        import stages.rules.requests as rq
         from flows.runner import run_in_process, run_through_prefect
 
         try:
@@ -299,7 +299,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.post("/login")
     async def login(request: Request):
-        from stages.users import LoginRefused, authenticate
+        from stages.store.users import LoginRefused, authenticate
 
         try:  # the body is bounded before it is read (auth.LOGIN_MAX_BYTES)
             form = await auth.login_form(request)
@@ -341,13 +341,13 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     # -- the board --------------------------------------------------------------------------------------------------
     def _visible(key: str, actor, spec) -> None:
-        from stages.views import check_visible
+        from stages.views.reads import check_visible
 
         with Session(st.read_engine) as s:
             check_visible(s, spec, actor, key)
 
     def board_data(s, actor, run, spec, dept, stage, late, domain=""):
-        from stages.board import board
+        from stages.views.board import board
 
         if not actor.reads_all:
             dept = actor.dept  # a department sees its own items
@@ -377,7 +377,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
             data = board_data(s, actor, run, spec, dept, stage, late, domain)
-            from stages.services import facts_for
+            from stages.engine import facts_for
 
             facts = facts_for(s, run)
             gates = []
@@ -399,7 +399,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     # -- my inbox ---------------------------------------------------------------------------------------------------
     def inbox_data(s, actor, run, spec, dept):
-        from stages.views import inbox
+        from stages.views.reads import inbox
 
         if actor.role == "department" or not dept:
             dept = actor.dept
@@ -428,11 +428,11 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     # -- one item ---------------------------------------------------------------------------------------------------
     def item_data(s, actor, run, spec, key):
-        from stages.views import check_visible, item_history
+        from stages.views.reads import check_visible, item_history
 
         check_visible(s, spec, actor, key)
         data = item_history(s, spec, key)
-        from stages.board import board
+        from stages.views.board import board
 
         lights = {}
         for it in board(s, spec, st.now())["items"]:
@@ -464,7 +464,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                       .order_by(Submission.submitted_at, Submission.id)).all()
         if not actor.reads_all:
             data["audit"] = []  # the audit trail is the planning office's and the leaders'
-        from stages.models import Figure
+        from stages.store.models import Figure
 
         figures: dict[int, list] = {}
         if subs:
@@ -513,13 +513,13 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             m = s.get(Milestone, sub.milestone_id) if sub else None
             if sub is None or m is None or m.run_id != run.id or not 0 <= index < len(sub.files):
                 raise PageError(404, "文件不存在")
-            from stages.views import check_visible
+            from stages.views.reads import check_visible
 
             check_visible(s, spec, actor, m.item_key)
             f = sub.files[index]
         if not f.get("sha256") or not st.store.has(f["sha256"]):
             raise PageError(404, "该文件未存档（早于附件存档功能的记录）")
-        from stages.files import MIME
+        from stages.store.files import MIME
 
         name = f.get("name") or "附件"
         return Response(st.store.read(f["sha256"]), media_type=MIME.get(f.get("type") or "", "application/octet-stream"),
@@ -528,7 +528,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     # -- submit and review ------------------------------------------------------------------------------------------
     def _units_of(key: str, ms: str, spec) -> dict[str, str]:
         """The figures the milestone may carry, by the names the form sends, with their units."""
-        from stages.services import figure_subjects
+        from stages.engine import figure_subjects
 
         with Session(st.read_engine) as s:
             run = find_run_of(s)
@@ -538,7 +538,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             return {k: v.get("unit") or "" for k, v in figure_subjects(spec, row, mspec).items()} if mspec else {}
 
     def find_run_of(s):
-        from stages.services import find_run
+        from stages.engine import find_run
 
         return find_run(s)
 
@@ -684,9 +684,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     def manage_data(s, actor, run, spec):
         if not actor.can_coordinate:
             raise Forbidden("协调工具仅限规划科（协调人）使用")
-        from stages.board import board
-        from stages.gates import evaluate
-        from stages.services import facts_for
+        from stages.views.board import board
+        from stages.rules.gates import evaluate
+        from stages.engine import facts_for
 
         facts = facts_for(s, run)
         cur = spec.stage(run.current_stage) if run.status == "active" else None
@@ -707,11 +707,11 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                 if it.kind == "topic" and m.id not in seen and any(n.endswith("_meeting") for n in m.notices):
                     seen.add(m.id)
                     meeting_ms.append({"id": m.id, "name": m.name})
-        from stages.services import _approval_subjects
+        from stages.engine import _approval_subjects
 
         approvals = []
         for body, subject in sorted(_approval_subjects(spec)):
-            from stages.gates import predicates
+            from stages.rules.gates import predicates
 
             waiting = [g.name for g in spec.file.gates
                        if any(p.approval and (p.approval.body, p.approval.subject) == (body, subject)
@@ -833,9 +833,9 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     # -- the 纲要's 主要指标 (schema 2 indicators) ----------------------------------------------------------------
     def indicators_data(s, actor, run, spec, category: str = "", warn: bool = False) -> dict:
-        """``stages.indicators.indicator_board`` as of the console's day, filtered by 类别 and 只看预警, with what the
+        """``stages.engine.indicators.indicator_board`` as of the console's day, filtered by 类别 and 只看预警, with what the
         page needs besides: the years to show, the shared note, the counts over what is shown, who may record."""
-        from stages.indicators import figure_rows, indicator_board
+        from stages.engine.indicators import figure_rows, indicator_board
 
         if not spec.file.indicators:
             raise PageError(404, "本周期没有监测指标")
@@ -869,7 +869,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     def indicators_view(request: Request, category: str = "", warn: bool = False, pick: str = "",
                         refused: dict | None = None, status: int = 200):
-        from stages.indicators import STATUS_ZH, year_range
+        from stages.engine.indicators import STATUS_ZH, year_range
 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
@@ -899,8 +899,8 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         request model types strictly (a known indicator, a whole year in the indicator's years, a number) is
         checked here first, in the service's own words; who may record it (the coordinator or the indicator's lead
         unit) is the service's to decide. A refusal writes nothing."""
-        from stages.indicators import year_range
-        from stages.requests import parse_number
+        from stages.engine.indicators import year_range
+        from stages.rules.requests import parse_number
 
         _user, actor, run, spec = await acting(request)
         if not spec.file.indicators:
@@ -957,7 +957,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     # -- documents, timeline, exports, audit ------------------------------------------------------------------------
     def documents_data(s, actor, run, spec):
-        from stages.notices import missing
+        from stages.paperwork.notices import missing
 
         rows = s.exec(select(Notice).where(Notice.run_id == run.id, Notice.status.in_(["issued", "draft"]))
                       .order_by(Notice.id.desc())).all()
@@ -990,7 +990,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
             return documents_data(s, actor, run, spec)
 
     def one_document(s, actor, run, notice_id: int, fmt: str):
-        from stages.notices import render_notice
+        from stages.paperwork.notices import render_notice
 
         n = s.get(Notice, notice_id)
         if n is None or n.run_id != run.id or n.status not in ("issued", "draft"):
@@ -1003,7 +1003,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.get("/documents/{notice_id}", response_class=HTMLResponse)
     def document_page(request: Request, notice_id: int):
-        from stages.notices import EDITABLE, PLACEHOLDER, missing
+        from stages.paperwork.notices import EDITABLE, PLACEHOLDER, missing
 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
@@ -1043,7 +1043,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.post("/documents/{notice_id}/sign")
     async def document_sign(request: Request, notice_id: int):
-        from stages.notices import EDITABLE
+        from stages.paperwork.notices import EDITABLE
 
         form, actor, _spec = await coordinator_form(request)
         changes = {f: form.get(f) for f in EDITABLE if form.get(f) is not None}
@@ -1073,7 +1073,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.get("/timeline", response_class=HTMLResponse)
     def timeline_page(request: Request):
-        from stages.views import timeline
+        from stages.views.reads import timeline
 
         with Session(st.read_engine) as s:
             user, actor, run, spec = ctx(request, s)
@@ -1082,7 +1082,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
 
     @app.get("/api/timeline")
     def api_timeline(request: Request):
-        from stages.views import timeline
+        from stages.views.reads import timeline
 
         with Session(st.read_engine) as s:
             _user, _actor, _run, spec = ctx(request, s)
@@ -1093,7 +1093,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         import tempfile
 
         from app.exports import write_ledger
-        from stages.views import ledger_rows
+        from stages.views.reads import ledger_rows
 
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
@@ -1110,7 +1110,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
         import tempfile
 
         from app.exports import write_calendar
-        from stages.board import board
+        from stages.views.board import board
 
         with Session(st.read_engine) as s:
             _user, actor, run, spec = ctx(request, s)
@@ -1123,7 +1123,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
                         headers={"Content-Disposition": _disposition(f"期限{('-' + dept) if dept else ''}.ics")})
 
     def audit_data(s, actor, run, spec, q: str, who: str, action: str, limit: int):
-        from stages.models import AuditEvent
+        from stages.store.models import AuditEvent
 
         if not actor.reads_all:
             raise Forbidden("审计记录仅限规划科和领导查看")
@@ -1275,8 +1275,8 @@ def _target_text(t) -> str:
 def _figure_fields(spec, row, mspec, due: str) -> list[dict]:
     """The number fields of a submission form: a milestone's own targets, one each; a periodic report's, every
     target of the tasks its unit leads (the one due next after the report, year to date) and the indicators it
-    reports. Only names :func:`stages.services.figure_subjects` accepts are offered."""
-    from stages.services import figure_subjects
+    reports. Only names :func:`stages.engine.figure_subjects` accepts are offered."""
+    from stages.engine import figure_subjects
 
     known = figure_subjects(spec, row, mspec)
     out: list[dict] = []
@@ -1322,10 +1322,10 @@ class FigureRefused(PlancycleError):
 
 def _form_figures(form, units: dict[str, str]) -> list[dict]:
     """The ``fig:NAME`` fields a person filled in, as figures; an empty field reports nothing. A number is read
-    as the CLI and the indicator form read it (``stages.requests.parse_number``): its own unit may follow (26.3%,
+    as the CLI and the indicator form read it (``stages.rules.requests.parse_number``): its own unit may follow (26.3%,
     80家), full-width digits and thousands commas (1,190) are fine; anything else is refused with the services'
     own message, before anything is stored."""
-    from stages.requests import parse_number
+    from stages.rules.requests import parse_number
 
     out = []
     for k, v in form.multi_items():
@@ -1344,7 +1344,7 @@ def _form_figures(form, units: dict[str, str]) -> list[dict]:
 
 
 def _recordable(spec, actor) -> list[str]:
-    """The indicators ``actor`` may record a yearly actual for (``stages.indicators.record``'s rule): all of them
+    """The indicators ``actor`` may record a yearly actual for (``stages.engine.indicators.record``'s rule): all of them
     for the coordinator, those it leads for a unit, none for a leader."""
     if actor.role == "leader":
         return []
@@ -1461,7 +1461,7 @@ def _known_dept(spec, dept: str) -> str:
 
 def _checklist(spec, gate, facts) -> list[dict]:
     """A gate as a checklist: each of its parts, met or not, with what is missing."""
-    from stages.gates import _eval, evaluate
+    from stages.rules.gates import _eval, evaluate
 
     parts = []
     children = gate.all_of or gate.any_of
@@ -1523,7 +1523,7 @@ def _extend_fields(form) -> dict:
 
 def _extend_preview(s: Session, run: CycleRun, spec, f: dict) -> dict:
     """What an extension would move: the service's own selection (``extension_plan``), without writing."""
-    from stages.services import calendar_for, extension_plan
+    from stages.engine import calendar_for, extension_plan
 
     if sum(x is not None for x in (f["days"], f["workdays"], f["new_due"])) != 1:
         raise PageError(400, "请在“顺延天数”“顺延工作日”“新期限”中填写且只填写一项")

@@ -20,7 +20,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^number must look like (\S+), not .*$", r"发文字号格式应为\1"),
     (r"^nothing to change: .*$", "没有需要保存的修改"),
     (r"^(.+?) signed: (.+)$", r"已签发（\1）：\2"),
-    # the 纲要's indicators (stages.indicators.record: a yearly actual recorded by the coordinator or a lead unit)
+    # the 纲要's indicators (stages.engine.indicators.record: a yearly actual recorded by the coordinator or a lead unit)
     (r"^(.+?) (\d{4}): (\S+?) recorded by (\S+) — (\S+?)( \(预警\))?(?:; replaces (\S+))?$",
      lambda m: f"已录入：{m[1]} {m[2]} 年 {m[3]}（{m[5]}" + ("，约束性指标预警" if m[6] else "") + "）"
      + (f"；更正原值 {m[7]}" if m[7] else "")),
@@ -190,7 +190,7 @@ def labels_for(session, run, spec) -> dict[str, str]:
     """``{item key: short name, "key:ms": milestone name}`` for the run: 课题7, 专项规划3《…》, 工作任务 titles."""
     from sqlmodel import select
 
-    from stages.models import Item, Milestone
+    from stages.store.models import Item, Milestone
 
     out: dict[str, str] = {}
     for it in session.exec(select(Item).where(Item.run_id == run.id)):

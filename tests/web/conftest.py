@@ -35,16 +35,16 @@ USERS = (("coord", "coordinator", None, "规划科王科长"), ("hqb", "departme
 def make_console_db(path: Path, as_of: str = "2019-06-01", config: Path | None = None, users=USERS) -> str:
     """A fresh database with a run of ``config`` (default Changning's 14th) made on ``as_of``, and ``users``
     (username, role, department, name) whose password is PASSWORD."""
-    from stages.loader import load_cycle
-    from stages.models import create_schema, make_engine
-    from stages.services import init_run
-    from stages.users import add_user
+    from stages.definition.loader import load_cycle
+    from stages.store.models import create_schema, make_engine
+    from stages.engine import init_run
+    from stages.store.users import add_user
 
     url = f"sqlite:///{path}"
     eng = make_engine(url)
     create_schema(eng)
     spec = load_cycle(config or Path(__file__).resolve().parents[2] / "config" / "cycles" / "changning-14th.yaml")
-    from stages.paperwork import after
+    from stages.paperwork.drafting import after
 
     with Session(eng) as s:
         after(s, spec, init_run(s, spec, as_of=as_of), as_of=as_of)

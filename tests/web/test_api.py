@@ -169,8 +169,8 @@ def test_bad_form_input_is_one_line_and_changes_nothing(make_client):
 
 
 def test_a_disabled_user_is_signed_out(make_client, app_url):
-    from stages.models import make_engine
-    from stages.users import disable_user
+    from stages.store.models import make_engine
+    from stages.store.users import disable_user
 
     hqb = make_client("hqb")
     assert hqb.get("/api/inbox").status_code == 200
@@ -213,7 +213,7 @@ def test_a_web_action_is_a_prefect_flow_run(app_url, tmp_path, monkeypatch):
     r = c.post("/api/items/topic-07/milestones/plan/submit", headers={"x-csrf-token": _csrf(c)},
                files={"files": ("方案.pdf", b"%PDF-1.4 plan")})
     assert r.status_code == 200, r.text
-    from stages.models import AuditEvent, make_engine
+    from stages.store.models import AuditEvent, make_engine
 
     with Session(make_engine(app_url)) as s:
         ev = s.exec(select(AuditEvent).where(AuditEvent.action == "deliverable.submitted")).one()

@@ -77,7 +77,7 @@ def _figures(url: str) -> list:
     eng = create_engine(url)
     try:
         with Session(eng) as s:
-            from stages.models import Figure
+            from stages.store.models import Figure
 
             return [(f.subject, f.period, f.value, f.by) for f in s.exec(select(Figure)).all()]
     finally:

@@ -38,7 +38,7 @@ def sign_in(c, username, password, **extra):
 
 
 def failures(app, username) -> int:
-    from stages.models import UserAccount
+    from stages.store.models import UserAccount
 
     with Session(app.state.pc.read_engine) as s:
         return s.exec(select(UserAccount.failed_logins).where(UserAccount.username == username)).one()

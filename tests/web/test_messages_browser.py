@@ -16,11 +16,11 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def reminded(console):
     """The console's database after the 2019-06-03 and 06-05 sweeps, their reminders enqueued as the sweep does."""
-    from stages import messages as mg
-    from stages.loader import load_cycle
-    from stages.models import make_engine
-    from stages.services import calendar_for
-    from stages.sweep import sweep
+    from stages.paperwork import messages as mg
+    from stages.definition.loader import load_cycle
+    from stages.store.models import make_engine
+    from stages.engine import calendar_for
+    from stages.engine.sweep import sweep
 
     from ..conftest import CHANGNING
 
@@ -60,7 +60,7 @@ def test_a_liaison_reads_a_reminder_in_the_console(browser, reminded, width):
     # unread again for the next width (the page has no "mark unread")
     from sqlalchemy import update
 
-    from stages.models import Message, make_engine
+    from stages.store.models import Message, make_engine
 
     eng = make_engine(url)
     with Session(eng) as s:

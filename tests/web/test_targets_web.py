@@ -73,7 +73,7 @@ def _figures(url: str) -> int:
     eng = create_engine(url)
     try:
         with Session(eng) as s:
-            from stages.models import Figure
+            from stages.store.models import Figure
 
             return len(s.exec(select(Figure)).all())
     finally:

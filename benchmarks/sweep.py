@@ -7,7 +7,7 @@ Changning cycle, as if ~3,000 districts ran it: 1,000,000 milestones), then meas
 
 * bare  — one SELECT that classifies every open milestone green / yellow / red (GROUP BY the light);
 * sweep — ``stages.engine.sweep.sweep``: the same classification, the three reminder rungs (INSERT…SELECT…ON
-  CONFLICT DO NOTHING), the notices (INSERT…SELECT DISTINCT + UPDATE) and the audit rows, then COMMIT.
+  CONFLICT DO NOTHING), the audit rows and the reminders queued as messages to the liaisons (enqueue_reminders), then COMMIT.
   ``cold`` is the first sweep (a backlog: every overdue milestone gets its 催办 and many an escalation);
   ``daily`` is the next working day's sweep (only what crossed a threshold overnight) — the steady state;
   ``again`` is a second sweep the same day (fires nothing; the idempotent path).
@@ -90,6 +90,7 @@ def measure(url: str, what: str) -> dict:
     from stages.definition.calendar import WorkCalendar
     from stages.store.models import Milestone, make_engine
     from stages.engine.sweep import sweep, yellow_cutoff
+    from stages.paperwork.messages import enqueue_reminders
 
     cal = WorkCalendar.default()
     eng = make_engine(url)
@@ -106,10 +107,11 @@ def measure(url: str, what: str) -> dict:
         result = {k: v for k, v in rows}
     else:
         when = {"cold": AS_OF, "again": AS_OF, "daily": NEXT}[what]
-        with Session(eng) as s:
+        with Session(eng) as s:  # what the daily sweep flow does in its transaction (flows/schedules.py)
             result = sweep(s, {}, cal, when)
+            result["messages"] = enqueue_reminders(s, when, cal=cal)
             s.commit()
-        result = {"fired": result["fired"], "notices": result["notices"], "lights": result["lights"]}
+        result = {"fired": result["fired"], "messages": result["messages"], "lights": result["lights"]}
     secs = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"what": what, "seconds": secs, "peak_rss_mb": rss / 1024, "rss_growth_mb": (rss - rss0) / 1024,

@@ -47,7 +47,7 @@ title: 测试区规划研究和编制工作
 district: 测试区
 issuer: 测试区发展和改革委员会
 departments: deps.yaml
-notices: {ROOT / 'config' / 'notices.yaml'}
+notices: {ROOT / 'tests' / 'fixtures' / 'mini-notices.yaml'}
 coordinator: 区发改委
 approval_bodies: {{leading_group: 领导小组}}
 stages:

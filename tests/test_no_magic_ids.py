@@ -50,14 +50,14 @@ GENERIC = {
     "proposals": "a form field",
 }
 
-# left in files the lead owns (stages/paperwork.py, notices.py, documents.py, messages.py, app/web/, templates/):
+# left in files the lead owns (stages/paperwork/: drafting.py, notices.py, titles.py, messages.py; app/web/, templates/):
 # (file, word) → what it is
 KNOWN = {
-    ("stages/paperwork/documents.py", "区政府"): "break_title's 公文 vocabulary: institutions every district has",
-    ("stages/paperwork/documents.py", "区委"): "the same dictionary",
-    ("stages/paperwork/documents.py", "区政府办公室"): "the same dictionary",
-    ("stages/paperwork/documents.py", "发改委"): "the same dictionary",
-    ("stages/paperwork/documents.py", "领导小组"): "the same dictionary",
+    ("stages/paperwork/titles.py", "区政府"): "break_title's 公文 vocabulary: institutions every district has",
+    ("stages/paperwork/titles.py", "区委"): "the same dictionary",
+    ("stages/paperwork/titles.py", "区政府办公室"): "the same dictionary",
+    ("stages/paperwork/titles.py", "发改委"): "the same dictionary",
+    ("stages/paperwork/titles.py", "领导小组"): "the same dictionary",
 }
 
 

@@ -18,6 +18,7 @@ from stages import engine as sv
 from stages.store.models import DocSequence, Notice
 from stages.paperwork import drafting as pw
 from stages.ground.errors import PlancycleError
+from stages.rules.identity import Forbidden
 from stages.store.models import AuditEvent, Item
 from stages.engine.sweep import sweep
 
@@ -172,6 +173,17 @@ def test_only_the_coordinator_signs(run_):
     n = s.exec(select(Notice).where(Notice.kind == "stage_notice")).one()
     with pytest.raises(PlancycleError, match="无权|cannot|only"):
         pw.sign_document(s, spec, notice=n.id, as_of="2019-06-26", by="区虹桥办", changes=FILL)
+
+
+def test_signing_users_restrict_who_signs_off(run_, monkeypatch):
+    """``signing.users`` names who may 签发: the coordinator not among them is refused, and nothing is signed."""
+    s, spec, run = run_
+    n = s.exec(select(Notice).where(Notice.kind == "stage_notice")).one()
+    cfg = nt.load_config(spec.notices_path)
+    monkeypatch.setattr(pw.nt, "load_config", lambda path=None: {**cfg, "signing": {"users": ["王某某"]}})
+    with pytest.raises(Forbidden, match="签发 is for 王某某"):
+        pw.sign_document(s, spec, notice=n.id, as_of="2019-06-26", by=COORD, changes=FILL)
+    assert n.status == "draft" and n.doc_number is None
 
 
 def test_a_number_given_by_the_oa_is_kept_and_the_register_continues_after_it(run_):

@@ -3,12 +3,12 @@
 Owns: :func:`judge` (one indicator, one year, one actual → where it stands), :func:`indicator_board` (every
 indicator of a cycle with its yearly actuals and the judgement of its latest year, from plain figure rows) and
 :func:`record` (the coordinator or an indicator's lead unit records a yearly actual directly — a figure the
-统计局 publishes outside any report). Pure domain: no Prefect; ``record`` is a move like the services' own and
-uses their helpers (``_ctx``, ``_replayed``, ``_audit``, ``_finish``), so it is refused, audited and replayed the
-same way.
+统计局 publishes outside any report). Pure domain: no Prefect; ``record`` is a move like the other moves and uses
+their helpers (``_ctx``, ``_replayed``, ``_audit`` from ``stages.engine.context``, ``_finish`` from
+``stages.engine.propagation``), so it is refused, audited and replayed the same way.
 
 Where actual figures come from: a Figure row with subject ``indicator:<id>`` and ``period`` the year it stands
-for (``"2021"``) — written by a yearly report's ``--figure ID=VALUE`` (``services.submit``; the reporting
+for (``"2021"``) — written by a yearly report's ``--figure ID=VALUE`` (``deliverables.submit``; the reporting
 milestone's period) or by :func:`record`. Rows are only added; the latest row (by ``at``, then id) for a year is
 that year's actual. A figure whose period is not a year (a monthly report's ``2021-03``, a milestone's due date)
 is not a yearly actual: the board lists it under ``other_figures`` and does not judge it.
@@ -20,8 +20,15 @@ import datetime as dt
 import math
 import re
 
-from stages.ground.clock import as_datetime
+from sqlmodel import select
+
 from stages.definition.spec import CycleSpec, IndicatorSpec
+from stages.engine.context import _audit, _ctx, _fingerprint, _replayed
+from stages.engine.propagation import _finish
+from stages.ground.clock import as_datetime
+from stages.ground.errors import NotFound, PlancycleError
+from stages.rules.identity import Forbidden
+from stages.store.models import Figure
 from stages.store.rows import run_rows
 
 STATUS_ZH = {
@@ -210,7 +217,7 @@ def figure_rows(session, spec: CycleSpec) -> list:
 def warning_notice(spec: CycleSpec, ind: IndicatorSpec, year: int, value: float) -> dict | None:
     """The ``indicator_warning`` notice intent for ``value`` (``year``), or None when :func:`judge` gives no 预警:
     ``{kind, to: [the coordinator's short name], about: "indicator:<id>", indicator, name, year, actual, expected,
-    unit, status, label}``. ``record`` uses it; a yearly report's figures (``services.submit``) may too."""
+    unit, status, label}``. ``record`` uses it; a yearly report's figures (``deliverables.submit``) may too."""
     j = judge(ind, year, value)
     if not j["warning"]:
         return None
@@ -230,12 +237,7 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
     ``indicator.recorded``; the same request again (same key) changes nothing. A later value for the same year
     is a correction: a new row, which wins. A 约束性 value off its path (``judge``'s warning) puts an
     ``indicator_warning`` notice for the coordinator in the outcome."""
-    from stages.ground.errors import NotFound, PlancycleError
-    from stages.rules.identity import Forbidden
-    from stages.store.models import Figure
-    from stages.engine import services as sv
-
-    ctx = sv._ctx(session, spec, by, as_of, flow_run_id, "record", f"{SUBJECT}{indicator}")
+    ctx = _ctx(session, spec, by, as_of, flow_run_id, "record", f"{SUBJECT}{indicator}")
     try:
         ind = spec.indicator(str(indicator).strip())
     except KeyError:
@@ -260,8 +262,6 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
     if not ctx.actor.can_coordinate and ctx.by not in leads:
         who = "、".join(leads) if leads else spec.coordinator.short
         raise Forbidden(f"{ctx.actor.label} cannot record {ind.name}: it is reported by {who}")
-    from sqlmodel import select
-
     rows = session.exec(select(Figure).where(Figure.run_id == ctx.run.id, Figure.subject == f"{SUBJECT}{ind.id}",
                                              Figure.period == str(year))
                         .order_by(Figure.at.desc(), Figure.id.desc())).all()
@@ -272,16 +272,16 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
         # double click (nothing changes); going back to an earlier value after another one is a new correction
         same = prior is not None and (prior.value, prior.source or None, prior.by) == (number, source, ctx.by)
         follows = (rows[1].id if len(rows) > 1 else 0) if same else (prior.id if prior is not None else 0)
-        key = f"indicator:{ind.id}:{year}:after{follows}:{sv._fingerprint(request)}"
-    if sv._replayed(ctx, key, request):
+        key = f"indicator:{ind.id}:{year}:after{follows}:{_fingerprint(request)}"
+    if _replayed(ctx, key, request):
         return ctx.outcome
     session.add(Figure(run_id=ctx.run.id, subject=f"{SUBJECT}{ind.id}", of=ind.id, period=str(year), value=number,
                        unit=ind.unit, source=source, submission_id=None, by=ctx.by, at=ctx.as_of))
     j = judge(ind, year, number)
     previous = None if prior is None else {"value": prior.value, "by": prior.by, "at": prior.at.isoformat()}
-    sv._audit(ctx, "indicator.recorded", ctx.outcome.target, why=source,
-              data={"request": request, "judgement": {k: j[k] for k in ("expected", "status", "warning")},
-                    **({"previous": previous} if previous else {})}, key=key)
+    _audit(ctx, "indicator.recorded", ctx.outcome.target, why=source,
+           data={"request": request, "judgement": {k: j[k] for k in ("expected", "status", "warning")},
+                 **({"previous": previous} if previous else {})}, key=key)
     notice = warning_notice(spec, ind, year, number)
     if notice is not None:
         ctx.outcome.notices.append(notice)
@@ -290,4 +290,4 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
     ctx.outcome.message = (f"{ind.name} {year}: {number:g}{ind.unit} recorded by {ctx.by} — {j['label']}"
                            + (f" ({WARNING_ZH})" if j["warning"] else "")
                            + (f"; replaces {prior.value:g}{ind.unit}" if prior is not None else ""))
-    return sv._finish(ctx)
+    return _finish(ctx)

@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 
 from stages.definition.calendar import WorkCalendar
 from stages.ground.clock import as_datetime, now
+from stages.ground.errors import PlancycleError
 from stages.store.models import AuditEvent, CycleRun, Item, Milestone, Notice, Reminder, Submission
 from stages.definition.spec import CycleSpec
 from stages.store.runs import find_run, insert_ignore
@@ -143,8 +144,6 @@ def notice_entries(session: Session, notice_id: int, as_of: dt.date | None = Non
 # -- the monthly progress report (seed 004: 每月25日前报送) ------------------------------------------------------------
 def parse_month(text: str) -> tuple[int, int]:
     """``2019-07`` → (2019, 7); anything else is a one-line error."""
-    from stages.ground.errors import PlancycleError
-
     parts = str(text).split("-")
     try:
         year, mon = (int(x) for x in parts)

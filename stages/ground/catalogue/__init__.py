@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-AREAS = ("common", "definition", "rules", "store", "engine", "views", "paperwork", "flows", "cli", "web")
+AREAS = ("common", "config", "definition", "rules", "store", "engine", "views", "paperwork", "flows", "cli", "web")
 
 
 def _merge() -> dict[str, tuple[str, str]]:

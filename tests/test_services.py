@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from stages import engine as sv
@@ -242,7 +243,8 @@ def test_audit_log_is_append_only(mini_run):
     with pytest.raises(AuditLogIsAppendOnly):
         mini_run.flush()
     mini_run.rollback()
-    with pytest.raises(Exception, match="append-only"):
+    # past the ORM, SQLite's trigger aborts the statement: RAISE(ABORT, …) is an IntegrityError with its words
+    with pytest.raises(IntegrityError, match=r"^\(sqlite3\.IntegrityError\) the audit log is append-only\n"):
         mini_run.connection().execute(text("DELETE FROM audit_event"))
     mini_run.rollback()
     assert mini_run.exec(select(func.count()).select_from(AuditEvent)).one() > 0

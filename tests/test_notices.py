@@ -348,6 +348,36 @@ def test_a_failed_render_takes_no_number(run_, monkeypatch):
     assert req.doc_number == "长发改〔2019〕24号"  # the failure skipped nothing
 
 
+def test_a_failure_after_the_number_is_taken_gives_the_number_back(run_, monkeypatch):
+    """The 发文字号 is taken in the signing transaction: when the render fails after the register moved, the
+    rollback undoes the register too, and the next sign-off takes the same number (never a gap). The draft is
+    edited and committed first, so the failure comes in nt.sign after allocate_number, not in the edit."""
+    s, spec, run = run_
+    req = s.exec(select(Notice).where(Notice.kind == "request")).one()
+    pw.edit_document(s, spec, notice=req.id, changes={g: FILL[g] for g in nt.missing(req.data, req.kind)},
+                     as_of="2019-06-26", by=COORD)
+    s.commit()
+    assert nt.missing(s.get(Notice, req.id).data, "request") == []
+    taken = []
+
+    def boom(*a, **k):  # the register as the signing transaction sees it when the render fails
+        taken.extend(s.exec(select(DocSequence.organ, DocSequence.year, DocSequence.last)).all())
+        raise RuntimeError("disk full while rendering")
+
+    monkeypatch.setattr(documents, "to_docx", boom)
+    with pytest.raises(RuntimeError, match="^disk full while rendering$"):
+        pw.sign_document(s, spec, notice=req.id, as_of="2019-06-26", by=COORD)
+    assert taken == [("长发改", 2019, 24)]  # the number was taken before the render failed
+    s.rollback()
+    monkeypatch.undo()
+    assert s.exec(select(func.count()).select_from(DocSequence)).one() == 0  # the register's row went with it
+    req = s.exec(select(Notice).where(Notice.kind == "request")).one()
+    assert req.status == "draft" and req.doc_number is None
+    pw.sign_document(s, spec, notice=req.id, as_of="2019-06-26", by=COORD)
+    s.commit()
+    assert req.doc_number == "长发改〔2019〕24号"  # 24 again: the failed sign-off used up nothing
+
+
 def test_rerender_is_byte_identical(run_):
     s, spec, run = run_
     n = s.exec(select(Notice).where(Notice.kind == "stage_notice")).one()

@@ -18,7 +18,7 @@ from stages.paperwork import notices as nt
 from stages import engine as sv
 from stages.store.models import DocSequence, Notice
 from stages.paperwork import drafting as pw
-from stages.ground.errors import PlancycleError
+from stages.ground.errors import PlancycleError, TransitionError
 from stages.rules.identity import Forbidden
 from stages.store.models import AuditEvent, Item
 from stages.engine.sweep import sweep
@@ -189,6 +189,57 @@ def test_a_number_given_by_the_oa_is_kept_and_the_register_continues_after_it(ru
         nt.take_given_number(s, "长发改", 2019, "长发改〔2019〕31号", nt.load_config(spec.notices_path))
     with pytest.raises(PlancycleError, match="must look like"):
         nt.take_given_number(s, "长发改", 2019, "长发改2019-32", nt.load_config(spec.notices_path))
+
+
+def test_manual_numbering_takes_only_the_number_the_office_gives(session, tmp_path):
+    """``numbering.mode: manual``: the office's OA keeps the register, so a numbered document is signed only with the
+    number typed at sign-off — none is allocated; the number must be the organ's prefix and the signing year, and
+    one already used is refused. A refusal changes nothing."""
+    from stages.definition.loader import load_cycle
+
+    from .conftest import write_cycle
+
+    path = write_cycle(tmp_path)
+    settings = tmp_path / "mini-notices.yaml"
+    text = settings.read_text(encoding="utf-8")
+    assert text.count("  mode: sequence\n") == 1
+    settings.write_text(text.replace("  mode: sequence\n", "  mode: manual\n"), encoding="utf-8")
+    spec = load_cycle(path)
+    assert nt.load_config(spec.notices_path)["numbering"]["mode"] == "manual"
+    pw.after(session, spec, sv.init_run(session, spec, as_of="2019-06-01"), as_of="2019-06-01")
+    run = sv.find_run(session, spec.id)
+    st = session.exec(select(Notice).where(Notice.kind == "stage_notice")).one()
+    req = nt.draft(session, run.id, "request", {**pw.words(spec), "to": "区政府", "title": "关于测试事项的请示",
+                                                 "paragraphs": ["测试。"], "attachments": []},
+                   recipients=["区政府"], about="t", as_of="2019-06-01", cfg=nt.load_config(spec.notices_path))
+    fill = {g: FILL[g] for g in nt.missing(req.data, req.kind)}
+    session.commit()
+
+    def refused(exc, message, notice, number):
+        with pytest.raises(exc, match=message):
+            pw.sign_document(session, spec, notice=notice, number=number, changes=fill, as_of="2019-06-26", by=COORD)
+        session.rollback()
+        assert session.get(Notice, notice).status == "draft" and session.get(Notice, notice).doc_number is None
+
+    # no number given: nothing is allocated, the coordinator is told to give the OA's
+    refused(PlancycleError, r"^the register is kept by the office's OA \(numbering.mode: manual\): give the number "
+                            r"with --number$", st.id, None)
+    assert session.exec(select(func.count()).select_from(DocSequence)).one() == 0
+    # the organ's prefix (测发改), the year it is signed in (2019), 〔〕 and 号: anything else is refused as it is
+    for wrong in ("测发改2019-7", "长发改〔2019〕7号", "测发改〔2018〕7号", "测发改〔2019〕号"):
+        refused(PlancycleError, rf"^number must look like 测发改〔2019〕N号, not '{wrong}'$", st.id, wrong)
+    # square brackets typed for 〔〕 are read as 〔〕; the number is the one given, not the register's seed (24)
+    pw.sign_document(session, spec, notice=st.id, number="测发改[2019]7号", changes=fill, as_of="2019-06-26", by=COORD)
+    session.commit()
+    st = session.get(Notice, st.id)
+    assert (st.status, st.doc_number, st.seq) == ("issued", "测发改〔2019〕7号", 7)
+    # a number already on another document is refused; the next one typed is taken
+    refused(TransitionError, r"^测发改〔2019〕7号 is already used by another document$", req.id, "测发改〔2019〕7号")
+    refused(PlancycleError, r"^the register is kept by the office's OA", req.id, None)
+    pw.sign_document(session, spec, notice=req.id, number="测发改〔2019〕8号", changes=fill, as_of="2019-06-27",
+                     by=COORD)
+    session.commit()
+    assert session.get(Notice, req.id).doc_number == "测发改〔2019〕8号"
 
 
 def test_call_for_tender_is_an_unnumbered_public_notice_with_the_application_form(run_):

@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from pydantic import ValidationError
 
 from stages.ground.errors import ConfigError
 from stages.definition.loader import load_cycle
@@ -154,5 +155,6 @@ def test_missing_file():
 
 
 def test_spec_is_frozen(mini):
-    with pytest.raises(Exception):
+    # the spec's models are frozen pydantic models: assigning to a field is pydantic's own refusal
+    with pytest.raises(ValidationError, match=r"1 validation error for ItemSpec\ntitle\n  Instance is frozen"):
         mini.items[0].title = "x"

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, func, select
 
+from stages.ground.errors import NotFound, PlancycleError
 from stages.paperwork import messages as mg
 from stages.store.models import Message, Reminder, UserAccount, create_schema, make_engine
 
@@ -457,7 +458,7 @@ def test_webhook_bodies_wecom_dingtalk_with_sign_and_generic(monkeypatch):
     mac = hmac.new(b"s3", headers["X-Plancycle-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
     assert headers["X-Plancycle-Signature"] == "sha256=" + mac
     # a URL whose variable is not set is a clear error, not a request
-    with pytest.raises(Exception, match="PLANCYCLE_NOPE"):
+    with pytest.raises(PlancycleError, match=r"^webhook URL not set \(environment variable PLANCYCLE_NOPE\)$"):
         mg.webhook_request(mg.Endpoint(kind="wecom", url_env="PLANCYCLE_NOPE"), r)
 
 
@@ -483,7 +484,7 @@ def test_messages_for_and_mark_read_are_per_user(swept):
         assert [m.rung for m in mine] == ["urge", "advance"] and mg.unread_count(s, "hqb") == 2
         assert mg.mark_read(s, "hqb", mine[0].id, at=T1) == 1
         assert mg.mark_read(s, "hqb", mine[0].id, at=T1) == 0
-        with pytest.raises(Exception, match="no message"):
+        with pytest.raises(NotFound, match=f"^no message {mine[1].id}$"):  # the id asked for, as for a missing one
             mg.mark_read(s, "hqb2", mine[1].id)  # someone else's: as if it did not exist
         s.commit()
         assert [m.id for m in mg.messages_for(s, "hqb", unread_only=True)] == [mine[1].id]

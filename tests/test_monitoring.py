@@ -157,4 +157,5 @@ def test_a_year_of_monitoring_with_documents_in_putuos_words(run, putuo):
     for n in issued:
         text = nt.render_notice(run, n.id, "md")[1].decode("utf-8")
         assert "长宁" not in text and "静安" not in text
-        assert "普陀区" in text or "区发改委" in text
+        # signed (署名) by the organ putuo's notice settings name, not by the 长宁 default's
+        assert "上海市普陀区发展和改革委员会" in text

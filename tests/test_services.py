@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from freezegun import freeze_time
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
 from stages import engine as sv
@@ -242,7 +243,8 @@ def test_audit_log_is_append_only(mini_run):
     with pytest.raises(AuditLogIsAppendOnly):
         mini_run.flush()
     mini_run.rollback()
-    with pytest.raises(Exception, match="append-only"):
+    # past the ORM, SQLite's trigger aborts the statement: RAISE(ABORT, …) is an IntegrityError with its words
+    with pytest.raises(IntegrityError, match=r"^\(sqlite3\.IntegrityError\) the audit log is append-only\n"):
         mini_run.connection().execute(text("DELETE FROM audit_event"))
     mini_run.rollback()
     assert mini_run.exec(select(func.count()).select_from(AuditEvent)).one() > 0
@@ -358,3 +360,43 @@ def test_a_recorded_text_is_corrected_with_a_reason(mini_run, mini):
     assert out.changed and s.exec(select(Item).where(Item.key == "topic-01")).one().contractor == "复旦大学课题组"
     ev = s.exec(select(AuditEvent).where(AuditEvent.action == "record.corrected")).one()
     assert (ev.why, ev.data["old"], ev.data["new"]) == ("名称笔误", "某大学课题组", "复旦大学课题组")
+
+
+def test_lead_may_review_lets_the_items_own_lead_unit_review_and_no_other(session, tmp_path):
+    """``lead_may_review: true``: a topic's lead unit may accept or return its own topic's deliverables; a unit
+    that leads another topic may not review this one, and without the setting the lead unit may not either."""
+    from stages.definition.loader import load_cycle
+
+    from .conftest import MINI, write_cycle
+
+    text_ = MINI.read_text(encoding="utf-8")
+    assert text_.count("coordinator: 区发改委\n") == 1
+    spec = load_cycle(write_cycle(tmp_path, text_.replace("coordinator: 区发改委\n",
+                                                          "coordinator: 区发改委\nlead_may_review: true\n")))
+    assert spec.file.lead_may_review is True
+    sv.init_run(session, spec, as_of="2019-06-01")
+    sv.submit(session, spec, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10")
+    session.commit()
+    before = snapshot(session)
+    # 区商务委 leads topic-02, not topic-03 (lead: [区教育局]): the setting does not make it a reviewer here
+    with pytest.raises(Forbidden, match=r"^区商务委 cannot review topic-03 开题: only the coordinator \(区发改委\) "
+                                        r"reviews deliverables$"):
+        sv.review(session, spec, item="topic-03", milestone="kickoff", decision="accept", by="区商务委",
+                  as_of="2019-07-11")
+    session.rollback()
+    assert snapshot(session) == before
+    out = sv.review(session, spec, item="topic-03", milestone="kickoff", decision="accept", by="区教育局",
+                    as_of="2019-07-11")
+    session.commit()
+    assert out.changed and ms(session, "topic-03", "kickoff").status == "accepted"
+    assert session.exec(select(Decision.by).where(Decision.kind == "accept")).all() == ["区教育局"]
+
+
+def test_without_lead_may_review_the_lead_unit_cannot_review_its_own_topic(mini_run, mini):
+    s = mini_run
+    assert mini.file.lead_may_review is False
+    sv.submit(s, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10")
+    s.commit()
+    with pytest.raises(Forbidden, match=r"^区教育局 cannot review topic-03 开题: only the coordinator \(区发改委\) "
+                                        r"reviews deliverables$"):
+        sv.review(s, mini, item="topic-03", milestone="kickoff", decision="accept", by="区教育局", as_of="2019-07-11")

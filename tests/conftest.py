@@ -24,6 +24,15 @@ PUTUO = ROOT / "config" / "cycles" / "putuo-14th-monitoring.yaml"
 # machine running the suite on every core.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
+# The fast read path keeps parsed specs as pickles in $XDG_CACHE_HOME/plancycle: the tests keep theirs apart from the
+# user's (and from another checkout's, whose classes may have moved), one folder for the whole run.
+if "PLANCYCLE_TEST_CACHE" not in os.environ:
+    import atexit
+    import tempfile
+
+    os.environ["PLANCYCLE_TEST_CACHE"] = os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="plancycle-cache-")
+    atexit.register(shutil.rmtree, os.environ["PLANCYCLE_TEST_CACHE"], ignore_errors=True)
+
 # -- skips: one way, so that CI can forbid the ones that mean "not installed" ----------------------------------------
 # .ci/run sets PLANCYCLE_REQUIRE_ALL=1: there a test that would skip because PostgreSQL, Chromium (and Playwright) or
 # LibreOffice / poppler is missing fails instead, naming what is missing, so a CI image without them cannot pass

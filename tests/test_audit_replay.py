@@ -149,6 +149,7 @@ def demo(tmp_path_factory):
     engine.dispose()
 
 
+@pytest.mark.slow  # the whole two-year demo (once for the module)
 def test_the_demo_ran_its_course(demo):
     spec, engine, result = demo
     assert result["complete_on"] is not None, "the demo's cycle did not complete"
@@ -161,6 +162,7 @@ def test_the_demo_ran_its_course(demo):
             "milestone.completed", "stage.advanced", "special_plan.registered"} <= actions
 
 
+@pytest.mark.slow  # the whole two-year demo (once for the module)
 def test_the_audit_log_replays_to_the_database(demo):
     spec, engine, _result = demo
     with Session(engine) as s:

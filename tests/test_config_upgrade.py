@@ -13,7 +13,7 @@ import pytest
 from stages.definition import upgrade
 from stages.definition.loader import load_cycle
 
-from .conftest import CHANGNING, MINI, ROOT, run_main, write_cycle
+from .conftest import CHANGNING, MINI, ROOT, run_main, skipif, write_cycle
 
 CONFIG = ROOT / "config"
 
@@ -284,7 +284,7 @@ def test_a_read_only_file_is_refused(tmp_path, capsys):
     assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+@skipif(os.geteuid() == 0, reason="root writes into any folder")
 def test_a_file_in_a_folder_it_cannot_write_is_refused(tmp_path, capsys):
     target = copy_mini(tmp_path)
     tmp_path.chmod(0o555)

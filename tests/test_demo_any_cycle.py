@@ -16,6 +16,8 @@ from sqlmodel import Session, select
 
 from .conftest import MINI, ROOT
 
+pytestmark = pytest.mark.slow  # each test drives a cycle through months or years of the demo
+
 SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
 
 

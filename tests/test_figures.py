@@ -17,14 +17,14 @@ from stages.rules.identity import Forbidden
 from stages.definition.loader import load_cycle
 from stages.store.models import Figure, Submission
 
-from .conftest import MINI, ROOT, write_cycle
+from .conftest import MINI, ROOT, cycle, write_cycle
 
 FIXTURE = ROOT / "tests" / "fixtures" / "figures.yaml"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spec():
-    return load_cycle(FIXTURE)
+    return cycle(FIXTURE)
 
 
 @pytest.fixture
@@ -212,6 +212,7 @@ def test_late_december_looks_into_a_year_the_calendar_does_not_know(tmp_path):
         cal.workdays_between(dt.date(2027, 1, 5), dt.date(2027, 1, 8))
 
 
+@pytest.mark.slow
 def test_the_demo_drives_the_figures_cycle_to_its_end(tmp_path):
     from .test_demo_any_cycle import run
 

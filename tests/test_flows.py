@@ -1,4 +1,4 @@
-"""Integration: the real flows, under one session-scoped Prefect test harness (it costs ~12 s to enter).
+"""Integration: the real flows, under one session-scoped Prefect test harness (conftest's; it costs ~12 s to enter).
 
 No freezegun here: Prefect's engine must see the real clock. Time in the cycle is passed as ``as_of``.
 """
@@ -13,16 +13,6 @@ from stages.store.models import AuditEvent, Item, Milestone, Notice, Reminder, S
 from .conftest import MINI
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def harness():
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            yield
 
 
 @pytest.fixture

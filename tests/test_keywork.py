@@ -16,15 +16,15 @@ from stages.ground.errors import ConfigError
 from stages.definition.loader import load_cycle
 from stages.store.models import Notice
 
-from .conftest import MINI, ROOT, write_cycle
+from .conftest import MINI, ROOT, cycle, write_cycle
 
 KEYWORK = ROOT / "config" / "cycles" / "changning-2019-keywork.yaml"
 COORD = "区府办"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def keywork():
-    return load_cycle(KEYWORK)
+    return cycle(KEYWORK)
 
 
 def test_the_59_targets_of_seed_004(keywork):

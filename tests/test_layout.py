@@ -8,7 +8,6 @@ import concurrent.futures as cf
 import datetime as dt
 import io
 import re
-import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
@@ -25,6 +24,8 @@ from docx.shared import Mm
 from stages.paperwork import documents as D
 from stages.paperwork import pdf
 from stages.ground.errors import PlancycleError
+
+from .conftest import missing_pdf_tools, skipif
 
 ROOT = Path(__file__).resolve().parent.parent
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -566,10 +567,10 @@ def test_to_pdf_failure_is_one_line(monkeypatch, tmp_path):
     assert "\n" not in str(e.value) and "could not be loaded" in str(e.value)
 
 
-NEEDS_PDF_TOOLS = pytest.mark.skipif(
-    pdf.soffice() is None or shutil.which("pdftoppm") is None or shutil.which("pdftotext") is None,
-    reason="needs LibreOffice (soffice) and poppler-utils (pdftoppm, pdftotext): "
-           "apt install libreoffice-writer poppler-utils fonts-noto-cjk")
+LACKING = missing_pdf_tools()
+NEEDS_PDF_TOOLS = skipif(LACKING is not None, missing=LACKING,
+                         reason="needs LibreOffice (soffice) and poppler-utils (pdftoppm, pdftotext): "
+                                "apt install libreoffice-writer poppler-utils fonts-noto-cjk")
 DPI = 150
 MM_PX = 25.4 / DPI
 
@@ -635,6 +636,7 @@ def rendered(tmp_path_factory):
 
 
 @NEEDS_PDF_TOOLS
+@pytest.mark.slow  # LibreOffice renders the samples
 @pytest.mark.parametrize("kind", sorted(SAMPLES))
 def test_rendered_pages(rendered, kind):
     path = rendered[kind]
@@ -688,6 +690,7 @@ def test_rendered_pages(rendered, kind):
 
 
 @NEEDS_PDF_TOOLS
+@pytest.mark.slow  # LibreOffice renders the samples
 @pytest.mark.parametrize("kind", ["request", "special_plan_registration", "monthly_report"])
 def test_rendered_pages_end_where_the_keeps_allow(rendered, kind):
     """What goes to the 落款's page is the paragraph before it, not a chain: a 请示's first 附件说明 entry stays on
@@ -728,6 +731,7 @@ def strokes(rows, colour: int, min_width: float) -> list[tuple[float, float]]:
 
 
 @NEEDS_PDF_TOOLS
+@pytest.mark.slow  # LibreOffice renders the samples
 def test_rendered_letter(rendered_letter):
     path = rendered_letter
     pages = words(path)

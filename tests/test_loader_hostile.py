@@ -32,7 +32,7 @@ from stages.ground.errors import ConfigError
 from stages.definition.loader import load_cycle
 from stages.definition.yamlio import MAX_BYTES, MAX_NODES
 
-from .conftest import FIXTURES, MINI, ROOT, write_cycle
+from .conftest import FIXTURES, MINI, ROOT, skipif, write_cycle
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "configs"
 INCLUDED = CORPUS / "included"
@@ -215,14 +215,14 @@ def test_a_huge_value_is_not_echoed_whole(tmp_path, where):
 
 
 # -- what is not a readable regular file -----------------------------------------------------------------------------
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_a_fifo_does_not_hang(tmp_path):
     fifo = tmp_path / "cycle.yaml"
     os.mkfifo(fifo)
     _assert_one_clear_line(isolated_error(fifo, timeout=30), "is a FIFO (named pipe), not a YAML file")
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_a_fifo_as_departments_file_names_the_cycle_line(tmp_path):
     path = _cycle(tmp_path, BASE)
     (tmp_path / "mini-departments.yaml").unlink()
@@ -233,7 +233,7 @@ def test_a_fifo_as_departments_file_names_the_cycle_line(tmp_path):
     assert message.startswith(f"{path}:{line}: departments: {tmp_path / 'mini-departments.yaml'}: "), message
 
 
-@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
+@skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
 @pytest.mark.parametrize("how", ["direct", "symlink"])
 def test_dev_zero_is_not_read(tmp_path, how):
     target = Path("/dev/zero")
@@ -288,7 +288,7 @@ def test_permission_denied_simulated(tmp_path, monkeypatch):
     _assert_one_clear_line(str(err.value), f"{path}: cannot be read: permission denied")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their mode")
+@skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_permission_denied_for_real(tmp_path):
     path = _cycle(tmp_path, BASE)
     path.chmod(0)
@@ -495,7 +495,7 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     }
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+@skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
 def test_cli_validate_refuses_hostile_files_in_one_line(tmp_path):
     for case, (path, fragment) in _hostile_files(tmp_path).items():
         proc = subprocess.run([sys.executable, "-m", "app.cli", "validate", str(path)], cwd=ROOT, capture_output=True,

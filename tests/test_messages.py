@@ -125,11 +125,11 @@ delivery: {{lease_seconds: {lease}, backoff_seconds: [60, 300], max_attempts: {m
 
 
 # -- a database with a run, liaisons, two sweeps ---------------------------------------------------------------------------
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spec():
-    from stages.definition.loader import load_cycle
+    from .conftest import cycle
 
-    return load_cycle(CHANGNING)
+    return cycle(CHANGNING)
 
 
 @pytest.fixture
@@ -622,16 +622,6 @@ def test_console_lists_a_users_messages_marks_them_read_and_counts_unread(swept)
 
 
 # -- Prefect: the flow, its task retries ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def harness():
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness(server_startup_timeout=120):
-        with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            yield
-
-
 @pytest.mark.integration
 def test_the_flow_retries_a_failed_send_with_prefects_task_retries(harness, swept, hooks):
     from flows.delivery import deliver_messages
@@ -655,6 +645,7 @@ def test_the_flow_retries_a_failed_send_with_prefects_task_retries(harness, swep
 from .test_postgres import pg_url  # noqa: E402,F401  (the throwaway cluster, started once per module)
 
 
+@pytest.mark.slow  # a PostgreSQL cluster made and started
 def test_on_postgresql_enqueue_claim_deliver_and_read(pg_url, spec, smtp, hooks, tmp_path):
     from stages.engine import init_run
     from stages.store.users import add_user

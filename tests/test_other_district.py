@@ -14,10 +14,9 @@ from sqlmodel import Session, select
 
 from stages.paperwork import notices as nt
 from stages.paperwork import drafting as pw
-from stages.definition.loader import load_cycle
 from stages.store.models import Item, Milestone, Notice
 
-from .conftest import ROOT
+from .conftest import ROOT, cycle
 
 JINGAN = ROOT / "config" / "cycles" / "jingan-15th.yaml"
 COORD = "区发展改革委"
@@ -26,9 +25,9 @@ FILL = {"contact_person": "王敏（发展规划科）", "contact_phone": "021-3
 CHANGNING_WORDS = ("长宁", "十四五", "区发改委", "长发改", "leading_group", "topic-0", "sp-0")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def jingan():
-    return load_cycle(JINGAN)
+    return cycle(JINGAN)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from stages.store.models import AuditEvent, DocSequence, Notice, Reminder, creat
 from stages.paperwork import drafting as pw
 from stages.engine.sweep import sweep
 
+from .conftest import skip
+
 COORD = "区发改委"
 
 
@@ -32,11 +34,12 @@ def _pg_bin():
 def pg_url():
     bindir = _pg_bin()
     if bindir is None:
-        pytest.skip("no PostgreSQL server binaries (apt-get install postgresql) on this machine")
+        skip("no PostgreSQL server binaries (apt-get install postgresql) on this machine",
+             missing="PostgreSQL (pg_ctl under /usr/lib/postgresql)")
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        pytest.skip("psycopg is not installed (pip install -e '.[test]')")
+        skip("psycopg is not installed (pip install -e '.[test]')", missing="psycopg (the Python package)")
     root = tempfile.mkdtemp(prefix="plancycle-pg-")
     as_user = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
@@ -62,6 +65,7 @@ def pg_url():
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.slow  # a PostgreSQL cluster made and started
 def test_the_cycle_runs_on_postgresql(pg_url, changning):
     eng = make_engine(pg_url)
     create_schema(eng)

@@ -6,7 +6,9 @@ The browser is /usr/bin/chromium (apt's ``chromium``; `.ci/run` installs it), dr
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import threading
 import time
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+
+from ..conftest import skip
 
 CHROMIUM = os.environ.get("PLANCYCLE_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -32,16 +36,37 @@ USERS = (("coord", "coordinator", None, "规划科王科长"), ("hqb", "departme
          ("swj", "department", "区商务委", "商务委赵"), ("boss", "leader", None, "分管副区长"))
 
 
+_TEMPLATES: dict[tuple, Path] = {}  # (as_of, config, users) → a database made once in this process
+
+
 def make_console_db(path: Path, as_of: str = "2019-06-01", config: Path | None = None, users=USERS) -> str:
     """A fresh database with a run of ``config`` (default Changning's 14th) made on ``as_of``, and ``users``
-    (username, role, department, name) whose password is PASSWORD."""
+    (username, role, department, name) whose password is PASSWORD.
+
+    Made once per (as_of, config, users) in a process, then copied to ``path`` (SQLite's backup, page for page):
+    each test still gets a database of its own, without the run's creation and four password hashes each time."""
+    import sqlite3
+    import tempfile
+
+    key = (as_of, str(config), tuple(users))
+    if key not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="plancycle-console-db-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _TEMPLATES[key] = _make_console_db(folder / "template.db", as_of, config, users)
+    with sqlite3.connect(_TEMPLATES[key]) as src, sqlite3.connect(path) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
+    return f"sqlite:///{path}"
+
+
+def _make_console_db(path: Path, as_of: str, config: Path | None, users) -> Path:
     from stages.definition.loader import load_cycle
     from stages.store.models import create_schema, make_engine
     from stages.engine import init_run
     from stages.store.users import add_user
 
-    url = f"sqlite:///{path}"
-    eng = make_engine(url)
+    eng = make_engine(f"sqlite:///{path}")
     create_schema(eng)
     spec = load_cycle(config or Path(__file__).resolve().parents[2] / "config" / "cycles" / "changning-14th.yaml")
     from stages.paperwork.drafting import after
@@ -52,7 +77,7 @@ def make_console_db(path: Path, as_of: str = "2019-06-01", config: Path | None =
             add_user(s, spec.departments, username=username, role=role, dept=dept, name=name, password=PASSWORD)
         s.commit()
     eng.dispose()
-    return url
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +118,11 @@ def console(tmp_path_factory, web_files):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)")
+        skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does)", missing=f"Chromium ({CHROMIUM})")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("playwright (the Python package) is not installed")
+        skip("playwright (the Python package) is not installed", missing="playwright (the Python package)")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         yield b

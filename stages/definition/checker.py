@@ -169,7 +169,7 @@ class _Checker:
         """Refuse a reference to a task that is split per lead unit: name one part, or a gate over the track."""
         if item_key in self.each_tasks:
             parts = self.each_tasks[item_key]
-            self.fail("config.task_split", *path, task=item_key, ref=ref,
+            self.fail("config.split_task_ref", *path, task=item_key, ref=ref,
                       expected=Msg("config.expect_task_part", parts=_safe(tuple(parts[:3]))))
 
     def fail(self, message: "str | Msg", *path, expected: "str | Msg | None" = None, doc: YamlDoc | None = None,

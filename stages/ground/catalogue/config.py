@@ -91,7 +91,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "config.unknown_gate": ("未知阶段门“{gate}”", "unknown gate {gate!r}"),
     "config.expect_gate_id": ("gates 中的 id：{ids}", "an id from gates: {ids}"),
     "config.unknown_lifecycle": ("未知生命周期“{lifecycle}”", "unknown lifecycle {lifecycle!r}"),
-    "config.task_split": ("任务“{task}”按牵头单位分项（lead_mode: each），“{ref}”不是单一节点",
+    "config.split_task_ref": ("任务“{task}”按牵头单位分项（lead_mode: each），“{ref}”不是单一节点",
                           "task {task!r} is split per lead unit (lead_mode: each), so {ref!r} is not one milestone"),
     "config.expect_task_part": ("某一单位的分项（{parts} …），或对各任务设 `all` 阶段门",
                                 "one unit's part ({parts} …), or a gate `all` over the tasks"),

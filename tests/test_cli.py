@@ -31,7 +31,7 @@ def test_validate_the_shipped_config():
     ("id: [broken\n", "broken YAML"),
     ("", "the file is empty"),
     ("id: x\nversion: [1]\n", "version"),
-    (MINI.read_text(encoding="utf-8").replace("lead: [区教育局]", "lead: [区不存在局]"), "unknown department '区不存在局'"),
+    (MINI.read_text(encoding="utf-8").replace("lead: [区教育局]", "lead: [区不存在局]"), "topics[2].lead[0]: 未知部门“区不存在局”"),
 ])
 def test_validate_bad_input_is_one_line(tmp_path, content, message):
     target = tmp_path / "c.yaml"

@@ -265,7 +265,7 @@ def refused(capsys, argv, fragment):
 def test_a_file_that_does_not_validate_is_refused(tmp_path, capsys):
     target = copy_mini(tmp_path, MINI.read_text(encoding="utf-8").replace("lead: [区教育局]", "lead: [区不存在局]"))
     old = target.read_bytes()
-    refused(capsys, ["config", "upgrade", str(target)], "unknown department '区不存在局'")
+    refused(capsys, ["config", "upgrade", str(target)], "topics[2].lead[0]: 未知部门“区不存在局”")
     assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 

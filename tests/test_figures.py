@@ -5,6 +5,7 @@ the office triggers it, a task every lead unit owes its own part of, and the 台
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 
 import pytest
@@ -161,7 +162,7 @@ reporting:
   day: 20
   start: 2026-01
   end: 2026-12""")
-    with pytest.raises(ConfigError, match="lies in no stage's window"):  # the 2026 report is due in December 2027
+    with pytest.raises(ConfigError, match="reporting: 2027-12-20 到期的报送不在任何阶段期间内"):  # the 2026 report is due in December 2027
         load_cycle(write_cycle(tmp_path, text))
     y = load_cycle(write_cycle(tmp_path, text.replace("end: 2026-12-31}", "end: 2027-12-31}")))
     r = y.item("report-swj")
@@ -177,7 +178,7 @@ def test_schema_1_refuses_what_schema_2_added(tmp_path, old, new, key):
     """mini.yaml is schema 1 (no ``schema:``): each addition of schema 2 is refused there, naming the key."""
     text = MINI.read_text(encoding="utf-8")
     assert old in text
-    with pytest.raises(ConfigError, match=f"{key}: needs schema: 2"):
+    with pytest.raises(ConfigError, match=f"{key}: 需要 schema: 2（应为在文件开头写 schema: 2）"):
         load_cycle(write_cycle(tmp_path, text.replace(old, new, 1)))
 
 
@@ -185,14 +186,15 @@ def test_a_split_task_is_named_by_its_parts(tmp_path):
     text = FIXTURE.read_text(encoding="utf-8").replace(
         "      - {id: midyear, name: 年中评估, due: 2026-07-31}",
         "      - {id: midyear, name: 年中评估, due: 2026-07-31, after: [\"streets:plan\"]}")
-    with pytest.raises(ConfigError, match=r"split per lead unit .*streets.st1"):
+    with pytest.raises(ConfigError, match=re.escape("任务“streets”按牵头单位分项（lead_mode: each），“streets:plan”不是单一节点"
+                                                      "（应为某一单位的分项（streets.st1")):
         load_cycle(write_cycle(tmp_path, text))
 
 
 def test_an_optional_milestone_cannot_also_open_by_a_gate(tmp_path):
     text = FIXTURE.read_text(encoding="utf-8").replace(
         "condition: 年中评估认为确有必要时}", "condition: 年中评估认为确有必要时, role: special_plan_confirmation}")
-    with pytest.raises(ConfigError, match="optional milestone 'adjust' also has role"):
+    with pytest.raises(ConfigError, match="可选节点“adjust”又写了 role：可选节点只在 `plancycle trigger` 触发时才发生"):
         load_cycle(write_cycle(tmp_path, text))
 
 
@@ -266,7 +268,7 @@ def test_special_plans_listed_in_the_file_join_those_proposed(tmp_path, session)
                      ("sp-02", "测试区商务发展规划", ["区商务委"], "submitted"),
                      ("sp-03", "测试区会展业发展规划", ["区商务委"], "submitted")]
     assert next(i for i in b["items"] if i["key"] == "sp-02")["cooperating"] == ["各街镇"]
-    with pytest.raises(ConfigError, match="special_plans: needs schema: 2"):
+    with pytest.raises(ConfigError, match="special_plans: 需要 schema: 2（应为在文件开头写 schema: 2）"):
         load_cycle(write_cycle(tmp_path, text.replace("schema: 2\n", "")))
 
 
@@ -337,7 +339,7 @@ def test_the_office_s_report_day_is_a_setting(tmp_path):
     (tmp_path / "mini-notices.yaml").write_text(notices.replace("  monthly_report: {genre: 报告, to: 区政府}",
                                                                 "  monthly_report: {genre: 报告, day: 31}"),
                                                 encoding="utf-8")
-    with pytest.raises(ConfigError, match="documents.monthly_report.day: must be a day of the month from 1 to 28"):
+    with pytest.raises(ConfigError, match="documents.monthly_report.day: 应为每月 1 日至 28 日中的一天（应为day: 25）"):
         load_cycle(tmp_path / "f.yaml")
 
 

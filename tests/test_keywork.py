@@ -66,7 +66,7 @@ def test_schema_2_keys_need_schema_2(tmp_path, key, text):
     else:
         base += "reporting: {start: 2019-02, end: 2019-12}\n"
     p = write_cycle(tmp_path, base, "c.yaml")
-    with pytest.raises(ConfigError, match=f"{key}: needs schema: 2"):
+    with pytest.raises(ConfigError, match=f"{key}: 需要 schema: 2（应为在文件开头写 schema: 2）"):
         load_cycle(p)
     p.write_text(base.replace("version: 1\n", "version: 1\nschema: 2\n"), encoding="utf-8")
     spec = load_cycle(p)

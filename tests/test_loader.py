@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from stages.ground.errors import ConfigError
 from stages.definition.loader import load_cycle
+from stages.ground.i18n import using
 
 from .conftest import MINI, ROOT, write_cycle
 
@@ -70,59 +71,59 @@ CASES = [
     ("empty-file", "", "the file is empty"),
     ("only-comments", "# nothing\n# here\n", "the file is empty"),
     ("broken-yaml", BASE.replace("id: mini\n", "id: [mini\n"), "broken YAML"),
-    ("top-level-list", "- a\n- b\n", "the top level is a list, not a mapping"),
-    ("missing-title", BASE.replace("title: 测试区规划研究和编制工作\n", ""), "missing key 'title'"),
-    ("unknown-key", BASE.replace("district: 测试区\n", "district: 测试区\ndistrct: x\n"), "unknown key 'distrct'"),
-    ("wrong-type-version", BASE.replace("version: 1\n", "version: one\n"), "version: input should be a valid integer"),
+    ("top-level-list", "- a\n- b\n", "文件顶层是列表，不是映射（应为id、version、title、stages、lifecycles 等键）"),
+    ("missing-title", BASE.replace("title: 测试区规划研究和编制工作\n", ""), "缺少键“title”"),
+    ("unknown-key", BASE.replace("district: 测试区\n", "district: 测试区\ndistrct: x\n"), "distrct: 未知的键“distrct”（应为docs/cycle-schema.md 所列的键之一）"),
+    ("wrong-type-version", BASE.replace("version: 1\n", "version: one\n"), "version: 应为整数，无法把文本读作整数（实际为 'one'）"),
     ("wrong-type-topic-no", BASE.replace("{no: 2,", "{no: two,"), "topics[1].no"),
-    ("bad-id-pattern", BASE.replace("id: mini\n", "id: Mini Cycle\n"), "id: string should match pattern"),
-    ("unknown-department", BASE.replace("lead: [区教育局]", "lead: [区体育局]"), "unknown department '区体育局'"),
+    ("bad-id-pattern", BASE.replace("id: mini\n", "id: Mini Cycle\n"), "id: 文本应符合格式 '^[a-z][a-z0-9-]*$'（实际为 'Mini Cycle'）"),
+    ("unknown-department", BASE.replace("lead: [区教育局]", "lead: [区体育局]"), "未知部门“区体育局”（应为departments.yaml 中的单位，如 区发改委、区商务委、区教育局、甲街道、领导小组 …）"),
     ("unknown-coop-department", BASE.replace("cooperating: [区商务委]}", "cooperating: [区财政局]}"),
-     "topics[0].cooperating[0]: unknown department '区财政局'"),
-    ("unknown-coordinator", BASE.replace("coordinator: 区发改委", "coordinator: 区计委"), "coordinator: unknown department"),
-    ("duplicate-topic-no", BASE.replace("{no: 3,", "{no: 2,"), "duplicate topic number 2"),
+     "topics[0].cooperating[0]: 未知部门“区财政局”"),
+    ("unknown-coordinator", BASE.replace("coordinator: 区发改委", "coordinator: 区计委"), "coordinator: 未知部门“区计委”"),
+    ("duplicate-topic-no", BASE.replace("{no: 3,", "{no: 2,"), "topics[2].no: 课题编号“2”重复（首次出现于索引 1）"),
     ("duplicate-stage", BASE.replace("{id: adoption, name: 审议发布", "{id: drafting, name: 审议发布"),
-     "duplicate stage id 'drafting'"),
+     "stages[2].id: 阶段 id“drafting”重复（首次出现于索引 1）"),
     ("duplicate-milestone", BASE.replace("{id: midterm, name: 中期", "{id: kickoff, name: 中期"),
-     "duplicate milestone id 'kickoff'"),
+     "节点 id“kickoff”重复（首次出现于索引 1）"),
     ("duplicate-yaml-key", BASE.replace("district: 测试区\n", "district: 测试区\ndistrict: 测试区\n"), "broken YAML"),
     ("unknown-gate", BASE.replace("exit_gate: research-complete}", "exit_gate: research-done}"),
-     "unknown gate 'research-done'"),
+     "stages[0].exit_gate: 未知阶段门“research-done”（应为gates 中的 id：topics-closed, two-midterms, "
+     "list-approved, research-complete, drafting-complete, adopted, cycle-complete）"),
     ("unknown-stage", BASE.replace("    stage: research\n    title: 形成研究总报告", "    stage: planning\n    title: 形成研究总报告"),
-     "unknown stage 'planning'"),
+     "tasks[0].stage: 未知阶段“planning”（应为research / drafting / adoption）"),
     ("unknown-after", BASE.replace('after: ["topic-01:midterm"]', 'after: ["topic-01:interim"]'),
-     "item 'topic-01' has no milestone 'interim'"),
+     "事项“topic-01”没有节点“interim”（应为closure, contractor, kickoff, midterm）"),
     ("unknown-after-item", BASE.replace('after: ["topic-01:midterm"]', 'after: ["topic-99:midterm"]'),
-     "unknown item 'topic-99'"),
+     "“topic-99:midterm”中的事项“topic-99”不存在（应为任务 id、topic-NN 或 outline）"),
     ("dependency-cycle", BASE.replace("{id: kickoff, name: 开题, due: 7月中旬前}",
                                       "{id: kickoff, name: 开题, due: 7月中旬前, after: [closure]}"),
-     "dependency cycle"),
+     "依赖关系成环：topic-01:kickoff → topic-01:closure → topic-01:midterm → topic-01:kickoff"
+     "（应为节点只依赖在它之前的节点）"),
     ("bad-phrase", BASE.replace("due: 8月底前}", "due: 八月底左右}"), "is not a deadline phrase"),
     ("outside-window", BASE.replace("due: 10月底前, after", "due: 2020年3月底前, after"),
-     "deadline 2020-03-31 (2020年3月底前) is outside stage 'research'"),
-    ("offset-unknown-ref", BASE.replace("due: 中期 + 10 个工作日", "due: 评审 + 10 个工作日"), "unknown milestone '评审'"),
+     "期限 2020-03-31（2020年3月底前）不在阶段“research”的期间（2019-01-01 – 2019-12-31）内"),
+    ("offset-unknown-ref", BASE.replace("due: 中期 + 10 个工作日", "due: 评审 + 10 个工作日"), "未知节点“评审”（应为以下之一：contractor, kickoff, midterm, closure）"),
     ("gate-n-too-big", BASE.replace("at_least: {n: 2,", "at_least: {n: 5,"),
-     "needs 5 of topics but only 3 can reach 'midterm'"),
+     "gates[1].at_least.n: 需要 topics 中 5 项，但只有 3 项能到达“midterm”，该阶段门永远不会满足（应为n ≤ 3）"),
     ("gate-unknown-milestone", BASE.replace("all: {track: topics, milestone: closure}", "all: {track: topics, milestone: closing}"),
-     "no item of track 'topics' has a milestone 'closing'"),
+     "轨道“topics”中没有事项含节点“closing”，该阶段门永远不会满足"),
     ("gate-unknown-body", BASE.replace("approval: {body: leading_group,", "approval: {body: mayor,"),
-     "unknown approval body 'mayor'"),
+     "未知审议机构“mayor”（应为leading_group / district_congress）"),
     ("gate-self-reference", BASE.replace("all_of: [topics-closed,", "all_of: [research-complete,"),
-     "refers to itself"),
+     "gates[3]: 阶段门“research-complete”引用了自身"),
     ("gate-no-predicate", BASE.replace("    milestone: \"outline:congress\"\n    automatic: true\n", "    automatic: true\n"),
-     "needs exactly one of"),
+     "阶段门条件须恰好写 milestone、all、at_least、approval、all_of、any_of 中的一项"),
     ("waits-for-itself", BASE.replace("opens_when: two-midterms}", "opens_when: wrap-gate}")
-     + "", "unknown gate 'wrap-gate'"),
+     + "", "opens_when: 未知阶段门“wrap-gate”"),
     ("overlapping-stages", BASE.replace("window: 2020年, exit_gate", "window: 2019年下半年, exit_gate"),
-     "starts 2019-07-01 before stage 'research' ends"),
+     "阶段“drafting”于 2019-07-01 开始，早于阶段“research”结束（2019-12-31）（应为各阶段期间依次排列、互不重叠）"),
     ("missing-lifecycle", BASE.replace("  special_plan:\n    name: 专项规划", "  special_plans:\n    name: 专项规划"),
-     "no lifecycle 'special_plan'"),
-    ("funding-not-one", BASE + "funding:\n  - {milestone: kickoff, share: 0.5, name: a}\n", "funding shares add up to 0.5"),
-    ("timeline-unknown", BASE.replace("covers: [topics]", "covers: [topicz]"), "timeline row covers unknown item"),
+     "该阶段门等待专项规划轨道 special_plans，但本周期没有生命周期 lifecycles.special_plan"),
+    ("funding-not-one", BASE + "funding:\n  - {milestone: kickoff, share: 0.5, name: a}\n", "funding: 各期拨付比例之和为 0.5（应为比例之和为 1）"),
+    ("timeline-unknown", BASE.replace("covers: [topics]", "covers: [topicz]"), "timeline[0].covers[0]: 时间表行涵盖未知事项“topicz”（应为事项键、事项:节点 或轨道名称）"),
     ("due-before-predecessor", BASE.replace("{id: midterm, name: 中期, due: 8月底前}", "{id: midterm, name: 中期, due: 7月上旬}"),
-     "due 2019-07-10 before topic-01:kickoff, which it waits for, is due (2019-07-20)"),
-    ("missing-departments-file", BASE.replace("departments: mini-departments.yaml", "departments: nowhere.yaml"),
-     "nowhere.yaml: no such file"),
+     "期限 2019-07-10 早于其所等待的 topic-01:kickoff 的期限（2019-07-20）（应为不早于各前序节点的期限）"),
 ]
 
 
@@ -146,7 +147,47 @@ def test_error_names_the_line(tmp_path):
         load_cycle(path)
     assert err.value.line == expected_line
     assert err.value.path == "topics[2].lead[0]"
-    assert str(err.value).startswith(f"{path}:{expected_line}: topics[2].lead[0]: unknown department '区体育局'")
+    assert str(err.value).startswith(f"{path}:{expected_line}: topics[2].lead[0]: 未知部门“区体育局”")
+    with using("en"):
+        assert str(err.value).startswith(f"{path}:{expected_line}: topics[2].lead[0]: unknown department '区体育局'")
+
+
+def test_a_bad_cycle_file_reads_in_chinese_by_default_and_in_english_on_request(tmp_path, monkeypatch):
+    """The same error, rendered when shown: file, line and YAML path in both languages, the sentence and its
+    "expected" part in the reader's language (PLANCYCLE_LANG)."""
+    text = BASE.replace("due: 10月底前, after", "due: 2020年3月底前, after")
+    path = _write(tmp_path, text)
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if "2020年3月底前" in ln)
+    monkeypatch.delenv("PLANCYCLE_LANG", raising=False)
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    assert err.value.code == "config.deadline_outside_stage"
+    assert str(err.value) == (f"{path}:{line}: tasks[0].milestones[0].due: 期限 2020-03-31（2020年3月底前）不在阶段"
+                              "“research”的期间（2019-01-01 – 2019-12-31）内（应为阶段期间内的期限，或为该节点另指定阶段）")
+    monkeypatch.setenv("PLANCYCLE_LANG", "en")
+    assert str(err.value) == (f"{path}:{line}: tasks[0].milestones[0].due: deadline 2020-03-31 (2020年3月底前) is "
+                              "outside stage 'research' (2019-01-01 – 2019-12-31) (expected a deadline inside the stage "
+                              "window, or another stage for this milestone)")
+    # an unknown key sends the reader to the documented schema, in both languages
+    path = _write(tmp_path, BASE.replace("district: 测试区\n", "district: 测试区\ndistrct: x\n"))
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    assert str(err.value) == (f"{path}:6: distrct: unknown key 'distrct' "
+                              "(expected one of the keys documented in docs/cycle-schema.md)")
+    monkeypatch.setenv("PLANCYCLE_LANG", "zh_CN.UTF-8")
+    assert str(err.value) == f"{path}:6: distrct: 未知的键“distrct”（应为docs/cycle-schema.md 所列的键之一）"
+
+
+def test_a_missing_departments_file_is_reported_at_the_cycle_line(tmp_path):
+    text = BASE.replace("departments: mini-departments.yaml", "departments: nowhere.yaml")
+    path = _write(tmp_path, text)
+    line = text.splitlines().index("departments: nowhere.yaml") + 1
+    with pytest.raises(ConfigError) as err:
+        load_cycle(path)
+    where = f"{path}:{line}: departments: {tmp_path / 'nowhere.yaml'}"
+    assert str(err.value).startswith(where + "：") and str(err.value).endswith("（应为相对于周期文件所在文件夹的路径）")
+    with using("en"):  # the reason is the file reader's sentence (stages.definition.yamlio)
+        assert str(err.value) == where + ": no such file (expected a path relative to the cycle file's folder)"
 
 
 def test_missing_file():

@@ -31,6 +31,7 @@ import pytest
 from stages.ground.errors import ConfigError
 from stages.definition.loader import load_cycle
 from stages.definition.yamlio import MAX_BYTES, MAX_NODES
+from stages.ground.i18n import using
 
 from .conftest import FIXTURES, MINI, ROOT, skipif, write_cycle
 
@@ -183,7 +184,7 @@ def test_a_30kb_phrase_of_spaces_is_refused_at_once(tmp_path):
     started = time.monotonic()
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "the deadline phrase is 30,002 characters long")
+    _assert_one_clear_line(str(err.value), "due: 期限表述长达 30,002 个字符（应为不超过 100 个字符")
     assert time.monotonic() - started < 5
 
 
@@ -198,17 +199,17 @@ def test_a_5000_digit_offset(tmp_path):
     path = _cycle(tmp_path, BASE.replace("due: 中期 + 10 个工作日", "due: 中期 + " + "9" * 5000 + " 天"))
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "the deadline phrase is 5,007 characters long")
+    _assert_one_clear_line(str(err.value), "due: 期限表述长达 5,007 个字符（应为不超过 100 个字符")
 
 
 @pytest.mark.parametrize("where", ["key", "department"])
 def test_a_huge_value_is_not_echoed_whole(tmp_path, where):
     if where == "key":
         text = BASE.replace("district: 测试区\n", "district: 测试区\n? " + "k" * 20000 + "\n: x\n")  # explicit key: no 1,024 limit
-        fragment = "unknown key 'kkkk"
+        fragment = "未知的键“kkkk"
     else:
         text = BASE.replace("lead: [区教育局]", "lead: [" + "区" * 20000 + "]")
-        fragment = "unknown department '区区区"
+        fragment = "未知部门“区区区"
     with pytest.raises(ConfigError) as err:
         load_cycle(_cycle(tmp_path, text))
     _assert_one_clear_line(str(err.value), fragment)
@@ -230,7 +231,7 @@ def test_a_fifo_as_departments_file_names_the_cycle_line(tmp_path):
     line = BASE.splitlines().index("departments: mini-departments.yaml") + 1
     message = isolated_error(path, timeout=30)
     _assert_one_clear_line(message, "is a FIFO (named pipe)")
-    assert message.startswith(f"{path}:{line}: departments: {tmp_path / 'mini-departments.yaml'}: "), message
+    assert message.startswith(f"{path}:{line}: departments: {tmp_path / 'mini-departments.yaml'}："), message
 
 
 @skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero")
@@ -379,6 +380,9 @@ def test_a_mistyped_include_names_the_cycle_line_and_the_path(tmp_path):
             load_cycle(path)
         message = str(err.value)
         _assert_one_clear_line(message, f"{path}:{line}: {key}: ")
+        assert message.endswith("（应为相对于周期文件所在文件夹的路径）") and "typo.yaml：" in message, message
+        with using("en"):  # the reason is the file reader's sentence (stages.definition.yamlio)
+            message = str(err.value)
         assert message.endswith("typo.yaml: no such file (expected a path relative to the cycle file's folder)"), message
 
 
@@ -388,7 +392,7 @@ def test_errors_inside_an_included_file_name_that_file_and_line(tmp_path):
     deps.write_text(deps.read_text(encoding="utf-8").replace("{id: swj,", "{id: SWJ,"), encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), f"{deps}:3: departments[1].id: string should match pattern")
+    _assert_one_clear_line(str(err.value), f"{deps}:3: departments[1].id: 文本应符合格式 '^[a-z][a-z0-9-]*$'（实际为 'SWJ'）")
 
 
 def test_notices_symlink_loop_names_the_cycle_line(tmp_path):
@@ -436,17 +440,24 @@ def test_the_default_notice_settings(tmp_path, monkeypatch):
     no_key = BASE.replace("notices: mini-notices.yaml\n", "")
     with pytest.raises(ConfigError) as err:  # another district's issuer with the default (长宁's) settings
         load_cycle(_cycle(tmp_path, no_key))
-    _assert_one_clear_line(str(err.value), "the default notice settings (config/notices.yaml) are "
-                                           "上海市长宁区发展和改革委员会's, not an office of 测试区")
+    _assert_one_clear_line(str(err.value), "notices: 默认公文设置（config/notices.yaml）属于上海市长宁区发展和改革委员会，"
+                                           "不是测试区的机关（应为notices: 指向一个写明本机关（名称、发文机关代字、版头、"
+                                           "办公室）、联系人和发文登记的文件，见 docs/cycle-schema.md“Notice settings”一节）")
+    with using("en"):
+        _assert_one_clear_line(str(err.value), "the default notice settings (config/notices.yaml) are "
+                                               "上海市长宁区发展和改革委员会's, not an office of 测试区")
     # naming the default file by a path is the same file
     with pytest.raises(ConfigError) as err:
         load_cycle(_cycle(tmp_path, BASE.replace("notices: mini-notices.yaml\n",
                                                  f"notices: {ROOT / 'config' / 'notices.yaml'}\n")))
-    _assert_one_clear_line(str(err.value), "notices: names the default settings (config/notices.yaml)")
+    _assert_one_clear_line(str(err.value), "notices: notices: 指向默认公文设置（config/notices.yaml），属于"
+                                           "上海市长宁区发展和改革委员会，不是测试区的机关")
     monkeypatch.setattr(loader, "NOTICES_DEFAULT", tmp_path / "gone" / "notices.yaml")
     with pytest.raises(ConfigError) as err:
         load_cycle(_cycle(tmp_path, no_key))
-    _assert_one_clear_line(str(err.value), "notices.yaml: no such file (the default, as the file has no notices: key)")
+    _assert_one_clear_line(str(err.value), "（文件未写 notices: 键，使用默认文件）（应为相对于周期文件所在文件夹的路径）")
+    with using("en"):  # "no such file" is the file reader's sentence (stages.definition.yamlio)
+        _assert_one_clear_line(str(err.value), "notices.yaml: no such file (the default, as the file has no notices: key)")
 
 
 def test_checksum_is_of_contents_and_runs_made_before_still_match(tmp_path):
@@ -474,8 +485,7 @@ def test_gate_loop_no_longer_reaches_init(tmp_path, session):
     text = text.replace("gates:\n", "gates:\n  - {id: loop-b, name: 乙, any_of: [research-complete]}\n")
     with pytest.raises(ConfigError) as err:
         load_cycle(_cycle(tmp_path, text))
-    _assert_one_clear_line(str(err.value), "gates[0].any_of[0]: gate 'loop-b' refers to itself through "
-                                           "research-complete → loop-b")
+    _assert_one_clear_line(str(err.value), "gates[0].any_of[0]: 阶段门“loop-b”经由 research-complete → loop-b 引用了自身")
 
 
 # -- the command line ------------------------------------------------------------------------------------------------
@@ -489,9 +499,9 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     return {
         "alias-bomb": (_cycle(bomb, _laughs(9) + BASE), "too many values"),
         "deep-5000": (_cycle(deep, BASE + "note: " + "[" * 5000 + "]" * 5000 + "\n"), "nested more than 64 levels"),
-        "gate-loop": (CORPUS / "gate-loop-two.yaml", "refers to itself through b-gate → a-gate"),
+        "gate-loop": (CORPUS / "gate-loop-two.yaml", "阶段门“a-gate”经由 b-gate → a-gate 引用了自身"),
         "fifo": (fifo, "fifo.yaml: "),
-        "notices-organ-list": (CORPUS / "notices-organ-list.yaml", "organ: must be a mapping"),
+        "notices-organ-list": (CORPUS / "notices-organ-list.yaml", "organ: 应为映射，不是列表"),
     }
 
 
@@ -527,4 +537,4 @@ def test_cli_init_refuses_a_gate_loop(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "app.cli", "--db", db, "init", str(CORPUS / "gate-loop-three.yaml")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60, preexec_fn=_limit_memory)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
-    assert len(proc.stderr.splitlines()) == 1 and "refers to itself through" in proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and "阶段门“a-gate”经由 b-gate → c-gate → a-gate 引用了自身" in proc.stderr

@@ -55,27 +55,31 @@ def test_a_file_without_roles_gets_them_from_its_structure(mini):
 @pytest.mark.parametrize("edit,message", [
     (("      - {id: contractor, name: 确定承接单位, only_for: open_call, due: 2019年6月下旬}",
       "      - {id: contractor, name: 确定承接单位, only_for: open_call, due: 2019年6月下旬, role: registration}"),
-     "role 'registration' belongs on a milestone of the special_plan lifecycle"),
+     "lifecycles.topic.milestones[0].role: 角色“registration”应设在专项规划生命周期的节点上"),
     (("      - {id: kickoff, name: 开题, due: 7月中旬前}",
       "      - {id: kickoff, name: 开题, due: 7月中旬前, role: contractor_choice}\n"
       "      - {id: kickoff2, name: 开题2, due: 7月下旬, role: contractor_choice}"),
-     "role 'contractor_choice' is given twice"),
+     "角色“contractor_choice”重复设置（首次在 lifecycles.topic.milestones[1]）（应为每个角色只设在一个节点上）"),
     (("      - {id: report, name: 总报告, due: 10月底前, after: [\"topic-01:midterm\"]}",
       "      - {id: report, name: 总报告, due: 10月底前, after: [\"topic-01:midterm\"], role: boss}"),
      "role"),
     (("      - {id: report, name: 总报告, due: 10月底前, after: [\"topic-01:midterm\"]}",
       "      - {id: report, name: 总报告, due: 10月底前, after: [\"topic-01:midterm\"], meeting: {name: 评审会}}"),
-     "review meetings are scheduled for topics only"),
+     "节点“report”设有会议，但评审会只为课题安排（`plancycle meeting` 汇总尚待开会的课题）"
+     "（应为在 lifecycles.topic 的节点上写 meeting:）"),
     (("  - id: two-midterms\n    name: 两项课题完成中期\n    at_least: {n: 2, track: topics, milestone: midterm}\n"
       "    automatic: true", "  - id: two-midterms\n    name: 两项课题完成中期\n"
       "    at_least: {n: 2, track: topics, milestone: midterm}"),
-     "opens when gate 'two-midterms' is met, but that gate is not automatic"),
-    (("  - id: wrap-up\n", "  - id: sp-01\n"), "looks like a proposed special plan's key"),
-    (("  - id: wrap-up\n", "  - id: topic-02\n"), "item key 'topic-02' is used twice"),
-    (("covers: [topics]", "covers: [\"topics:nothing\"]"), "has no milestone 'nothing'"),
+     "节点“seminar”在阶段门“two-midterms”满足时开始，但该阶段门不是自动判定的，节点永远不会开始"
+     "（应为在阶段门“two-midterms”上写 automatic: true，或用 after: 代替 opens_when）"),
+    (("  - id: wrap-up\n", "  - id: sp-01\n"), "事项键“sp-01”与拟报专项规划的键（sp-NN）形式相同（应为另取一个任务 id，"
+     "或在 lifecycles.special_plan 上另设 key_prefix）"),
+    (("  - id: wrap-up\n", "  - id: topic-02\n"), "tasks[0]: 事项键“topic-02”重复使用（任务 id 与某课题的键相同？）（应为与课题键不同的任务 id）"),
+    (("covers: [topics]", "covers: [\"topics:nothing\"]"), "时间表行涵盖“topics:nothing”，但“topics”没有节点“nothing”（应为contractor, kickoff, midterm, closure）"),
     (("  - {id: research, name: 前期研究, window: 2019年, exit_gate: research-complete}",
       "  - {id: research, name: 前期研究, window: 2019年, start: 2019-01-01, end: 2019-12-31, exit_gate: research-complete}"),
-     "either window (a period phrase) or both start and end"),
+     "stages[0]: 阶段须写 window（期间表述），或同时写 start 和 end（日期）"
+     "（应为window: 2019年，或 start: 2024-06-01 加 end: 2024-12-31）"),
     (("version: 1\n", "version: 1\nschema: 9\n"), "schema"),
 ])
 def test_bad_roles_and_shapes_are_one_line(tmp_path, edit, message):
@@ -95,7 +99,7 @@ def test_key_prefixes_come_from_the_file(tmp_path, session):
     text = BASE.replace("    key_prefix: sp-\n", "    key_prefix: plan-\n").replace(
         "  topic:\n    name: 课题\n", "  topic:\n    name: 课题\n    key_prefix: kt-\n    ref: 附件 {no}\n")
     # the task's own dependency on topic-01 must now name kt-01
-    assert "unknown item 'topic-01' in 'topic-01:midterm' (expected a task id, kt-NN or outline)" in \
+    assert "“topic-01:midterm”中的事项“topic-01”不存在（应为任务 id、kt-NN 或 outline）" in \
         refused(tmp_path, text)
     spec = load_cycle(cycle(tmp_path, text.replace('"topic-01:midterm"', '"kt-01:midterm"')))
     assert [i.key for i in spec.items if i.kind == "topic"] == ["kt-01", "kt-02", "kt-03"]
@@ -132,7 +136,8 @@ def test_special_plans_are_optional(tmp_path, session):
 
 def test_a_gate_over_special_plans_needs_their_lifecycle(tmp_path):
     text = NO_PLANS.replace('    milestone: "outline:first_draft"', "    all: {track: special_plans, milestone: draft}")
-    assert "no lifecycle 'special_plan'" in refused(tmp_path, text)
+    assert ("gates[4].all.track: 该阶段门等待专项规划轨道 special_plans，但本周期没有生命周期 lifecycles.special_plan"
+            "（应为lifecycles.special_plan，或改为对其他轨道设阶段门）") in refused(tmp_path, text)
 
 
 # -- gates, timelines, notice settings -------------------------------------------------------------------------------
@@ -164,12 +169,12 @@ def test_a_timeline_without_rows_is_an_empty_table(tmp_path, session):
 
 def test_a_timeline_row_over_an_empty_track_is_refused(tmp_path):
     text = NO_PLANS.replace("covers: [topics]", "covers: [special_plans]")
-    assert "covers track 'special_plans', which has no items" in refused(tmp_path, text)
+    assert "时间表行涵盖轨道“special_plans”，但本周期该轨道没有事项（应为本周期有的轨道、事项键或 事项:节点）" in refused(tmp_path, text)
 
 
 @pytest.mark.parametrize("settings,message", [
-    ("documents:\n  memo: {genre: 便函}\n", "unknown document kind 'memo'"),
-    ("documents:\n  stage_notice: {genre: 通知, to: [甲, 乙]}\n", "must be text"),
+    ("documents:\n  memo: {genre: 便函}\n", "documents.memo: 未知的公文类型“memo”（应为request, stage_notice,"),
+    ("documents:\n  stage_notice: {genre: 通知, to: [甲, 乙]}\n", "documents.stage_notice.to: 应为文本（主送一行）（应为to: 各有关部门）"),
 ])
 def test_validate_refuses_notice_settings_that_init_would_refuse(tmp_path, settings, message):
     notices = tmp_path / "notices.yaml"

@@ -14,6 +14,7 @@ from stages.definition.calendar import WorkCalendar
 from stages.definition.spec import CycleFile, DepartmentsFile, LifecycleSpec
 from stages.definition.yamlio import YamlDoc, clean
 from stages.ground.errors import ConfigError
+from stages.ground.i18n import CODE, Msg
 
 ROLE_OWNERS = ("lead", "coordinator")
 MAX_PHRASE = 100  # characters in a deadline phrase or stage window; the longest in the shipped cycle is 33
@@ -21,12 +22,55 @@ MAX_GATE_DEPTH = 16  # gates naming gates naming gates …: the shipped cycle go
 MAX_GATE_SIZE = 1_000  # predicates one gate evaluates, named sub-gates expanded; the shipped cycle's largest is 3
 
 
-def _error(message: str, *, file: str | None, line: int | None = None, path: str | None = None,
-           expected: str | None = None) -> ConfigError:
+class _Shown(str):
+    """A value from the file, made safe for one line (``clean``): what ``{value}`` shows in a message, while
+    ``{value!r}`` shows the repr of the value as written, made safe the same way (as the English sentences always
+    did)."""
+
+    def __new__(cls, value: str, limit: int):
+        self = super().__new__(cls, clean(value, limit))
+        self._repr = clean(repr(value), limit)
+        return self
+
+    def __repr__(self) -> str:
+        return self._repr
+
+    def __reduce__(self):
+        return (_shown, (str(self), self._repr))
+
+
+def _shown(text: str, shown_repr: str) -> _Shown:
+    self = str.__new__(_Shown, text)
+    self._repr = shown_repr
+    return self
+
+
+PARAM_LIMIT = 160  # characters of one value from the file shown in a message
+
+
+def _safe(value, limit: int = PARAM_LIMIT):
+    if isinstance(value, str) and not isinstance(value, _Shown):
+        return value if value.isprintable() and len(value) <= limit else _Shown(value, limit)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_safe(v, limit) for v in value)
+    return value
+
+
+def _error(message: "str | Msg", *, file: str | None, line: int | None = None, path: str | None = None,
+           expected: "str | Msg | None" = None, **params) -> ConfigError:
     """A ConfigError whose parts are safe on one line: values from the file may hold control characters or be
-    a megabyte long."""
-    return ConfigError(clean(message, 300), file=file, line=line, path=clean(path, 120) if path else None,
-                       expected=clean(expected, 200) if expected else None)
+    a megabyte long. ``message`` is a ``config.…`` code (with its ``params``) or a :class:`Msg`; ``expected`` a
+    ``Msg`` or a plain value (ids, a pattern), shown as it is in both languages."""
+    if isinstance(message, Msg):
+        message, params = message.code, {**message.params, **params}
+    if params or (isinstance(message, str) and CODE.match(message)):
+        message = Msg(message, **{k: _safe(v) for k, v in params.items()})
+    elif isinstance(message, str):  # a sentence from elsewhere not yet in the catalogue
+        message = clean(message, 300)
+    if isinstance(expected, str):
+        expected = clean(expected, 200)
+    return ConfigError(message, file=file, line=line, path=clean(path, 120) if path else None,
+                       expected=expected or None)
 
 
 def _dotted(loc) -> str:
@@ -55,24 +99,58 @@ def _real_loc(loc: tuple, data) -> tuple:
     return tuple(out)
 
 
+# pydantic's error types whose sentence the catalogue has (``config.pyd_<type>``): the English text is pydantic's own
+# sentence, checked when it is used (another pydantic wording falls back to ``config.invalid``, which quotes it)
+_PYDANTIC_CODES = ("string_type", "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing",
+                   "bool_type", "bool_parsing", "tuple_type", "list_type", "dict_type", "model_type",
+                   "string_pattern_mismatch", "literal_error", "greater_than_equal", "greater_than", "less_than_equal",
+                   "less_than", "tuple_too_short", "string_too_short")
+
+
+def _pydantic_msg(err: dict, got) -> Msg:
+    """The first pydantic error as a catalogue message: ``config.pyd_<type>`` where the catalogue has the type and
+    its English text is exactly pydantic's sentence, else ``config.invalid`` quoting pydantic's sentence."""
+    text = err["msg"]
+    detail = text[0].lower() + text[1:]
+    kind = err["type"]
+    if kind == "too_short" and detail.startswith(("tuple ", "string ")):
+        kind = detail.split(" ", 1)[0] + "_too_short"
+    if kind in _PYDANTIC_CODES:
+        ctx = {k: _safe(v if isinstance(v, (int, float)) else str(v)) for k, v in (err.get("ctx") or {}).items()}
+        msg = Msg(f"config.pyd_{kind}", **ctx, got=got)
+        got_en = got.render("en") if isinstance(got, Msg) else got
+        try:
+            if msg.render("en") == f"{detail} (got {got_en})":
+                return msg
+        except (KeyError, IndexError, ValueError):
+            pass
+    return Msg("config.invalid", detail=_safe(detail, 300), got=got)
+
+
 def _from_validation(exc: ValidationError, doc: YamlDoc) -> ConfigError:
     err = exc.errors(include_url=False)[0]
     kind = err["type"]
     raw_loc = tuple(err["loc"])
     if kind == "missing" and raw_loc:
         parent, key = _real_loc(raw_loc[:-1], doc.data), raw_loc[-1]
-        return _error(f"missing key {key!r}", file=doc.file, line=doc.line(*parent), path=_dotted(parent) or None)
+        return _error("config.missing_key", file=doc.file, line=doc.line(*parent), path=_dotted(parent) or None,
+                      key=key)
     loc = _real_loc(raw_loc, doc.data)
     path = _dotted(loc)
     if kind == "extra_forbidden" and loc:
-        return _error(f"unknown key {loc[-1]!r}", file=doc.file, line=doc.line(*loc), path=path,
-                      expected="one of the keys documented in stages/spec.py")
+        return _error("config.unknown_key", file=doc.file, line=doc.line(*loc), path=path,
+                      expected=Msg("config.expect_documented_key"), key=loc[-1])
     got = err.get("input")
-    got_text = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
-    if len(got_text) > 60:
-        got_text = got_text[:57] + "..."
-    msg = err["msg"]
-    return _error(f"{msg[0].lower() + msg[1:]} (got {got_text})", file=doc.file, line=doc.line(*loc), path=path)
+    if isinstance(got, dict):
+        got_text = Msg("config.got_mapping")
+    elif isinstance(got, list):
+        got_text = Msg("config.got_list")
+    else:
+        got_text = repr(got)
+        if len(got_text) > 60:
+            got_text = got_text[:57] + "..."
+        got_text = _safe(got_text)
+    return _error(_pydantic_msg(err, got_text), file=doc.file, line=doc.line(*loc), path=path)
 
 
 class _Checker:
@@ -91,12 +169,16 @@ class _Checker:
         """Refuse a reference to a task that is split per lead unit: name one part, or a gate over the track."""
         if item_key in self.each_tasks:
             parts = self.each_tasks[item_key]
-            self.fail(f"task {item_key!r} is split per lead unit (lead_mode: each), so {ref!r} is not one milestone",
-                      *path, expected=f"one unit's part ({', '.join(parts[:3])} …), or a gate `all` over the tasks")
+            self.fail("config.split_task_ref", *path, task=item_key, ref=ref,
+                      expected=Msg("config.expect_task_part", parts=_safe(tuple(parts[:3]))))
 
-    def fail(self, message: str, *path, expected: str | None = None, doc: YamlDoc | None = None):
+    def fail(self, message: "str | Msg", *path, expected: "str | Msg | None" = None, doc: YamlDoc | None = None,
+             **params):
+        """Raise the ConfigError ``message`` (a ``config.…`` code with its ``params``, or a Msg) at ``path`` of
+        ``doc`` (the cycle file unless said)."""
         d = doc or self.doc
-        raise _error(message, file=d.file, line=d.line(*path), path=_dotted(path) or None, expected=expected)
+        raise _error(message, file=d.file, line=d.line(*path), path=_dotted(path) or None, expected=expected,
+                     **params)
 
     # -- 2. uniqueness ---------------------------------------------------------------------------------------------
     def unique(self):
@@ -104,34 +186,34 @@ class _Checker:
             seen: dict[Any, int] = {}
             for i, v in enumerate(values):
                 if v in seen:
-                    self.fail(f"duplicate {what} {v!r} (first at index {seen[v]})", *path_of(i))
+                    self.fail("config.duplicate", *path_of(i), what=Msg(f"config.what_{what}"), value=v, index=seen[v])
                 seen[v] = i
 
-        check([s.id for s in self.cf.stages], lambda i: ("stages", i, "id"), "stage id")
-        check([x.id for x in self.cf.indicators], lambda i: ("indicators", i, "id"), "indicator id")
-        check([x.name for x in self.cf.indicators], lambda i: ("indicators", i, "name"), "indicator name")
-        check(self.gate_ids, lambda i: ("gates", i, "id"), "gate id")
+        check([s.id for s in self.cf.stages], lambda i: ("stages", i, "id"), "stage_id")
+        check([x.id for x in self.cf.indicators], lambda i: ("indicators", i, "id"), "indicator_id")
+        check([x.name for x in self.cf.indicators], lambda i: ("indicators", i, "name"), "indicator_name")
+        check(self.gate_ids, lambda i: ("gates", i, "id"), "gate_id")
         check([t.id for t in self.cf.tasks] + (["outline"] if self.cf.outline else []),
-              lambda i: ("tasks", i, "id"), "task id")
-        check([t.no for t in self.cf.topics], lambda i: ("topics", i, "no"), "topic number")
+              lambda i: ("tasks", i, "id"), "task_id")
+        check([t.no for t in self.cf.topics], lambda i: ("topics", i, "no"), "topic_number")
         for ti, task in enumerate(self.cf.tasks):
-            check([m.id for m in task.milestones], lambda i, ti=ti: ("tasks", ti, "milestones", i, "id"), "milestone id")
+            check([m.id for m in task.milestones], lambda i, ti=ti: ("tasks", ti, "milestones", i, "id"), "milestone_id")
         for name, lc in self.cf.lifecycles.items():
-            check([m.id for m in lc.milestones], lambda i, name=name: ("lifecycles", name, "milestones", i, "id"), "milestone id")
+            check([m.id for m in lc.milestones], lambda i, name=name: ("lifecycles", name, "milestones", i, "id"), "milestone_id")
         d = self.dfile.departments
-        check([x.id for x in d], lambda i: ("departments", i, "id"), "department id")
+        check([x.id for x in d], lambda i: ("departments", i, "id"), "department_id")
         names: dict[str, int] = {}
         for i, dep in enumerate(d):
             for n in (dep.short, dep.name, *dep.aliases):
                 if n in names and names[n] != i:
-                    self.fail(f"department name {n!r} is used by two departments", "departments", i, doc=self.deps_doc)
+                    self.fail("config.department_name_twice", "departments", i, doc=self.deps_doc, name=n)
                 names[n] = i
                 self.dept_names[n] = dep.short
             self.dept_names[dep.id] = dep.short
         for gname, members in self.dfile.groups.items():
             for j, m in enumerate(members):
                 if m not in self.dept_names:
-                    self.fail(f"group member {m!r} is not a department", "groups", gname, j, doc=self.deps_doc)
+                    self.fail("config.group_member_unknown", "groups", gname, j, doc=self.deps_doc, member=m)
 
     # -- 3. references ---------------------------------------------------------------------------------------------
     def dept(self, name: str, *path, allow_group: bool = False) -> str:
@@ -140,32 +222,35 @@ class _Checker:
         if allow_group and name in self.dfile.groups:
             return name
         known = "、".join(list(dict.fromkeys(self.dept_names.values()))[:6])
-        self.fail(f"unknown department {name!r}", *path, expected=f"a unit in departments.yaml, e.g. {known} …")
+        self.fail("config.unknown_department", *path, name=name,
+                  expected=Msg("config.expect_department", known=_safe(known)))
 
     def stage(self, sid: str, *path):
         if sid not in self.stage_ids:
-            self.fail(f"unknown stage {sid!r}", *path, expected=" / ".join(self.stage_ids))
+            self.fail("config.unknown_stage", *path, stage=sid, expected=" / ".join(self.stage_ids))
 
     def gate(self, gid: str, *path):
         if gid not in self.gate_ids:
-            self.fail(f"unknown gate {gid!r}", *path, expected="an id from gates: " + ", ".join(self.gate_ids[:8]))
+            self.fail("config.unknown_gate", *path, gate=gid,
+                      expected=Msg("config.expect_gate_id", ids=_safe(", ".join(self.gate_ids[:8]), 200)))
 
     def lifecycle(self, name: str, *path) -> LifecycleSpec:
         if name not in self.cf.lifecycles:
-            self.fail(f"unknown lifecycle {name!r}", *path, expected=" / ".join(self.cf.lifecycles))
+            self.fail("config.unknown_lifecycle", *path, lifecycle=name, expected=" / ".join(self.cf.lifecycles))
         return self.cf.lifecycles[name]
 
 
-def _kind_of(value) -> str:
+def _kind_of(value) -> Msg:
+    """What a value is, said where a mapping was expected."""
     if value is None:
-        return "empty (null)"
+        return Msg("config.kind_null")
     if isinstance(value, list):
-        return "a list"
+        return Msg("config.kind_list")
     if isinstance(value, str):
-        return "text"
+        return Msg("config.kind_text")
     if isinstance(value, (int, float)):
-        return "a number"
-    return "a " + type(value).__name__
+        return Msg("config.kind_number")
+    return Msg("config.kind_other", type=type(value).__name__)
 
 
 def _key_prefix(cf: CycleFile, lifecycle: str) -> str:
@@ -177,8 +262,8 @@ def _phrase_length(ck: _Checker, text, *path) -> None:
     """Deadline phrases are short (the longest in the shipped cycle is 33 characters); a long one is a mistake,
     and the phrase parser's patterns are not meant for 100 KB of input (a run of spaces took seconds)."""
     if isinstance(text, str) and len(text) > MAX_PHRASE:
-        ck.fail(f"the deadline phrase is {len(text):,} characters long", *path,
-                expected=f"at most {MAX_PHRASE}, e.g. 2019年6月上旬 or 开题 + 10 个工作日")
+        ck.fail("config.phrase_too_long", *path, length=f"{len(text):,}",
+                expected=Msg("config.expect_phrase_length", max=MAX_PHRASE))
 
 
 def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
@@ -188,18 +273,20 @@ def _ref(ck: _Checker, r: dict, ref: str, by_key: dict, path: tuple) -> str:
         other = by_key.get(item_key)
         ck.split_task(item_key, ref, *path)
         if other is None or other.get("template"):
-            ck.fail(f"unknown item {item_key!r} in {ref!r}", *path, expected=f"a task id, {_key_prefix(ck.cf, 'topic')}NN or outline")
+            ck.fail("config.unknown_item_in_ref", *path, item=item_key, ref=ref,
+                    expected=Msg("config.expect_item_key", prefix=_key_prefix(ck.cf, "topic")))
         ids = {m.id for m in other["ms"]}
         names = {m.name: m.id for m in other["ms"]}
         if mid in ids:
             return f"{item_key}:{mid}"
         if mid in names:
             return f"{item_key}:{names[mid]}"
-        ck.fail(f"item {item_key!r} has no milestone {mid!r}", *path, expected=", ".join(sorted(ids)))
+        ck.fail("config.item_no_milestone", *path, item=item_key, milestone=mid, expected=", ".join(sorted(ids)))
     ids = [m.id for m in r["ms"]]
     names = {m.name: m.id for m in r["ms"]}
     if ref in ids:
         return ref
     if ref in names:
         return names[ref]
-    ck.fail(f"unknown milestone {ref!r}", *path, expected="one of " + ", ".join(ids))
+    ck.fail("config.unknown_milestone", *path, milestone=ref,
+            expected=Msg("config.expect_one_of", ids=_safe(", ".join(ids), 200)))

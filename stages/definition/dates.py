@@ -9,6 +9,7 @@ import datetime as dt
 from stages.definition.checker import _Checker, _phrase_length, _ref
 from stages.definition.phrases import Period, parse_offset, parse_period
 from stages.ground.errors import CalendarError, DeadlinePhraseError
+from stages.ground.i18n import Msg
 
 def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[str, Period]):
     """Every milestone's (start, due, time). Offsets resolve after what they reference; cycles are reported."""
@@ -33,40 +34,40 @@ def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[st
                 rkey = tuple(ref.split(":", 1)) if ":" in ref else (r["key"], ref)
                 if rkey not in dates:
                     if rkey not in pending:
-                        ck.fail(f"offset refers to {off.ref!r}, which this item does not have", *p, "due")
+                        ck.fail("config.offset_unknown_ref", *p, "due", ref=off.ref)
                     continue
                 base = dates[rkey][1]
                 try:
                     due = ck.cal.add_workdays(base, off.n) if off.workdays else base + dt.timedelta(days=off.n)
                 except CalendarError as exc:
-                    ck.fail(str(exc), *p, "due")
+                    ck.fail(exc.msg or str(exc), *p, "due")
                 except OverflowError:
-                    ck.fail(f"{off.n:+} days from {base} is past any date", *p, "due",
-                            expected="an offset that stays inside the stage window")
+                    ck.fail("config.offset_overflow", *p, "due", days=f"{off.n:+}", base=base,
+                            expected=Msg("config.expect_offset_in_window"))
                 start, time = base, None
             else:
                 try:
                     per = parse_period(m.due, default_year=year)
                 except DeadlinePhraseError as exc:
-                    ck.fail(str(exc), *p, "due")
+                    ck.fail(exc.msg or str(exc), *p, "due")
                 start, due, time = per.start, per.end, per.time
             if m.start is not None:
                 try:
                     start = parse_period(m.start, default_year=year).start
                 except DeadlinePhraseError as exc:
-                    ck.fail(str(exc), *p, "start")
+                    ck.fail(exc.msg or str(exc), *p, "start")
             if start > due:
-                ck.fail(f"starts {start} after its deadline {due}", *p, "start")
+                ck.fail("config.starts_after_deadline", *p, "start", start=start, due=due)
             w = windows[stage]
             if not (w.start <= due <= w.end):
-                ck.fail(f"deadline {due} ({m.due}) is outside stage {stage!r} ({w.start} – {w.end})", *p, "due",
-                        expected="a deadline inside the stage window, or another stage for this milestone")
+                ck.fail("config.deadline_outside_stage", *p, "due", due=due, phrase=m.due, stage=stage, start=w.start,
+                        end=w.end, expected=Msg("config.expect_deadline_in_stage"))
             dates[key] = (start, due, time)
             del pending[key]
             progress = True
     if pending:
         (r, idx, m, *_rest) = next(iter(pending.values()))
-        ck.fail(f"offset deadlines refer to each other in a circle ({m.id}: {m.due!r})", *r["ms_path"], idx, "due")
+        ck.fail("config.offset_circle", *r["ms_path"], idx, "due", milestone=m.id, due=m.due)
     # A milestone cannot start before what it waits for is due ("年底前" alone would start on 1 January), and a
     # milestone due before its own predecessor can never be on time: that is an error in the definition.
     changed = True
@@ -79,8 +80,8 @@ def _resolve_dates(ck: _Checker, raw: list[dict], by_key: dict, windows: dict[st
                     dkey = tuple(d.split(":", 1)) if ":" in d else (r["key"], d)
                     dep_due = dates[dkey][1]
                     if dep_due > due:
-                        ck.fail(f"due {due} before {':'.join(dkey)}, which it waits for, is due ({dep_due})",
-                                *r["ms_path"], idx, "due", expected="a deadline on or after its predecessors'")
+                        ck.fail("config.due_before_predecessor", *r["ms_path"], idx, "due", due=due,
+                                dep=":".join(dkey), dep_due=dep_due, expected=Msg("config.expect_after_predecessors"))
                     if m.start is None and dep_due > start:
                         start = dep_due
                         changed = True

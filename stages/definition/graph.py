@@ -8,6 +8,7 @@ from __future__ import annotations
 from stages.definition.checker import MAX_GATE_DEPTH, MAX_GATE_SIZE, _Checker, _key_prefix
 from stages.definition.spec import GatePredicate
 from stages.definition.spec import predicates as _gate_predicates
+from stages.ground.i18n import Msg
 
 def gate_milestone_refs(spec_gates, gid: str, _seen=()) -> list[tuple[str, str]]:
     """(item-or-track, milestone) pairs a gate depends on; follows named sub-gates, each once."""
@@ -75,12 +76,11 @@ def _check_gate_graph(ck: "_Checker") -> None:
                 depth[gid] = 1 + max((depth[sub] for sub in subs), default=0)
                 size[gid] = own[gid] + sum(size[sub] for sub in subs)
                 if depth[gid] > MAX_GATE_DEPTH:
-                    ck.fail(f"gate {gid!r} names gates {depth[gid]} deep", "gates", index[gid],
-                            expected=f"at most {MAX_GATE_DEPTH} levels of gates naming gates")
+                    ck.fail("config.gate_too_deep", "gates", index[gid], gate=gid, depth=depth[gid],
+                            expected=Msg("config.expect_gate_depth", max=MAX_GATE_DEPTH))
                 if size[gid] > MAX_GATE_SIZE:
-                    ck.fail(f"gate {gid!r} expands to {size[gid]:,} predicates once the gates it names are "
-                            f"spelled out", "gates", index[gid],
-                            expected=f"at most {MAX_GATE_SIZE:,}: name a shared gate once, not in every branch")
+                    ck.fail("config.gate_too_wide", "gates", index[gid], gate=gid, size=f"{size[gid]:,}",
+                            expected=Msg("config.expect_gate_size", max=f"{MAX_GATE_SIZE:,}"))
                 continue
             where, sub = nxt
             if color[sub] == GREY:
@@ -90,9 +90,9 @@ def _check_gate_graph(ck: "_Checker") -> None:
                 # report at the reference in the loop's first gate that starts the loop
                 start_where = next(w for w, ref in refs[first] if ref == (loop[1] if len(loop) > 1 else first))
                 through = " → ".join(loop[1:] + [first])
-                msg = (f"gate {first!r} refers to itself through {through}" if len(loop) > 1
-                       else f"gate {first!r} refers to itself")
-                ck.fail(msg, *start_where, expected="gates that name only gates which do not name them back")
+                msg = (Msg("config.gate_loop_through", gate=first, through=through) if len(loop) > 1
+                       else Msg("config.gate_loop_self", gate=first))
+                ck.fail(msg, *start_where, expected=Msg("config.expect_no_gate_loop"))
             if color[sub] == WHITE:
                 color[sub] = GREY
                 stack.append((sub, iter(refs[sub])))
@@ -104,26 +104,27 @@ def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
         for p in _gate_predicates(gate):
             where = ("gates", gi)
             if not p.kind():
-                ck.fail("a gate predicate needs exactly one of milestone, all, at_least, approval, all_of, any_of",
-                        *where)
+                ck.fail("config.predicate_kind", *where)
             for sub in (p.all_of or ()) + (p.any_of or ()):
                 if isinstance(sub, str):
                     ck.gate(sub, *where)
                     if sub == gate.id:
-                        ck.fail(f"gate {gate.id!r} refers to itself", *where)
+                        ck.fail("config.gate_loop_self", *where, gate=gate.id)
             if p.approval and p.approval.body not in cf.approval_bodies:
-                ck.fail(f"unknown approval body {p.approval.body!r}", *where, "approval", "body",
+                ck.fail("config.unknown_approval_body", *where, "approval", "body", body=p.approval.body,
                         expected=" / ".join(cf.approval_bodies))
             if p.milestone:
                 if ":" not in p.milestone:
-                    ck.fail(f"{p.milestone!r} names no item", *where, "milestone", expected="item:milestone")
+                    ck.fail("config.names_no_item", *where, "milestone", milestone=p.milestone,
+                            expected=Msg("config.expect_item_milestone"))
                 item_key, mid = p.milestone.split(":", 1)
                 r = by_key.get(item_key)
                 ck.split_task(item_key, p.milestone, *where, "milestone")
                 if r is None or r.get("template"):
-                    ck.fail(f"unknown item {item_key!r}", *where, "milestone", expected=f"a task id, {_key_prefix(ck.cf, 'topic')}NN or outline")
+                    ck.fail("config.unknown_item", *where, "milestone", item=item_key,
+                            expected=Msg("config.expect_item_key", prefix=_key_prefix(ck.cf, "topic")))
                 if mid not in {m.id for m in r["ms"]}:
-                    ck.fail(f"item {item_key!r} has no milestone {mid!r}", *where, "milestone",
+                    ck.fail("config.item_no_milestone", *where, "milestone", item=item_key, milestone=mid,
                             expected=", ".join(m.id for m in r["ms"]))
             for key in ("all", "at_least"):
                 q = getattr(p, key)
@@ -131,16 +132,15 @@ def _check_gates(ck: _Checker, by_key: dict, track_items: dict):
                     continue
                 members = track_items[q.track]
                 if q.track == "special_plans" and "special_plan" not in cf.lifecycles:
-                    ck.fail("no lifecycle 'special_plan' for the special_plans track this gate waits for", *where, key,
-                            "track", expected="lifecycles.special_plan, or a gate over another track")
+                    ck.fail("config.no_special_plan_lifecycle_gate", *where, key, "track",
+                            expected=Msg("config.expect_special_plan_gate"))
                 if not any(q.milestone in {m.id for m in r["ms"]} for r in members):
-                    ck.fail(f"no item of track {q.track!r} has a milestone {q.milestone!r}; the gate can never open",
-                            *where, key, "milestone")
+                    ck.fail("config.gate_never_opens", *where, key, "milestone", track=q.track, milestone=q.milestone)
                 if key == "at_least" and q.track != "special_plans":
                     having = sum(1 for r in members if q.milestone in {x[1].id for x in r["kept"]})
                     if q.n > having:
-                        ck.fail(f"needs {q.n} of {q.track} but only {having} can reach {q.milestone!r}; the gate can "
-                                f"never open", *where, key, "n", expected=f"n ≤ {having}")
+                        ck.fail("config.gate_n_too_big", *where, key, "n", n=q.n, track=q.track, having=having,
+                                milestone=q.milestone, expected=f"n ≤ {having}")
     _check_gate_graph(ck)
 
 
@@ -169,8 +169,7 @@ def _check_cycles(ck: _Checker, raw: list[dict], by_key: dict):
                 for target, mid in gate_refs[gid]:
                     for key in track_of.get(target, [target]):
                         if key == r["key"] and mid == m.id and attr != "accept_requires":
-                            ck.fail(f"milestone {m.id!r} waits for gate {gid!r}, which waits for {m.id!r} itself",
-                                    *where[node], attr)
+                            ck.fail("config.waits_for_itself", *where[node], attr, milestone=m.id, gate=gid)
                         if key == r["key"] and mid == m.id:
                             continue
                         e.add(f"{key}:{mid}")
@@ -195,8 +194,8 @@ def _check_cycles(ck: _Checker, raw: list[dict], by_key: dict):
                 continue  # milestone excluded for this item (only_for); its deps were inherited
             if color[nxt] == GREY:
                 cyc = path[path.index(nxt):] + [nxt]
-                ck.fail("dependency cycle: " + " → ".join(cyc), *where.get(nxt, ()),
-                        expected="milestones that depend on earlier ones only")
+                ck.fail("config.dependency_cycle", *where.get(nxt, ()), cycle=" → ".join(cyc),
+                        expected=Msg("config.expect_earlier_deps"))
             if color[nxt] == WHITE:
                 color[nxt] = GREY
                 path.append(nxt)

@@ -53,6 +53,7 @@ from stages.definition.notice_settings import NOTICE_KINDS, _notices_problem  # 
 from stages.definition.resolve import _resolve
 from stages.definition.spec import CycleFile, CycleSpec, DepartmentsFile
 from stages.definition.yamlio import FileError, YamlDoc, clean, load_yaml
+from stages.ground.i18n import Msg
 from stages.ground.paths import NOTICES_DEFAULT  # the shipped notice settings (= stages.paperwork.notices.CONFIG)
 
 
@@ -64,14 +65,15 @@ def _included(doc: YamlDoc, key: str, target: Path, load):
         return load(target)
     except FileError as exc:
         written = key in doc.data
-        note = "" if written else f" (the default, as the file has no {key}: key)"
-        raise _error(f"{exc.file}: {exc.message}{note}", file=doc.file, line=doc.line(key) if written else 1,
-                     path=key, expected=exc.expected or "a path relative to the cycle file's folder") from None
+        note = "" if written else Msg("config.default_file_note", key=key)
+        raise _error("config.included_unreadable", file=doc.file, line=doc.line(key) if written else 1, path=key,
+                     expected=exc.expected or Msg("config.expect_relative_path"),
+                     name=exc.file, problem=exc.msg or exc.message, note=note) from None
 
 
 def _departments_of(ddoc: YamlDoc) -> DepartmentsFile:
     if not isinstance(ddoc.data, dict):
-        raise _error("must be a mapping with a 'departments' list", file=ddoc.file, line=1)
+        raise _error("config.departments_not_mapping", file=ddoc.file, line=1)
     try:
         return DepartmentsFile.model_validate(ddoc.data)
     except ValidationError as exc:
@@ -91,9 +93,9 @@ def _calendar(doc: YamlDoc, cycle_path: Path, rel: str | None) -> WorkCalendar:
     try:
         return _included(doc, "calendar", target, WorkCalendar.default)
     except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as exc:
-        raise _error(f"cannot use this calendar extension ({type(exc).__name__}: {exc})",
-                     file=clean(os.fsdecode(target)), line=1,
-                     expected="years: {YYYY: {notice, holidays: [dates or ranges], workdays: [dates]}}") from None
+        raise _error("config.calendar_unusable", file=clean(os.fsdecode(target)), line=1,
+                     expected=Msg("config.expect_calendar", open="{", close="}"),
+                     kind=type(exc).__name__, detail=str(exc)) from None
 
 
 def _check_notices(doc: YamlDoc, cycle_path: Path, rel: str | None) -> YamlDoc:
@@ -124,19 +126,19 @@ def _check_issuer(doc: YamlDoc, ndoc: YamlDoc, cf: CycleFile) -> None:
     except (OSError, RuntimeError):
         default = False
     if (not cf.notices or default) and cf.district not in organ:  # the organ is another district's
-        said = "the default notice settings" if not cf.notices else "notices: names the default settings"
-        raise _error(f"{said} ({NOTICES_DEFAULT.relative_to(NOTICES_DEFAULT.parent.parent)}) "
-                     f"are {organ}'s, not an office of {cf.district}", file=doc.file, line=doc.line("issuer"), path="notices",
-                     expected="notices: a file with this issuer's organ (name, 发文机关代字 prefix, masthead, office), "
-                              "contact and register — see docs/cycle-schema.md, Notice settings")
+        said = "config.issuer_default_notices" if not cf.notices else "config.issuer_named_default"
+        raise _error(said, file=doc.file, line=doc.line("issuer"), path="notices",
+                     expected=Msg("config.expect_issuer_notices"),
+                     default=str(NOTICES_DEFAULT.relative_to(NOTICES_DEFAULT.parent.parent)), organ=organ,
+                     district=cf.district)
 
 
 def load_cycle(path: str | bytes | os.PathLike, calendar: WorkCalendar | None = None) -> CycleSpec:
     path = Path(os.fsdecode(path))
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise _error(f"the top level is {_kind_of(doc.data)}, not a mapping", file=doc.file, line=1,
-                     expected="keys id, version, title, stages, lifecycles …")
+        raise _error("config.top_not_mapping", file=doc.file, line=1, expected=Msg("config.expect_top_keys"),
+                     kind=_kind_of(doc.data))
     try:
         cf = CycleFile.model_validate(doc.data)
     except ValidationError as exc:

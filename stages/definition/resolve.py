@@ -16,6 +16,9 @@ from stages.definition.graph import _check_cycles, _check_gates, gate_milestone_
 from stages.definition.phrases import Period, parse_period
 from stages.definition.spec import KIND_OF_TRACK, ROLES, ItemSpec, LifecycleSpec, MilestoneSpec
 from stages.ground.errors import DeadlinePhraseError
+from stages.ground.i18n import Msg
+
+SCHEMA_2 = Msg("config.expect_schema_2")
 
 def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     cf = ck.cf
@@ -26,31 +29,31 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
     stages = []
     for i, st in enumerate(cf.stages):
         if (st.window is None) == (st.start is None and st.end is None) or (st.start is None) != (st.end is None):
-            ck.fail("a stage needs either window (a period phrase) or both start and end (dates)", "stages", i,
-                    expected="window: 2019年, or start: 2024-06-01 with end: 2024-12-31")
+            ck.fail("config.stage_window_or_dates", "stages", i, expected=Msg("config.expect_stage_window"))
         if st.window is None:
             if st.start > st.end:
-                ck.fail(f"stage {st.id!r} starts {st.start} after it ends {st.end}", "stages", i, "end")
+                ck.fail("config.stage_starts_after_end", "stages", i, "end", stage=st.id, start=st.start, end=st.end)
             per = Period(st.start, st.end)
         else:
             _phrase_length(ck, st.window, "stages", i, "window")
             try:
                 per = parse_period(st.window)
             except DeadlinePhraseError as exc:
-                ck.fail(str(exc), "stages", i, "window", expected="a period such as 2019年 or 2021年上半年")
+                ck.fail(exc.msg or str(exc), "stages", i, "window", expected=Msg("config.expect_period"))
         windows[st.id] = per
         if st.exit_gate:
             ck.gate(st.exit_gate, "stages", i, "exit_gate")
         stages.append(st.model_copy(update={"start_date": per.start, "end_date": per.end}))
     for a, b in zip(stages, stages[1:]):
         if b.start_date <= a.end_date:
-            ck.fail(f"stage {b.id!r} starts {b.start_date} before stage {a.id!r} ends {a.end_date}",
-                    "stages", stages.index(b), "window", expected="stage windows in order, not overlapping")
+            ck.fail("config.stages_overlap", "stages", stages.index(b), "window",
+                    expected=Msg("config.expect_stages_in_order"), stage=b.id, start=b.start_date, previous=a.id,
+                    end=a.end_date)
     ck.stages = tuple(stages)
 
     # required lifecycles: topics need the topic lifecycle; the special-plan track is there when its lifecycle is
     if cf.topics and "topic" not in cf.lifecycles:
-        ck.fail("no lifecycle 'topic' for the topics track", "lifecycles", expected="lifecycles.topic")
+        ck.fail("config.no_topic_lifecycle", "lifecycles", expected="lifecycles.topic")
     if cf.outline:
         ck.lifecycle(cf.outline.lifecycle, "outline", "lifecycle")
     for name, lc in cf.lifecycles.items():
@@ -134,13 +137,11 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                 if getattr(m, attr):
                     ck.gate(getattr(m, attr), *p, attr)
             if m.meeting is not None and r["kind"] != "topic":
-                ck.fail(f"milestone {m.id!r} has a meeting, but review meetings are scheduled for topics only "
-                        "(`plancycle meeting` gathers the topics still to hold it)", *p, "meeting",
-                        expected="meeting: on a milestone of lifecycles.topic")
+                ck.fail("config.meeting_not_topic", *p, "meeting", expected=Msg("config.expect_meeting_topic"),
+                        milestone=m.id)
             if m.opens_when and not next(g for g in cf.gates if g.id == m.opens_when).automatic:
-                ck.fail(f"milestone {m.id!r} opens when gate {m.opens_when!r} is met, but that gate is not automatic: "
-                        "nothing would ever open it", *p, "opens_when",
-                        expected=f"automatic: true on gate {m.opens_when!r}, or after: instead of opens_when")
+                ck.fail("config.opens_when_not_automatic", *p, "opens_when", milestone=m.id, gate=m.opens_when,
+                        expected=Msg("config.expect_automatic_gate", gate=m.opens_when))
             if m.after is None:
                 deps = (ids[idx - 1],) if idx > 0 else ()
             else:
@@ -149,14 +150,14 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                     deps.append(_ref(ck, r, ref, by_key, p + ("after", j)))
                 deps = tuple(deps)
             if m.only_for and r["kind"] != "topic":
-                ck.fail("only_for applies to topic milestones only", *p, "only_for")
+                ck.fail("config.only_for_not_topic", *p, "only_for")
             if m.optional and (m.role or m.completes_when or m.opens_when):
                 what = "role" if m.role else ("completes_when" if m.completes_when else "opens_when")
-                ck.fail(f"optional milestone {m.id!r} also has {what}: an optional milestone happens only when "
-                        "`plancycle trigger` says so", *p, what, expected=f"optional: true or {what}, not both")
+                ck.fail("config.optional_with", *p, what, milestone=m.id, key=what,
+                        expected=Msg("config.expect_optional_or", key=what))
             if m.condition and not m.optional:
-                ck.fail(f"milestone {m.id!r} has a condition but is not optional", *p, "condition",
-                        expected="optional: true with condition:")
+                ck.fail("config.condition_not_optional", *p, "condition", milestone=m.id,
+                        expected=Msg("config.expect_optional_condition"))
             deps_of[m.id] = deps
             if m.only_for and r["mode"] and m.only_for != r["mode"]:
                 continue  # excluded for this item; dependents inherit its deps below
@@ -207,28 +208,28 @@ def _resolve(ck: _Checker) -> tuple[list[ItemSpec], dict[str, LifecycleSpec]]:
                 else:
                     pool = [m.id for it in items if it.kind == kind for m in it.milestones]
                 if not pool:
-                    ck.fail(f"timeline row covers track {item_key!r}, which has no items in this cycle", "timeline", i,
-                            "covers", j, expected="a track the cycle has, an item key or item:milestone")
+                    ck.fail("config.timeline_empty_track", "timeline", i, "covers", j, track=item_key,
+                            expected=Msg("config.expect_timeline_track"))
             elif item_key in by_item:
                 pool = [m.id for m in by_item[item_key].milestones]
             elif item_key in ck.each_tasks:  # a task split per lead unit: its parts
                 pool = [m.id for k in ck.each_tasks[item_key] for m in by_item[k].milestones]
             else:
-                ck.fail(f"timeline row covers unknown item {cov!r}", "timeline", i, "covers", j,
-                        expected="an item key, item:milestone, or a track name")
+                ck.fail("config.timeline_unknown_item", "timeline", i, "covers", j, cover=cov,
+                        expected=Msg("config.expect_timeline_cover"))
             if mid and mid not in pool:
-                ck.fail(f"timeline row covers {cov!r}, but {item_key!r} has no milestone {mid!r}", "timeline", i,
-                        "covers", j, expected=", ".join(dict.fromkeys(pool)))
+                ck.fail("config.timeline_no_milestone", "timeline", i, "covers", j, cover=cov, item=item_key,
+                        milestone=mid, expected=", ".join(dict.fromkeys(pool)))
     # funding
     total = 0.0
     topic_ms = {m.id for m in cf.lifecycles["topic"].milestones} if "topic" in cf.lifecycles else set()
     for i, f in enumerate(cf.funding):
         if f.milestone not in topic_ms:
-            ck.fail(f"funding tranche on unknown topic milestone {f.milestone!r}", "funding", i, "milestone",
+            ck.fail("config.funding_unknown_milestone", "funding", i, "milestone", milestone=f.milestone,
                     expected=" / ".join(sorted(topic_ms)))
         total += f.share
     if cf.funding and abs(total - 1.0) > 1e-9:
-        ck.fail(f"funding shares add up to {total:g}", "funding", expected="shares adding up to 1")
+        ck.fail("config.funding_shares", "funding", total=f"{total:g}", expected=Msg("config.expect_shares_one"))
     return items, lifecycles
 
 
@@ -238,21 +239,21 @@ def _schema_2(ck: _Checker) -> None:
     if cf.schema_ >= 2:
         return
     if cf.reporting is not None:
-        ck.fail("reporting: needs schema: 2", "reporting", expected="schema: 2 at the top of the file")
+        ck.fail("config.needs_schema_2", "reporting", key="reporting", expected=SCHEMA_2)
     for key in ("indicators", "special_plans"):
         if getattr(cf, key):
-            ck.fail(f"{key}: needs schema: 2", key, expected="schema: 2 at the top of the file")
+            ck.fail("config.needs_schema_2", key, key=key, expected=SCHEMA_2)
     def milestones(path, ms):
         for j, m in enumerate(ms):
             for key, value in (("targets", m.targets), ("optional", m.optional), ("condition", m.condition)):
                 if value:
-                    ck.fail(f"{key}: needs schema: 2", *path, j, key, expected="schema: 2 at the top of the file")
+                    ck.fail("config.needs_schema_2", *path, j, key, key=key, expected=SCHEMA_2)
 
     for i, task in enumerate(cf.tasks):
         if task.domain is not None:
-            ck.fail("domain: needs schema: 2", "tasks", i, "domain", expected="schema: 2 at the top of the file")
+            ck.fail("config.needs_schema_2", "tasks", i, "domain", key="domain", expected=SCHEMA_2)
         if task.lead_mode != "first":
-            ck.fail("lead_mode: needs schema: 2", "tasks", i, "lead_mode", expected="schema: 2 at the top of the file")
+            ck.fail("config.needs_schema_2", "tasks", i, "lead_mode", key="lead_mode", expected=SCHEMA_2)
         milestones(("tasks", i, "milestones"), task.milestones)
     for name, lc in cf.lifecycles.items():
         milestones(("lifecycles", name, "milestones"), lc.milestones)
@@ -263,15 +264,15 @@ def _check_special_plans(ck: _Checker) -> None:
     seen: dict[str, int] = {}
     for i, sp in enumerate(ck.cf.special_plans):
         if "special_plan" not in ck.cf.lifecycles:
-            ck.fail("special plans are listed but the cycle has no special-plan lifecycle", "special_plans",
-                    expected="lifecycles.special_plan, or no special_plans")
+            ck.fail("config.special_plans_no_lifecycle", "special_plans",
+                    expected=Msg("config.expect_special_plan_lifecycle"))
         for j, d in enumerate(sp.lead):
             ck.dept(d, "special_plans", i, "lead", j)
         for j, d in enumerate(sp.cooperating):
             ck.dept(d, "special_plans", i, "cooperating", j, allow_group=True)
         if sp.title.strip() in seen:
-            ck.fail(f"special plan {sp.title!r} is listed twice (first at index {seen[sp.title.strip()]})",
-                    "special_plans", i, "title")
+            ck.fail("config.special_plan_twice", "special_plans", i, "title", title=sp.title,
+                    index=seen[sp.title.strip()])
         seen[sp.title.strip()] = i
 
 
@@ -282,17 +283,18 @@ def _check_indicators(ck: _Checker) -> None:
         for j, d in enumerate(ind.lead):
             ck.dept(d, "indicators", i, "lead", j)
         if (ind.base is None) != (ind.base_year is None):
-            ck.fail(f"indicator {ind.id!r} needs base and base_year together", "indicators", i,
-                    "base" if ind.base is None else "base_year", expected="base: 1.2 with base_year: 2020")
+            ck.fail("config.indicator_base_pair", "indicators", i, "base" if ind.base is None else "base_year",
+                    indicator=ind.id, expected=Msg("config.expect_base_pair"))
         if (ind.target is None) != (ind.target_year is None):
-            ck.fail(f"indicator {ind.id!r} needs target and target_year together", "indicators", i,
-                    "target" if ind.target is None else "target_year", expected="target: 1.5 with target_year: 2025")
+            ck.fail("config.indicator_target_pair", "indicators", i,
+                    "target" if ind.target is None else "target_year", indicator=ind.id,
+                    expected=Msg("config.expect_target_pair"))
         if ind.base_year is not None and ind.target_year is not None and ind.target_year <= ind.base_year:
-            ck.fail(f"indicator {ind.id!r}: target year {ind.target_year} is not after base year {ind.base_year}",
-                    "indicators", i, "target_year")
+            ck.fail("config.indicator_years", "indicators", i, "target_year", indicator=ind.id,
+                    target_year=ind.target_year, base_year=ind.base_year)
         if ind.measure == "level" and ind.target is not None and ind.base is None:
-            ck.fail(f"indicator {ind.id!r} is a level judged on the path from its base to its target, but has no "
-                    "base", "indicators", i, expected="base and base_year, or measure: yearly")
+            ck.fail("config.indicator_level_no_base", "indicators", i, indicator=ind.id,
+                    expected=Msg("config.expect_base_or_yearly"))
 
 
 def _periods(rep) -> list[tuple[int, int]]:
@@ -315,21 +317,23 @@ def _reporting_items(ck: _Checker, raw: list[dict], stages) -> list[dict]:
     for key in ("start", "end"):
         y, m = (int(x) for x in getattr(rep, key).split("-"))
         if not 1 <= m <= 12:
-            ck.fail(f"month {getattr(rep, key)!r} does not exist", "reporting", key, expected="YYYY-MM")
+            ck.fail("config.no_such_month", "reporting", key, month=getattr(rep, key), expected="YYYY-MM")
     periods = _periods(rep)
     if not periods:
-        ck.fail(f"no period between {rep.start} and {rep.end}", "reporting", expected="start no later than end")
+        ck.fail("config.no_period", "reporting", start=rep.start, end=rep.end,
+                expected=Msg("config.expect_start_before_end"))
     for key in ("title", "name"):
         text = getattr(rep, key)
         for field in re.findall(r"{([^}]*)}", text):
             if field not in ("unit", "year", "month", "quarter"):
-                ck.fail(f"unknown placeholder {{{field}}} in {key}", "reporting", key,
-                        expected="{unit} in title; {year}, {month}, {quarter} in name")
+                ck.fail("config.unknown_placeholder", "reporting", key, placeholder="{" + field + "}", key=key,
+                        expected=Msg("config.expect_placeholders", unit="{unit}", year="{year}", month="{month}",
+                                     quarter="{quarter}"))
     units: list[str] = []
     if rep.reporters == "indicator_leads":
         if not ck.cf.indicators:
-            ck.fail("reporting by the indicators' lead units, but the cycle has no indicators", "reporting",
-                    "reporters", expected="indicators: with lead units, or reporters: task_leads")
+            ck.fail("config.reporting_no_indicators", "reporting", "reporters",
+                    expected=Msg("config.expect_indicator_reporters"))
         for i, ind in enumerate(ck.cf.indicators):
             units += [u for u in (ck.dept(d, "indicators", i, "lead", j) for j, d in enumerate(ind.lead))
                       if u not in units]
@@ -338,7 +342,7 @@ def _reporting_items(ck: _Checker, raw: list[dict], stages) -> list[dict]:
             if r["kind"] == "task":
                 units += [u for u in r["lead"] if u not in units]
     if not units:
-        ck.fail("nobody reports: no task or indicator names a lead unit", "reporting", "reporters")
+        ck.fail("config.nobody_reports", "reporting", "reporters")
     milestones = []
     for y, m in periods:
         if rep.every == "year":  # the report on year y is due in due_month of the next year
@@ -351,8 +355,8 @@ def _reporting_items(ck: _Checker, raw: list[dict], stages) -> list[dict]:
         due = dt.date(dy, dm, min(rep.day, _cal.monthrange(dy, dm)[1]))
         stage = next((st.id for st in stages if st.start_date <= due <= st.end_date), None)
         if stage is None:
-            ck.fail(f"the report due {due} lies in no stage's window", "reporting",
-                    expected="start and end months inside the cycle's stages")
+            ck.fail("config.report_outside_stages", "reporting", due=due,
+                    expected=Msg("config.expect_report_months"))
         name = rep.name.replace("{year}", str(y)).replace("{month}", str(m)).replace("{quarter}", str((m + 2) // 3))
         milestones.append(MilestoneSpec(id=mid, name=name, due=due, start=start, stage=stage,
                                         deliverables=rep.deliverables, period=period))
@@ -376,13 +380,12 @@ def _check_item_keys(ck: _Checker, raw: list[dict]) -> None:
         if r.get("template"):
             continue
         if r["key"] in seen:
-            ck.fail(f"item key {r['key']!r} is used twice (a task id equal to a topic's key?)", *r["ms_path"][:2],
-                    expected="task ids other than the topics' keys")
+            ck.fail("config.item_key_twice", *r["ms_path"][:2], key=r["key"], expected=Msg("config.expect_task_ids"))
         seen[r["key"]] = r
         if sp_prefix and r["kind"] != "special_plan" and r["key"].startswith(sp_prefix) \
                 and r["key"][len(sp_prefix):].isdigit():
-            ck.fail(f"item key {r['key']!r} looks like a proposed special plan's key ({sp_prefix}NN)",
-                    *r["ms_path"][:2], expected="another task id, or another key_prefix on lifecycles.special_plan")
+            ck.fail("config.item_key_like_special_plan", *r["ms_path"][:2], key=r["key"], prefix=sp_prefix,
+                    expected=Msg("config.expect_other_key"))
 
 
 # where each role may be, and what it is derived from when the file names none (docs/cycle-schema.md, Roles)
@@ -402,16 +405,17 @@ def _roles(ck: _Checker, raw: list[dict]) -> dict[tuple[str, str], str]:
       registration.
     """
     cf = ck.cf
-    where_zh = {"topic": "the topic lifecycle", "special_plan": "the special_plan lifecycle", "task": "a task"}
+    where = {"topic": Msg("config.place_topic"), "special_plan": Msg("config.place_special_plan"),
+             "task": Msg("config.place_task")}
     found: dict[str, tuple[str | None, str]] = {}  # role → (task key or None, milestone id)
     first_at: dict[str, tuple] = {}
 
     def note(role: str, place: str, task: str | None, mid: str, path: tuple) -> None:
         if _ROLE_PLACE[role] != place:
-            ck.fail(f"role {role!r} belongs on a milestone of {where_zh[_ROLE_PLACE[role]]}", *path, "role")
+            ck.fail("config.role_wrong_place", *path, "role", role=role, place=where[_ROLE_PLACE[role]])
         if role in found:
-            ck.fail(f"role {role!r} is given twice (first at {_dotted(first_at[role])})", *path, "role",
-                    expected="one milestone per role")
+            ck.fail("config.role_twice", *path, "role", role=role, first=_dotted(first_at[role]),
+                    expected=Msg("config.expect_one_role"))
         found[role] = (task, mid)
         first_at[role] = path
 
@@ -479,8 +483,8 @@ def _inherited_deps(ck: _Checker, r: dict, deps_of: dict, excluded: set):
                 continue
             if nxt in path:
                 cyc = path[path.index(nxt):] + [nxt]
-                ck.fail("dependency cycle: " + " → ".join(f"{r['key']}:{x}" for x in cyc), *r["ms_path"], index[nxt],
-                        expected="milestones that depend on earlier ones only")
+                ck.fail("config.dependency_cycle", *r["ms_path"], index[nxt],
+                        cycle=" → ".join(f"{r['key']}:{x}" for x in cyc), expected=Msg("config.expect_earlier_deps"))
             path.append(nxt)
             stack.append((nxt, iter(deps_of[nxt])))
         return done[d]

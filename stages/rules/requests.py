@@ -54,7 +54,7 @@ DATE_MIN, DATE_MAX = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
 LINE_BREAKS = {"\u2028": "\n", "\u2029": "\n", "\x0b": "\n", "\x0c": "\n", "\x85": "\n"}
 
 
-def _refuse(code: str, **params) -> PydanticCustomError:
+def _refuse(code: str, /, **params) -> PydanticCustomError:
     """A refusal pydantic carries to :func:`first_error`: the message code rides in the error's context."""
     msg = Msg(code, **params)
     return PydanticCustomError("plancycle", msg.render().replace("{", "{{").replace("}", "}}"), {"plancycle_msg": msg})

@@ -9,6 +9,13 @@ from stages.definition.loader import load_cycle
 
 from .conftest import MINI, ROOT, write_cycle
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
+    monkeypatch.setenv("PLANCYCLE_LANG", "en")
+
+
 SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
 
 

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from stages.paperwork import messages as mg
 from stages.ground.clock import as_datetime
+from stages.ground.i18n import Msg
 
 from .common import engine_for
 
@@ -58,10 +59,10 @@ def deliver_messages(db: Optional[str] = None, as_of: Optional[dt.datetime] = No
     running = {}
     for ch in channels or mg.SENDABLE:
         if ch not in mg.SENDABLE:
-            out[ch] = {"skipped": "not a channel that sends"}
+            out[ch] = {"skipped": str(Msg("flows.not_a_sending_channel")), "skipped_code": "flows.not_a_sending_channel"}
             continue
         if not cfg.enabled(ch):
-            out[ch] = {"skipped": "not configured"}
+            out[ch] = {"skipped": str(Msg("flows.not_configured")), "skipped_code": "flows.not_configured"}
             continue
         c = mg.claim(factory, ch, now=now, limit=limit, config=cfg)
         if not c.ids:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 
 MODES = ("always", "auto", "never")
 HEALTH_TIMEOUT = 0.3
@@ -40,7 +41,7 @@ DEFAULT_URL = "sqlite:///plancycle.db"  # as stages.store.models.DEFAULT_URL, wi
 def mode() -> str:
     value = (os.environ.get("PLANCYCLE_FLOWS") or "auto").strip().lower()
     if value not in MODES:
-        raise PlancycleError(f"PLANCYCLE_FLOWS must be one of {' / '.join(MODES)}, not {value!r}")
+        raise PlancycleError("flows.bad_mode", modes=" / ".join(MODES), value=value)
     return value
 
 
@@ -184,7 +185,7 @@ def _failed(state) -> bool:
 
 
 def _message(state) -> str:
-    return ((getattr(state, "message", None) or "the flow run failed").strip().splitlines() or ["failed"])[0]
+    return ((getattr(state, "message", None) or "").strip().splitlines() or [str(Msg("flows.run_failed"))])[0]
 
 
 def run_action(flow_fn: Callable, *args, **kwargs) -> dict:

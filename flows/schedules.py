@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from stages.ground.clock import as_datetime
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.store.models import AuditEvent
 from stages.engine import calendar_for
 from stages.paperwork.drafting import monthly_report as record_monthly_report, supervision
@@ -22,6 +23,11 @@ from stages.paperwork.drafting import report_day_of
 from stages.engine.sweep import parse_month, should_sweep, sweep
 
 from .common import all_runs, current_flow_run_id, emit_events, engine_for, refused
+
+
+def _skipped(why: Msg) -> dict:
+    """Why a scheduled run did nothing: as text (a flow's result is plain data) and as its message code."""
+    return {"skipped": str(why), "skipped_code": why.code}
 
 
 @flow(name="sweep-deadlines")
@@ -33,10 +39,10 @@ def sweep_deadlines(as_of: Optional[dt.datetime] = None, db: Optional[str] = Non
         with Session(eng) as session:
             runs, specs = all_runs(session)
             if not runs:
-                raise PlancycleError("no cycle run in this database; create one with `plancycle init CONFIG`")
+                raise PlancycleError("store.no_run")
             cal = calendar_for(next(iter(specs.values())))
             if not force and not should_sweep(cal, when.date()):
-                return {"day": when.date().isoformat(), "skipped": "not a working day"}
+                return {"day": when.date().isoformat(), **_skipped(Msg("flows.not_a_workday"))}
             before = session.exec(select(AuditEvent.id).order_by(AuditEvent.id.desc())).first() or 0
             result = sweep(session, specs, cal, when, flow_run_id=current_flow_run_id())
             # 提前提醒 and 催办 as messages to the units' liaisons (the outbox; `deliver-messages` sends them)
@@ -73,7 +79,7 @@ def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.date
         with Session(eng) as session:
             runs, specs = all_runs(session)
             if not runs:
-                raise PlancycleError("no cycle run in this database; create one with `plancycle init CONFIG`")
+                raise PlancycleError("store.no_run")
             for run in runs:
                 spec = specs[run.spec_id]
                 cal = calendar_for(spec)
@@ -81,7 +87,7 @@ def monthly_progress_report(month: Optional[str] = None, as_of: Optional[dt.date
                 y, mo = parse_month(m)
                 rday = report_day_of(spec, cal, y, mo)
                 if not force and month is None and when.date() < rday:
-                    out[run.spec_id] = {"month": m, "skipped": f"report day is {rday}"}
+                    out[run.spec_id] = {"month": m, **_skipped(Msg("flows.report_day_later", day=rday.isoformat()))}
                     continue
                 report, new = record_monthly_report(session, spec, cal, m, as_of=when if month is None else None,
                                                     flow_run_id=current_flow_run_id())

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from stages.definition.calendar import WorkCalendar, load_extension
 from stages.ground.errors import CalendarError, ConfigError
+from stages.ground.i18n import using
 
 D = dt.date
 CAL = WorkCalendar.default()
@@ -57,8 +58,11 @@ def test_next_and_previous_workday():
 
 
 def test_unknown_year_is_an_error_not_a_guess():
-    with pytest.raises(CalendarError, match="2027-01-04 is outside the known working-day calendar"):
+    with pytest.raises(CalendarError) as err:
         CAL.is_workday(D(2027, 1, 4))
+    assert str(err.value).startswith("2027-01-04 超出已知的工作日历（")
+    with using("en"):
+        assert str(err.value).startswith("2027-01-04 is outside the known working-day calendar")
     with pytest.raises(CalendarError):
         CAL.add_workdays(D(2026, 12, 30), 5)
     with pytest.raises(CalendarError):
@@ -89,7 +93,8 @@ def test_bad_extension_is_one_line(tmp_path, body, message):
     ext.write_text(body, encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_extension(ext)
-    assert message in str(err.value)
+    with using("en"):
+        assert message in str(err.value)
     assert "\n" not in str(err.value)
 
 

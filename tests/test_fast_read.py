@@ -18,6 +18,13 @@ from stages.store.models import Milestone, create_schema, make_engine
 
 from .conftest import CHANGNING, ROOT
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """The refusals below are named by their English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
+    monkeypatch.setenv("PLANCYCLE_LANG", "en")
+
+
 COORD = "区发改委"
 
 

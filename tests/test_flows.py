@@ -12,6 +12,13 @@ from stages.store.models import AuditEvent, Item, Milestone, Notice, Reminder, S
 
 from .conftest import MINI
 
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
+    monkeypatch.setenv("PLANCYCLE_LANG", "en")
+
+
 pytestmark = pytest.mark.integration
 
 

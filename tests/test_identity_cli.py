@@ -3,11 +3,20 @@ managed from the command line, and the audit says who acted for whom."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+
+@pytest.fixture(autouse=True)
+def _english(monkeypatch):
+    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
+    monkeypatch.setenv("PLANCYCLE_LANG", "en")
+
 
 ROOT = Path(__file__).resolve().parent.parent
 

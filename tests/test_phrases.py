@@ -1,10 +1,12 @@
 """Deadline phrases as the seed writes them → concrete dates, by the rules stated in stages/phrases.py."""
 
 import datetime as dt
+import re
 
 import pytest
 
 from stages.ground.errors import DeadlinePhraseError
+from stages.ground.i18n import using
 from stages.definition.phrases import Offset, parse_offset, parse_period
 
 D = dt.date
@@ -71,5 +73,16 @@ def test_offsets(text, expected):
     ("", 2019, "empty"),
 ])
 def test_bad_phrases(phrase, year, message):
-    with pytest.raises(DeadlinePhraseError, match=message):
+    with pytest.raises(DeadlinePhraseError) as err:
         parse_period(phrase, default_year=year)
+    with using("en"):
+        assert re.search(message, str(err.value))
+
+
+def test_a_bad_phrase_in_chinese():
+    with pytest.raises(DeadlinePhraseError) as err:
+        parse_period("9月底前")
+    assert str(err.value) == "“9月底前”未写年份，也没有可取年份的阶段"
+    with pytest.raises(DeadlinePhraseError) as err:
+        parse_period("2019-02-30")
+    assert str(err.value) == "“2019-02-30”不是真实存在的日期"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stages.ground.errors import CalendarError, ConfigError
+from stages.ground.i18n import Msg
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -68,11 +69,8 @@ class WorkCalendar:
             return self.years[day.year]
         except KeyError:
             lo, hi = self.known_years()
-            raise CalendarError(
-                f"{day.isoformat()} is outside the known working-day calendar ({lo}–{hi}); add {day.year}'s "
-                f"holidays and make-up days from the 国务院办公厅 notice to "
-                f"{self.extension or 'a calendar extension the cycle names (calendar:, e.g. config/calendar.yaml)'}"
-            ) from None
+            raise CalendarError("definition.outside_calendar", day=day.isoformat(), first=lo, last=hi, year=day.year,
+                                where=self.extension or Msg("definition.calendar_extension")) from None
 
     def is_workday(self, day: dt.date) -> bool:
         year = self._year(day)
@@ -172,7 +170,8 @@ def _dates(value, where: str, file: str) -> set[dt.date]:
     if value is None:
         return out
     if not isinstance(value, list):
-        raise ConfigError("must be a list of dates", file=file, path=where, expected="[YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD]")
+        raise ConfigError("definition.not_a_date_list", file=file, path=where,
+                          expected="[YYYY-MM-DD, YYYY-MM-DD..YYYY-MM-DD]")
     for i, entry in enumerate(value):
         text = str(entry).strip()
         try:
@@ -186,8 +185,8 @@ def _dates(value, where: str, file: str) -> set[dt.date]:
             else:
                 out.add(dt.date.fromisoformat(text))
         except ValueError:
-            raise ConfigError(f"{text!r} is not a date or a date range", file=file, path=f"{where}[{i}]",
-                              expected="YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD") from None
+            raise ConfigError("definition.not_a_date_or_range", text=text, file=file, path=f"{where}[{i}]",
+                              expected=Msg("definition.date_or_range")) from None
     return out
 
 
@@ -204,30 +203,31 @@ def load_extension(path: str | Path) -> list[YearArrangement]:
     file = str(path)
     data = doc.data or {}
     if not isinstance(data, dict):
-        raise ConfigError("the calendar file must be a mapping with a 'years' key", file=file, line=1)
+        raise ConfigError("definition.calendar_not_mapping", file=file, line=1)
     years = data.get("years") or {}
     if not isinstance(years, dict):
-        raise ConfigError("must be a mapping of year to arrangement", file=file, line=doc.line("years"), path="years")
+        raise ConfigError("definition.years_not_mapping", file=file, line=doc.line("years"), path="years")
     out = []
     for year, body in years.items():
         where = f"years.{year}"
         if not isinstance(year, int) or not 1900 < year < 2200:
-            raise ConfigError(f"{year!r} is not a year", file=file, line=doc.line("years", year), path=where)
+            raise ConfigError("definition.not_a_year", year=year, file=file, line=doc.line("years", year), path=where)
         if not isinstance(body, dict):
-            raise ConfigError("must be a mapping", file=file, line=doc.line("years", year), path=where,
+            raise ConfigError("definition.year_not_mapping", file=file, line=doc.line("years", year), path=where,
                               expected="notice, holidays, workdays")
         notice = body.get("notice")
         if not notice:
-            raise ConfigError("names no 国务院办公厅 notice", file=file, line=doc.line("years", year), path=f"{where}.notice",
-                              expected="e.g. 国办发明电〔2026〕7号")
+            raise ConfigError("definition.no_notice", file=file, line=doc.line("years", year), path=f"{where}.notice",
+                              expected=Msg("definition.notice_example"))
         hol = _dates(body.get("holidays"), f"{where}.holidays", file)
         work = _dates(body.get("workdays"), f"{where}.workdays", file)
         for day in hol | work:
             if day.year != year:
-                raise ConfigError(f"{day} is not in {year}", file=file, line=doc.line("years", year), path=where)
+                raise ConfigError("definition.day_not_in_year", day=str(day), year=year, file=file,
+                                  line=doc.line("years", year), path=where)
         both = hol & work
         if both:
-            raise ConfigError(f"{min(both)} is listed both as a holiday and as a working day", file=file,
+            raise ConfigError("definition.holiday_and_workday", day=str(min(both)), file=file,
                               line=doc.line("years", year), path=where)
         out.append(YearArrangement(year, frozenset(hol), frozenset(work), str(notice)))
     return out

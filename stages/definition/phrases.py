@@ -96,7 +96,7 @@ def parse_period(text, default_year: int | None = None) -> Period:
         return Period(text, text)
     raw = str(text).strip()
     if not raw:
-        raise DeadlinePhraseError("empty deadline phrase")
+        raise DeadlinePhraseError("definition.empty_phrase")
     # ISO forms first: 2019-06-14, 2019-06-28 17:00
     iso = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?", raw)
     if iso:
@@ -104,7 +104,7 @@ def parse_period(text, default_year: int | None = None) -> Period:
             day = dt.date.fromisoformat(iso[1])
             time = dt.time.fromisoformat(iso[2].zfill(5)) if iso[2] else None
         except ValueError:
-            raise DeadlinePhraseError(f"{raw!r} is not a real date") from None
+            raise DeadlinePhraseError("definition.not_a_real_date", phrase=raw) from None
         return Period(day, day, time)
 
     s = raw.replace(" ", "").replace("年度", "年")
@@ -115,13 +115,11 @@ def parse_period(text, default_year: int | None = None) -> Period:
         year = int(m["y"])
         s = s[m.end():]
     if year is None:
-        raise DeadlinePhraseError(f"{raw!r} has no year and no stage to take one from")
+        raise DeadlinePhraseError("definition.phrase_no_year", phrase=raw)
     try:
         return _parse_rest(s, year, raw)
     except ValueError:
-        raise DeadlinePhraseError(f"{raw!r} is not a deadline phrase this engine knows "
-                                  "(e.g. 2019年6月上旬, 9月底前, 2019年三季度, 2020年上半年, 年底前, 2021年初, "
-                                  "2019-06-14, 开题 + 10 个工作日)") from None
+        raise DeadlinePhraseError("definition.unknown_phrase", phrase=raw) from None
 
 
 def _parse_rest(s: str, year: int, raw: str) -> Period:

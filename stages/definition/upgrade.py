@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.definition.loader import load_cycle
 from stages.definition.spec import SCHEMA, CycleSpec
 from stages.definition.yamlio import YamlDoc, decode, display_name, load_yaml
@@ -204,10 +205,9 @@ def _is_comment_or_blank(line: str) -> bool:
 _KEY_RE = r"(?:{k}|\"{k}\"|'{k}')"
 
 
-def _refuse(name: str, line: int | None, what: str, hint: str) -> UpgradeRefused:
+def _refuse(name: str, line: int | None, what: Msg, hint: "str | Msg") -> UpgradeRefused:
     where = f"{name}:{line}" if line else name
-    return UpgradeRefused(f"{where}: {what}; write it by hand ({hint}) or edit the file so that it can be upgraded; "
-                          "nothing was changed")
+    return UpgradeRefused("definition.upgrade_by_hand", where=where, what=what, hint=hint)
 
 
 def _single_line_value(lines: list[str], i: int, col: int) -> bool:
@@ -233,13 +233,13 @@ def _schema_edit(doc: YamlDoc, lines: list[str], name: str) -> _Edit:
         i = doc.line("schema") - 1
         m = re.match(r"^(" + _KEY_RE.format(k="schema") + r"\s*:\s*)(1|\"1\"|'1')(\s*(?:#.*)?)$", _body(lines[i]))
         if not m:
-            raise _refuse(name, i + 1, "cannot read the schema line", f"schema: {SCHEMA}")
+            raise _refuse(name, i + 1, Msg("definition.upgrade.schema_line"), f"schema: {SCHEMA}")
         eol = lines[i][len(_body(lines[i])):]
         return _Edit(i, "replace", m.group(1) + str(SCHEMA) + m.group(3) + eol, "schema",
                      f"schema: {m.group(2)} → schema: {SCHEMA}")
     i = doc.line("id") - 1
     if not re.match(r"^" + _KEY_RE.format(k="id") + r"\s*:", _body(lines[i])) or not _single_line_value(lines, i, 0):
-        raise _refuse(name, i + 1, "cannot place schema: after this id line", f"schema: {SCHEMA} at the top level")
+        raise _refuse(name, i + 1, Msg("definition.upgrade.after_id"), Msg("definition.hint.top_level", line=f"schema: {SCHEMA}"))
     return _Edit(i, "insert_after", f"schema: {SCHEMA}" + _eol(lines[i], lines), "schema",
                  f"added schema: {SCHEMA}")
 
@@ -297,7 +297,7 @@ def _flow_close(lines: list[str], i: int, col: int) -> tuple[int, int]:
 
 def _role_edit(doc: YamlDoc, lines: list[str], name: str, path: tuple, mid: str, role: str) -> _Edit:
     dotted = _dotted(path)
-    hint = f"role: {role} on milestone {mid!r} at {dotted}"
+    hint = Msg("definition.hint.role", role=role, milestone=mid, at=dotted)
     node = doc.data
     for p in path:
         node = node[p]
@@ -309,7 +309,7 @@ def _role_edit(doc: YamlDoc, lines: list[str], name: str, path: tuple, mid: str,
         hash_at = next((k for k, c in enumerate(rest) if c == "#" and (k == 0 or rest[k - 1] in " \t")), len(rest))
         value, comment = rest[:hash_at], rest[hash_at:]
         if not m or value.strip() not in ("", "null", "~", "Null", "NULL"):
-            raise _refuse(name, i + 1, f"cannot edit the empty role of milestone {mid!r}", hint)
+            raise _refuse(name, i + 1, Msg("definition.upgrade.empty_role", milestone=mid), hint)
         gap = value[len(value.rstrip()):] if comment else ""  # the spacing before a comment stays as it was
         if comment and not gap:
             gap = " "
@@ -320,14 +320,14 @@ def _role_edit(doc: YamlDoc, lines: list[str], name: str, path: tuple, mid: str,
     body = _body(lines[i])
     m = re.match(r"^([ ]*(?:-[ ]+)*)(\S)", body)
     if m is None:
-        raise _refuse(name, i + 1, f"cannot find milestone {mid!r} on its line", hint)
+        raise _refuse(name, i + 1, Msg("definition.upgrade.no_milestone_line", milestone=mid), hint)
     col = len(m.group(1))
     what = f"{dotted} ({mid}): role: {role} (was derived: {DERIVED_FROM[role]})"
     if m.group(2) == "{":  # a flow mapping: ", role: NAME" before its closing brace
         try:
             li, ci = _flow_close(lines, i, col)
         except ValueError:
-            raise _refuse(name, i + 1, f"cannot find where milestone {mid!r}'s {{…}} ends", hint) from None
+            raise _refuse(name, i + 1, Msg("definition.upgrade.no_brace_end", milestone=mid, braces="{…}"), hint) from None
         before = _body(lines[li])[:ci].rstrip()
         if not before and li > i:  # the brace alone on its line: the text before it is on an earlier line
             k = li - 1
@@ -338,11 +338,11 @@ def _role_edit(doc: YamlDoc, lines: list[str], name: str, path: tuple, mid: str,
         return _Edit(li, "replace", sep + f"role: {role}", dotted + ".role", what, insert_col=ci)
     # a block mapping: a line "role: NAME" after the id line, at the column of the mapping's keys
     if "id" not in node or doc.lines.get(path + ("id",)) is None:
-        raise _refuse(name, i + 1, f"cannot find milestone {mid!r}'s id line", hint)
+        raise _refuse(name, i + 1, Msg("definition.upgrade.no_id_line", milestone=mid), hint)
     j = doc.lines[path + ("id",)] - 1
     mm = re.match(r"^([ ]*(?:-[ ]+)*)" + _KEY_RE.format(k="id") + r"\s*:", _body(lines[j]))
     if mm is None or j < i or not _single_line_value(lines, j, len(mm.group(1))):
-        raise _refuse(name, j + 1, f"cannot place a role line after milestone {mid!r}'s id", hint)
+        raise _refuse(name, j + 1, Msg("definition.upgrade.no_role_place", milestone=mid), hint)
     key_col = len(mm.group(1))
     return _Edit(j, "insert_after", " " * key_col + f"role: {role}" + _eol(lines[j], lines), dotted + ".role", what)
 
@@ -396,12 +396,11 @@ def plan(path: str | os.PathLike) -> Plan:
     if not p.needed:
         return p
     if cf.schema_ != 1 or SCHEMA != 2:  # pragma: no cover - the day a schema 3 comes, this needs its own steps
-        raise UpgradeRefused(f"{name}: no upgrade from schema {cf.schema_} to {SCHEMA} is known")
+        raise UpgradeRefused("definition.upgrade.unknown_step", name=name, schema=cf.schema_, to=SCHEMA)
     text = decode(doc.raw, doc.file)
     bom = doc.raw.startswith(b"\xef\xbb\xbf")
     if any(b in text.replace("\r\n", "\n") for b in _ODD_BREAKS):
-        raise UpgradeRefused(f"{name}: has line breaks other than \\n and \\r\\n (a lone \\r, NEL, U+2028/2029); "
-                             "save it with ordinary line endings first; nothing was changed")
+        raise UpgradeRefused("definition.upgrade.odd_breaks", name=name)
     lines = _split(text)
     edits = [_schema_edit(doc, lines, name)]
     for mpath, mid, role in derived_roles(spec):
@@ -416,24 +415,20 @@ def plan(path: str | os.PathLike) -> Plan:
 def _check_writable(p: Plan, backup: bool) -> None:
     st = os.lstat(p.path)
     if stat.S_ISLNK(st.st_mode):
-        raise UpgradeRefused(f"{p.name}: is a symbolic link; upgrade the file it points to "
-                             f"({display_name(os.path.realpath(p.path))}); nothing was changed")
+        raise UpgradeRefused("definition.upgrade.symlink", name=p.name, target=display_name(os.path.realpath(p.path)))
     if not st.st_mode & stat.S_IWUSR or not os.access(p.path, os.W_OK):
-        raise UpgradeRefused(f"{p.name}: cannot be written (it is read-only); nothing was changed")
+        raise UpgradeRefused("definition.upgrade.read_only", name=p.name)
     folder = p.path.parent
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise UpgradeRefused(f"{p.name}: cannot be written: its folder {display_name(folder)} is not writable "
-                             "(the new file is written beside it, then moved over it); nothing was changed")
+        raise UpgradeRefused("definition.upgrade.folder_read_only", name=p.name, folder=display_name(folder))
     if backup:
         bak = _backup_path(p.path)
         if os.path.lexists(bak):
             if not os.path.isfile(bak) or os.path.islink(bak):
-                raise UpgradeRefused(f"{display_name(bak)} exists and is not a regular file; move it away or give "
-                                     "--no-backup; nothing was changed")
+                raise UpgradeRefused("definition.upgrade.backup_not_file", backup=display_name(bak))
             with open(bak, "rb") as fh:
                 if fh.read() != p.old:
-                    raise UpgradeRefused(f"{display_name(bak)} exists and holds something else; move it away or give "
-                                         "--no-backup; nothing was changed")
+                    raise UpgradeRefused("definition.upgrade.backup_differs", backup=display_name(bak))
 
 
 def _backup_path(path: Path) -> Path:
@@ -468,20 +463,19 @@ def write(p: Plan, *, backup: bool = True) -> Path | None:
     try:
         tmp = _write_beside(p.path, p.new, mode)
     except OSError as exc:
-        raise UpgradeRefused(f"{p.name}: cannot be written ({(exc.strerror or str(exc)).lower()}); "
-                             "nothing was changed") from None
+        raise UpgradeRefused("definition.upgrade.cannot_write", name=p.name,
+                             why=(exc.strerror or str(exc)).lower()) from None
     try:
         try:
             after = load_cycle(tmp)
         except PlancycleError as exc:
-            raise UpgradeRefused(f"{p.name}: the upgraded text does not load ({exc}); nothing was changed") from None
+            raise UpgradeRefused("definition.upgrade.does_not_load", name=p.name, problem=exc.msg or str(exc)) from None
         diff = compare(p.spec, after)
         if diff:
-            raise UpgradeRefused(f"{p.name}: the upgraded text would not make the same run (first difference: "
-                                 f"{diff}); nothing was changed")
+            raise UpgradeRefused("definition.upgrade.not_same_run", name=p.name, diff=diff)
         with open(p.path, "rb") as fh:
             if fh.read() != p.old:
-                raise UpgradeRefused(f"{p.name}: changed while it was being upgraded; nothing was changed")
+                raise UpgradeRefused("definition.upgrade.changed_meanwhile", name=p.name)
         bak = None
         if backup:
             bak = _backup_path(p.path)
@@ -489,8 +483,8 @@ def write(p: Plan, *, backup: bool = True) -> Path | None:
                 btmp = _write_beside(p.path, p.old, mode)
                 os.replace(btmp, bak)
             except OSError as exc:
-                raise UpgradeRefused(f"{display_name(bak)}: cannot be written ({(exc.strerror or str(exc)).lower()}); "
-                                     "nothing was changed") from None
+                raise UpgradeRefused("definition.upgrade.cannot_write", name=display_name(bak),
+                                     why=(exc.strerror or str(exc)).lower()) from None
         os.replace(tmp, p.path)
         tmp = None
     finally:
@@ -504,11 +498,11 @@ def write(p: Plan, *, backup: bool = True) -> Path | None:
     try:
         diff = compare(p.spec, load_cycle(p.path))
         if diff:
-            problem = f"it would not make the same run (first difference: {diff})"
+            problem = Msg("definition.upgrade.after_not_same", diff=diff)
     except PlancycleError as exc:
-        problem = f"it does not load ({exc})"
+        problem = Msg("definition.upgrade.after_does_not_load", problem=exc.msg or str(exc))
     if problem:
         restored = _write_beside(p.path, p.old, mode)
         os.replace(restored, p.path)
-        raise PlancycleError(f"{p.name}: upgraded, but {problem}; the old file was put back")
+        raise PlancycleError("definition.upgrade.put_back", name=p.name, problem=problem)
     return bak

@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from stages.ground.errors import ConfigError
+from stages.ground.catalogue import CATALOGUE
+from stages.ground.i18n import Msg
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -97,8 +99,7 @@ def display_name(path: str | bytes | os.PathLike) -> str:
     return clean(os.fsdecode(path))
 
 
-_KIND = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
-         stat.S_IFSOCK: "a socket"}
+_KIND = {stat.S_IFIFO: "fifo", stat.S_IFCHR: "char_device", stat.S_IFBLK: "block_device", stat.S_IFSOCK: "socket"}
 
 
 def read_bytes(path: str | bytes | os.PathLike, limit: int = MAX_BYTES) -> tuple[str, bytes]:
@@ -111,61 +112,67 @@ def read_bytes(path: str | bytes | os.PathLike, limit: int = MAX_BYTES) -> tuple
     name = os.fsdecode(path)
     file = display_name(name)
 
-    def refuse(message: str, expected: str | None = None):
-        raise FileError(message, file=file or "''", expected=expected)
+    def refuse(code: str, expected: "str | Msg | None" = None, **params):
+        raise FileError(Msg(code, **params), file=file or "''", expected=expected)
+
+    def unreadable(exc: OSError):
+        refuse("definition.file_unreadable", why=(exc.strerror or str(exc)).lower())
 
     if not name:
-        refuse("no file name given", expected="the path of a YAML file")
+        refuse("definition.no_file_name", expected=Msg("definition.expect.yaml_path"))
     try:
         st = os.stat(name)
     except FileNotFoundError:
-        refuse("no such file")
+        refuse("definition.no_such_file")
     except NotADirectoryError:
-        refuse("no such file (a folder on its path is a file)")
+        refuse("definition.no_such_file_folder")
     except PermissionError:
-        refuse("cannot be read: permission denied")
+        refuse("definition.permission_denied")
     except ValueError:  # an embedded NUL
-        refuse("is not a valid file name (it contains a NUL character)")
+        refuse("definition.nul_in_name")
     except OSError as exc:  # ELOOP, ENAMETOOLONG, EIO …
-        refuse(f"cannot be read: {(exc.strerror or str(exc)).lower()}")
+        unreadable(exc)
 
     def check(st):
         if stat.S_ISDIR(st.st_mode):
-            refuse("is a directory, not a YAML file")
+            refuse("definition.is_directory")
         if not stat.S_ISREG(st.st_mode):
-            refuse(f"is {_KIND.get(stat.S_IFMT(st.st_mode), 'not a regular file')}, not a YAML file",
-                   expected="a regular file")
+            kind = _KIND.get(stat.S_IFMT(st.st_mode), "other")
+            refuse("definition.not_regular", kind=Msg(f"definition.file_kind.{kind}"),
+                   expected=Msg("definition.expect.regular_file"))
         if st.st_size > limit:
-            refuse(f"is too large ({st.st_size:,} bytes)", expected=f"at most {limit:,} bytes")
+            refuse("definition.too_large", size=f"{st.st_size:,}", expected=Msg("definition.expect.at_most_bytes",
+                                                                                 limit=f"{limit:,}"))
 
     check(st)
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except PermissionError:
-        refuse("cannot be read: permission denied")
+        refuse("definition.permission_denied")
     except OSError as exc:
-        refuse(f"cannot be read: {(exc.strerror or str(exc)).lower()}")
+        unreadable(exc)
     with os.fdopen(fd, "rb") as fh:
         check(os.fstat(fh.fileno()))
         try:
             data = fh.read(limit + 1)
         except OSError as exc:
-            refuse(f"cannot be read: {(exc.strerror or str(exc)).lower()}")
+            unreadable(exc)
     if len(data) > limit:
-        refuse(f"is too large (more than {limit:,} bytes)", expected=f"at most {limit:,} bytes")
+        refuse("definition.too_large_grew", limit=f"{limit:,}",
+               expected=Msg("definition.expect.at_most_bytes", limit=f"{limit:,}"))
     return file, data
 
 
 def decode(data: bytes, file: str) -> str:
     """UTF-8 text (a leading BOM dropped), or one line naming the first bad byte and its line."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise ConfigError("is UTF-16 text, not UTF-8", file=file, line=1, expected="a file saved as UTF-8")
+        raise ConfigError("definition.utf16", file=file, line=1, expected=Msg("definition.expect.utf8"))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})", file=file, line=line,
-                          expected="a file saved as UTF-8, not GBK/GB18030") from None
+        raise ConfigError("definition.not_utf8", offset=exc.start, byte=f"{data[exc.start]:02x}", file=file, line=line,
+                          expected=Msg("definition.expect.utf8_not_gbk")) from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -173,7 +180,7 @@ def decode(data: bytes, file: str) -> str:
 class _Refused(Exception):
     """A limit or an unreadable value found while parsing; load_yaml adds the file name."""
 
-    def __init__(self, message: str, line: int | None, expected: str | None = None):
+    def __init__(self, message: Msg, line: int | None, expected: "str | Msg | None" = None):
         super().__init__(message)
         self.message, self.line, self.expected = message, line, expected
 
@@ -183,8 +190,6 @@ def _line_of(mark) -> int | None:
 
 
 _classes: tuple | None = None
-_KIND_NAMES = {"timestamp": "a date", "int": "an integer", "float": "a number", "bool": "true or false",
-               "binary": "base64 bytes"}
 
 
 def _loader_classes():
@@ -219,11 +224,11 @@ def _loader_classes():
             self._nodes = 0
             self._level = 0
 
-        def _count(self, n: int, mark, what: str):
+        def _count(self, n: int, mark, what: Msg):
             self._nodes += n
             if self._nodes > MAX_NODES:
-                raise _Refused(f"too many values: more than {MAX_NODES:,} {what}", _line_of(mark),
-                               expected=f"at most {MAX_NODES:,} values, aliases counted as what they repeat")
+                raise _Refused(Msg("definition.too_many_values", most=f"{MAX_NODES:,}", what=what), _line_of(mark),
+                               expected=Msg("definition.expect.at_most_values", most=f"{MAX_NODES:,}"))
 
         def compose_node(self, parent, index):
             event = self.parser.peek_event()
@@ -231,16 +236,15 @@ def _loader_classes():
                 node = super().compose_node(parent, index)  # an undefined alias is ruamel's ComposerError
                 size = self._sizes.get(id(node))
                 if size is None:
-                    raise _Refused(f"alias *{clean(event.anchor, 40)} is used inside its own anchor: the value "
-                                   "would contain itself", _line_of(event.start_mark),
-                                   expected="an alias after the end of the value its anchor names")
-                self._count(size, event.start_mark, "once the alias *" + clean(event.anchor, 40) + " is expanded")
+                    raise _Refused(Msg("definition.alias_in_itself", alias=clean(event.anchor, 40)),
+                                   _line_of(event.start_mark), expected=Msg("definition.expect.alias_after"))
+                self._count(size, event.start_mark, Msg("definition.count.alias", alias=clean(event.anchor, 40)))
                 return node
             if self._level >= MAX_DEPTH:
-                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", _line_of(event.start_mark),
-                               expected=f"at most {MAX_DEPTH} levels of nesting")
+                raise _Refused(Msg("definition.too_deep", most=MAX_DEPTH), _line_of(event.start_mark),
+                               expected=Msg("definition.expect.at_most_levels", most=MAX_DEPTH))
             before = self._nodes
-            self._count(1, event.start_mark, "lists, mappings and values")
+            self._count(1, event.start_mark, Msg("definition.count.nodes"))
             self._level += 1
             try:
                 node = super().compose_node(parent, index)
@@ -263,14 +267,16 @@ def _loader_classes():
                 value = node.value if isinstance(node.value, str) else ""
                 tag = str(getattr(node, "tag", "") or "")
                 kind = tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else ""
-                expected = ("a real date as YYYY-MM-DD, or quote it to keep it as text" if kind == "timestamp"
-                            else "a value of its type, or quote it to keep it as text")
-                what = f"cannot read {clean(value, 40)!r}" if value else "cannot read this value"
-                what += f" as {_KIND_NAMES.get(kind, kind)}" if kind else ""
-                why = "" if isinstance(exc, KeyError) else ": " + clean(str(exc), 120)
-                if "integer string conversion" in why:  # Python's 4,300-digit guard, worded for programmers
-                    why, expected = f": a number of {len(value):,} digits is too large", "a whole number"
-                raise _Refused(what + why, _line_of(node.start_mark), expected) from None
+                expected = Msg("definition.expect.real_date" if kind == "timestamp" else "definition.expect.of_its_type")
+                as_kind = Msg("definition.as_kind", kind=Msg(f"definition.kind.{kind}")
+                              if f"definition.kind.{kind}" in CATALOGUE else kind) if kind else ""
+                why = "" if isinstance(exc, KeyError) else Msg("definition.because", why=clean(str(exc), 120))
+                if "integer string conversion" in str(exc):  # Python's 4,300-digit guard, worded for programmers
+                    why = Msg("definition.because", why=Msg("definition.too_many_digits", digits=f"{len(value):,}"))
+                    expected = Msg("definition.expect.whole_number")
+                what = (Msg("definition.cannot_read_value", value=clean(value, 40), as_kind=as_kind, why=why) if value
+                        else Msg("definition.cannot_read_this_value", as_kind=as_kind, why=why))
+                raise _Refused(what, _line_of(node.start_mark), expected) from None
 
     _classes = (BoundedComposer, CheckedConstructor)
     return _classes
@@ -292,10 +298,10 @@ def _plain(node, path: tuple, lines: dict) -> Any:
             if ln is not None:
                 lines[path + (key,)] = ln
             if key is None:
-                raise _Refused("a key is empty", ln, expected="a name before the colon")
+                raise _Refused(Msg("definition.empty_key"), ln, expected=Msg("definition.expect.key_name"))
             if isinstance(key, (tuple, list, Mapping, Set)):
-                raise _Refused(f"a key is a {'mapping' if isinstance(key, Mapping) else 'list'}", ln,
-                               expected="a name before the colon")
+                raise _Refused(Msg("definition.key_is_mapping" if isinstance(key, Mapping) else "definition.key_is_list"),
+                               ln, expected=Msg("definition.expect.key_name"))
             out[key] = _plain(node[key], path + (key,), lines)
         return out
     if isinstance(node, CommentedSeq):
@@ -315,8 +321,8 @@ def _plain(node, path: tuple, lines: dict) -> Any:
     if isinstance(node, int):
         if not -MAX_INT - 1 <= node <= MAX_INT:
             line = next((lines[p] for p in (path[:n] for n in range(len(path), -1, -1)) if p in lines), None)
-            raise _Refused(f"a number of {node.bit_length()} bits is too large", line,
-                           expected=f"a whole number between {-MAX_INT - 1} and {MAX_INT}")
+            raise _Refused(Msg("definition.too_many_bits", bits=node.bit_length()), line,
+                           expected=Msg("definition.expect.int_between", low=-MAX_INT - 1, high=MAX_INT))
         return int(node)
     if isinstance(node, float):
         return float(node)
@@ -327,7 +333,7 @@ def load_yaml(path: str | bytes | os.PathLike, limit: int = MAX_BYTES) -> YamlDo
     file, data = read_bytes(path, limit)
     text = decode(data, file)
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise ConfigError("the file is empty", file=file, line=1, expected="a YAML mapping")
+        raise ConfigError("definition.empty_file", file=file, line=1, expected=Msg("definition.expect.yaml_mapping"))
 
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
@@ -343,24 +349,25 @@ def load_yaml(path: str | bytes | os.PathLike, limit: int = MAX_BYTES) -> YamlDo
         lines: dict[tuple, int] = {(): 1}
         plain = _plain(raw, (), lines)
     except _Refused as exc:
-        raise ConfigError(clean(exc.message, 300), file=file, line=exc.line, expected=exc.expected) from None
+        raise ConfigError(exc.message, file=file, line=exc.line, expected=exc.expected) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = (exc.problem or exc.context or "broken YAML").strip()
         if exc.problem and exc.context and exc.context.startswith("expected"):  # "expected a single document …"
             what = f"{exc.context.strip()} {what}"
-        raise ConfigError(f"broken YAML: {clean(what, 200)}", file=file, line=_line_of(mark)) from None
+        raise ConfigError("definition.broken_yaml", what=clean(what, 200), file=file, line=_line_of(mark)) from None
     except ReaderError as exc:  # a control character (NUL, ESC …) in the text
         line = text.count("\n", 0, exc.position) + 1 if isinstance(exc.position, int) else None
         ch = exc.character
         ch = f"U+{ch:04X}" if isinstance(ch, int) else f"U+{ord(ch):04X}" if isinstance(ch, str) and len(ch) == 1 else repr(ch)
-        raise ConfigError(f"broken YAML: the character {ch} is not allowed in YAML", file=file,
-                          line=line, expected="printable text; write control characters as escapes in quotes") from None
+        raise ConfigError("definition.bad_character", char=ch, file=file,
+                          line=line, expected=Msg("definition.expect.printable")) from None
     except YAMLError as exc:  # pragma: no cover - ruamel raises marked errors for syntax problems
-        raise ConfigError(f"broken YAML: {clean(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 200)}",
+        raise ConfigError("definition.broken_yaml",
+                          what=clean(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 200),
                           file=file) from None
     except (ValueError, TypeError, OverflowError, KeyError, AttributeError, IndexError) as exc:
         # ruamel building a value outside construct_object (a mapping's second step); no line to give
-        raise ConfigError(f"cannot read a value ({type(exc).__name__}: {clean(str(exc), 160)})", file=file,
-                          expected="values of the types the keys take") from None
+        raise ConfigError("definition.cannot_read_a_value", kind=type(exc).__name__, why=clean(str(exc), 160),
+                          file=file, expected=Msg("definition.expect.key_types")) from None
     return YamlDoc(file=file, data=plain, lines=lines, path=os.fsdecode(path), raw=data)

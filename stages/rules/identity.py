@@ -89,12 +89,12 @@ def resolve_actor(spec, by: "Actor | str | None", *, operator: str = "cli") -> A
         if by.dept is None:
             if by.role in ("coordinator", "admin", "leader"):
                 return by.model_copy(update={"dept": coord})
-            raise Forbidden(f"用户 {by.user} 未绑定部门，不能办理")
+            raise Forbidden("rules.no_department", user=by.user)
         return by.model_copy(update={"dept": department_short(spec, by.dept)})
     if by in (None, ""):
         return Actor(user=operator, name=operator, role="coordinator", dept=coord)
     if by == "system":
-        raise Forbidden("'system' is the engine itself (the sweep); no person or command acts as it")
+        raise Forbidden("rules.not_system")
     short = department_short(spec, by)
     if short == coord:
         return Actor(user=operator, name=operator, role="coordinator", dept=coord)
@@ -108,5 +108,5 @@ def department_short(spec, name: str) -> str:
     try:
         return spec.department(name).short
     except KeyError:
-        raise NotFound(f"unknown department {name!r} (use a short name such as {spec.coordinator.short}, "
-                       f"or an id such as {spec.coordinator.id})") from None
+        raise NotFound("rules.unknown_department", dept=name, short=spec.coordinator.short,
+                       id=spec.coordinator.id) from None

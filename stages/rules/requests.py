@@ -8,8 +8,8 @@ database, so the CLI can refuse a bad request before anything heavy is imported.
 
 Why so strict about text: a note, a title or a meeting place ends up in numbered 公文. A control character
 stored once made every later document naming it fail to render; U+2028 / U+2029 / VT / FF / NEL injected
-paragraphs. So such text is refused here, with a message naming the field in English and Chinese, and nothing
-is written.
+paragraphs. So such text is refused here, with a message naming the field (备注 / note: a catalogue code of its
+own, ``rules.field.<name>``), and nothing is written.
 """
 
 from __future__ import annotations
@@ -22,41 +22,55 @@ from typing import Union, Any, Literal, Optional
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
+from stages.ground.i18n import Msg
 from stages.rules.identity import Actor
 
-# field → (Chinese name, longest allowed, may it hold several lines)
-TEXT_FIELDS: dict[str, tuple[str, int, bool]] = {
-    "note": ("备注", 4000, True),
-    "comments": ("审核意见", 4000, True),
-    "reason": ("理由", 4000, True),
-    "override_reason": ("强制推进理由", 4000, True),
-    "attendees": ("参会人员", 4000, True),
-    "title": ("标题", 200, False),
-    "contractor": ("承接单位", 200, False),
-    "contact": ("联系人及联系方式", 200, False),
-    "place": ("会议地点", 200, False),
-    "value": ("更正后的内容", 200, False),
+# field → (longest allowed, may it hold several lines); a field's name as a person reads it (备注) is the catalogue's
+# ``rules.field.<field>``
+TEXT_FIELDS: dict[str, tuple[int, bool]] = {
+    "note": (4000, True),
+    "comments": (4000, True),
+    "reason": (4000, True),
+    "override_reason": (4000, True),
+    "attendees": (4000, True),
+    "title": (200, False),
+    "contractor": (200, False),
+    "contact": (200, False),
+    "place": (200, False),
+    "value": (200, False),
 }
 # identifiers and names a user types: one line, no control characters, bounded
-NAME_FIELDS: dict[str, tuple[str, int]] = {
-    "item": ("事项", 200), "milestone": ("节点", 200), "by": ("部门", 200), "dept": ("部门", 200),
-    "body": ("审批机构", 200), "subject": ("审批事项", 200), "key": ("幂等键", 500), "cycle": ("规划周期", 200),
-    "db": ("数据库", 2000), "from_stage": ("阶段", 200), "files": ("附件", 4096), "items": ("事项", 200),
-    "confirm": ("专项规划", 200), "reject": ("专项规划", 200), "topics": ("课题", 200), "field": ("更正项", 40),
+NAME_FIELDS: dict[str, int] = {
+    "item": 200, "milestone": 200, "by": 200, "dept": 200, "body": 200, "subject": 200, "key": 500, "cycle": 200,
+    "db": 2000, "from_stage": 200, "files": 4096, "items": 200, "confirm": 200, "reject": 200, "topics": 200,
+    "field": 40,
 }
 LIST_MAX = 500  # entries of a list field (items, topics, confirm …)
 FILES_MAX = 20
 MAX_DAYS = 3660  # ten years: longer than any cycle
 DATE_MIN, DATE_MAX = dt.date(2000, 1, 1), dt.date(2099, 12, 31)
-DATE_FIELDS_ZH = {"as_of": "日期", "at": "会议时间", "due_from": "起始日期", "due_to": "截止日期", "new_due": "新期限",
-                  "due": "期限"}
 
 # normalised to a line break in multi-line text (refused in single-line text)
 LINE_BREAKS = {"\u2028": "\n", "\u2029": "\n", "\x0b": "\n", "\x0c": "\n", "\x85": "\n"}
 
 
-def _refuse(message: str):
-    return PydanticCustomError("plancycle", message)
+def _refuse(code: str, /, **params) -> PydanticCustomError:
+    """A refusal pydantic carries to :func:`first_error`: the message code rides in the error's context."""
+    msg = Msg(code, **params)
+    return PydanticCustomError("plancycle", msg.render().replace("{", "{{").replace("}", "}}"), {"plancycle_msg": msg})
+
+
+def _field(field: str) -> "Msg | str":
+    """A field's name as the reader reads it: 备注 in Chinese, ``note`` (what the CLI and the API call it) in English;
+    a field the catalogue does not name, as it is called."""
+    from stages.ground.catalogue import CATALOGUE
+
+    head, dot, key = field.partition(".")
+    if dot and f"rules.field.{head}" in CATALOGUE:  # a document's part: changes.place
+        return Msg(f"rules.field.{head}", name=key)
+    if f"rules.field.{field}" in CATALOGUE:
+        return Msg(f"rules.field.{field}")
+    return field
 
 
 def _control(ch: str) -> bool:
@@ -65,16 +79,16 @@ def _control(ch: str) -> bool:
     return o < 0x20 or 0x7F <= o <= 0x9F
 
 
-def _bad_char(field: str, zh: str, ch: str) -> PydanticCustomError:
+def _bad_char(field: str, ch: str) -> PydanticCustomError:
     o = ord(ch)
     if 0xD800 <= o <= 0xDFFF:  # what Python makes of bytes that are not UTF-8 (surrogateescape)
-        return _refuse(f"{field}: is not valid UTF-8 text / {zh}含有无法识别的字节")
+        return _refuse("rules.not_utf8", field=_field(field))
     if unicodedata.category(ch) == "Cs":
-        return _refuse(f"{field}: is not valid UTF-8 text / {zh}含有无法识别的字节")
-    return _refuse(f"{field}: contains a control character (U+{o:04X}) / {zh}含有控制字符")
+        return _refuse("rules.not_utf8", field=_field(field))
+    return _refuse("rules.control_character", field=_field(field), code=f"{o:04X}")
 
 
-def clean_text(field: str, value: str, *, zh: str, limit: int, multiline: bool) -> str:
+def clean_text(field: str, value: str, *, limit: int, multiline: bool) -> str:
     """The stored form of one free-text value, or a PydanticCustomError naming the field."""
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n")  # a web form's textarea posts CRLF
@@ -84,28 +98,27 @@ def clean_text(field: str, value: str, *, zh: str, limit: int, multiline: bool) 
         value = value.replace("\t", " ")
         for ch in value:
             if ch in LINE_BREAKS or ch in "\r\n":
-                raise _refuse(f"{field}: must be one line (it contains a line break U+{ord(ch):04X}) / "
-                              f"{zh}不能换行")
+                raise _refuse("rules.one_line", field=_field(field), code=f"{ord(ch):04X}")
     for ch in value:
         if ch in "\n\t" and multiline:
             continue
         if _control(ch) or 0xD800 <= ord(ch) <= 0xDFFF:
-            raise _bad_char(field, zh, ch)
+            raise _bad_char(field, ch)
     value = value.strip()
     if multiline:
         value = "\n".join(line.rstrip() for line in value.split("\n"))
     if len(value) > limit:
-        raise _refuse(f"{field}: is {len(value)} characters long; at most {limit} / {zh}不能超过{limit}字")
+        raise _refuse("rules.too_long", field=_field(field), length=len(value), limit=limit)
     return value
 
 
-def clean_name(field: str, value: str, *, zh: str, limit: int) -> str:
+def clean_name(field: str, value: str, *, limit: int) -> str:
     for ch in value:
         if _control(ch) or ch in LINE_BREAKS or 0xD800 <= ord(ch) <= 0xDFFF:
-            raise _bad_char(field, zh, ch)
+            raise _bad_char(field, ch)
     value = value.strip()
     if len(value) > limit:
-        raise _refuse(f"{field}: is {len(value)} characters long; at most {limit} / {zh}不能超过{limit}字")
+        raise _refuse("rules.too_long", field=_field(field), length=len(value), limit=limit)
     return value
 
 
@@ -114,30 +127,27 @@ def parse_when(field: str, value: Any) -> Optional[dt.datetime]:
     YYYY-MM-DDTHH:MM, Asia/Shanghai. Numbers are refused (pydantic would read 20190601 as seconds since 1970)."""
     from stages.ground.clock import as_datetime
 
-    zh = DATE_FIELDS_ZH.get(field, "日期")
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        raise _refuse(f"{field}: {value!r} is not a date (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM) / {zh}格式不正确")
+        raise _refuse("rules.not_a_time", field=_field(field), value=value)
     if isinstance(value, str):
-        text = clean_name(field, value, zh=zh, limit=64)
+        text = clean_name(field, value, limit=64)
         if not text:
             return None
         try:
             when = as_datetime(text)
         except Exception:
-            raise _refuse(f"{field}: cannot read the date {text!r} (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM, a real "
-                          f"calendar day) / {zh}无法识别") from None
+            raise _refuse("rules.unreadable_time", field=_field(field), value=text) from None
     elif isinstance(value, (dt.date, dt.datetime)):
         when = as_datetime(value)
     else:
-        raise _refuse(f"{field}: {value!r} is not a date / {zh}格式不正确")
-    _in_range(field, when.date(), zh)
+        raise _refuse("rules.not_a_date_value", field=_field(field), value=value)
+    _in_range(field, when.date())
     return when
 
 
 def parse_day(field: str, value: Any) -> Optional[dt.date]:
-    zh = DATE_FIELDS_ZH.get(field, "日期")
     if value is None or isinstance(value, str) and not value.strip():
         return None
     if isinstance(value, dt.datetime):
@@ -145,21 +155,21 @@ def parse_day(field: str, value: Any) -> Optional[dt.date]:
     elif isinstance(value, dt.date):
         day = value
     elif isinstance(value, str):
-        text = clean_name(field, value, zh=zh, limit=64)
+        text = clean_name(field, value, limit=64)
         try:
             day = dt.date.fromisoformat(text)
         except ValueError:
-            raise _refuse(f"{field}: cannot read the date {text!r} (expected YYYY-MM-DD, a real calendar day) / "
-                          f"{zh}无法识别") from None
+            raise _refuse("rules.unreadable_day", field=_field(field), value=text) from None
     else:
-        raise _refuse(f"{field}: {value!r} is not a date (expected YYYY-MM-DD) / {zh}格式不正确")
-    _in_range(field, day, zh)
+        raise _refuse("rules.not_a_day", field=_field(field), value=value)
+    _in_range(field, day)
     return day
 
 
-def _in_range(field: str, day: dt.date, zh: str) -> None:
+def _in_range(field: str, day: dt.date) -> None:
     if not DATE_MIN <= day <= DATE_MAX:
-        raise _refuse(f"{field}: {day.isoformat()} is outside {DATE_MIN.year}–{DATE_MAX.year} / {zh}超出范围")
+        raise _refuse("rules.date_out_of_range", field=_field(field), day=day.isoformat(), first=DATE_MIN.year,
+                      last=DATE_MAX.year)
 
 
 class ActionBase(BaseModel):
@@ -183,27 +193,27 @@ class ActionBase(BaseModel):
             return _bounded_int(name, value)
         if name == "changes" and isinstance(value, dict):  # a document's free-text parts
             if len(value) > 10:
-                raise _refuse("changes: at most 10 fields at once")
-            return {str(k): clean_text(f"changes.{k}", str(v), zh=str(k), limit=2000, multiline=False) or ""
+                raise _refuse("rules.too_many_changes", most=10)
+            return {str(k): clean_text(f"changes.{k}", str(v), limit=2000, multiline=False) or ""
                     for k, v in value.items()}
         if name in TEXT_FIELDS and isinstance(value, str):
-            zh, limit, multiline = TEXT_FIELDS[name]
-            text = clean_text(name, value, zh=zh, limit=limit, multiline=multiline)
+            limit, multiline = TEXT_FIELDS[name]
+            text = clean_text(name, value, limit=limit, multiline=multiline)
             if not text:
                 field = cls.model_fields.get(name)
                 if field is not None and field.is_required():
-                    raise _refuse(f"{name}: is empty / {zh}不能为空")
+                    raise _refuse("rules.empty", field=_field(name))
                 return None
             return text
         if name in NAME_FIELDS:
-            zh, limit = NAME_FIELDS[name]
+            limit = NAME_FIELDS[name]
             if isinstance(value, str):
-                return clean_name(name, value, zh=zh, limit=limit)
+                return clean_name(name, value, limit=limit)
             if isinstance(value, (list, tuple)):
                 most = FILES_MAX if name == "files" else LIST_MAX
                 if len(value) > most:
-                    raise _refuse(f"{name}: {len(value)} entries; at most {most} / {zh}最多{most}项")
-                return [clean_name(name, v, zh=zh, limit=limit) if isinstance(v, str) else v for v in value]
+                    raise _refuse("rules.too_many_entries", field=_field(name), count=len(value), most=most)
+                return [clean_name(name, v, limit=limit) if isinstance(v, str) else v for v in value]
         return value
 
 
@@ -211,13 +221,13 @@ def _bounded_int(field: str, value: Any) -> Optional[int]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise _refuse(f"{field}: {value!r} is not a whole number / 天数须为整数")
+        raise _refuse("rules.not_whole_number", field=_field(field), value=value)
     try:
         n = int(value)
     except ValueError:
-        raise _refuse(f"{field}: {value!r} is not a whole number / 天数须为整数") from None
+        raise _refuse("rules.not_whole_number", field=_field(field), value=value) from None
     if not 1 <= n <= MAX_DAYS:
-        raise _refuse(f"{field}: must be between 1 and {MAX_DAYS}, not {n} / 天数须在1至{MAX_DAYS}之间")
+        raise _refuse("rules.days_out_of_range", field=_field(field), most=MAX_DAYS, value=n)
     return n
 
 
@@ -400,20 +410,23 @@ REQUESTS = (SubmitRequest, ReviewRequest, WaiveRequest, ApproveRequest, AdvanceR
             EditDocumentRequest, SignDocumentRequest)
 
 
-def first_error(exc: ValidationError) -> str:
-    """One line for a refused request: our own messages as written, pydantic's as ``field: what is wrong``."""
+def first_error(exc: ValidationError) -> "Msg | str":
+    """One line for a refused request: our own refusals as their message code (a :class:`Msg`, rendered where it is
+    shown), pydantic's as ``field: what is wrong``."""
     errors = exc.errors(include_url=False)
     if not errors:
         return str(exc).splitlines()[0]
     e = errors[0]
     msg = e.get("msg", "invalid")
     if e.get("type") == "plancycle":
+        if isinstance((e.get("ctx") or {}).get("plancycle_msg"), Msg):
+            return e["ctx"]["plancycle_msg"]
         line = msg
     else:
         where = ".".join(str(p) for p in e.get("loc", ()) if not isinstance(p, int)) or "request"
         line = f"{where}: {msg[0].lower() + msg[1:] if msg else 'invalid'}"
         if e.get("type") == "missing":
-            line = f"{where}: is required / 必填"
+            return Msg("rules.required", field=_field(where))
         elif "input" in e and not isinstance(e["input"], (dict, list)):
             shown = repr(e["input"])
             line += f" (got {shown[:60] + '…' if len(shown) > 60 else shown})"

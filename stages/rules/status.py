@@ -22,6 +22,7 @@ import datetime as dt
 from enum import StrEnum
 
 from stages.ground.errors import TransitionError
+from stages.ground.i18n import Msg
 
 
 class Status(StrEnum):
@@ -39,18 +40,24 @@ DONE = frozenset({S.ACCEPTED, S.WAIVED})
 SETTLED = DONE | {S.DORMANT}  # nothing owed: what waits on it may go on
 OWES = frozenset({S.PENDING, S.OPEN, S.RETURNED})  # the owner still has to deliver
 
-LABEL_ZH = {S.PENDING: "未开始", S.OPEN: "进行中", S.SUBMITTED: "已报送待审", S.RETURNED: "退回修改",
-            S.ACCEPTED: "已通过", S.WAIVED: "已免除", S.DORMANT: "未触发"}
 
-_DESCRIBE = {
-    S.PENDING: "not yet open",
-    S.OPEN: "open, nothing submitted yet",
-    S.SUBMITTED: "submitted, waiting for review",
-    S.RETURNED: "returned, waiting for resubmission",
-    S.ACCEPTED: "already accepted",
-    S.WAIVED: "waived",
-    S.DORMANT: "optional and not triggered",
-}
+
+def status_label(status: Status | str) -> Msg:
+    """A status's name as a person reads it (未开始 / pending …), in the reader's language."""
+    return Msg(f"rules.status.{Status(status).value}")
+
+
+# the light of a milestone (traffic_light's value) as a person reads it (绿 / green …)
+LIGHTS = ("green", "yellow", "red", "done", "dormant")
+
+
+def light_label(light: str) -> Msg:
+    return Msg(f"rules.light.{light}")
+
+
+# the Chinese names, for the tables that are Chinese whatever the reader's language (the 台账, the board's status_zh)
+LABEL_ZH = {s: status_label(s).render("zh") for s in Status}
+LIGHT_ZH = {light: light_label(light).render("zh") for light in LIGHTS}
 
 TRANSITIONS: dict[str, dict[Status, Status]] = {
     "open": {S.PENDING: S.OPEN},
@@ -63,11 +70,11 @@ TRANSITIONS: dict[str, dict[Status, Status]] = {
 }
 
 
-def describe(status: Status | str, waiting_for: str | None = None) -> str:
-    text = _DESCRIBE[Status(status)]
+def describe(status: Status | str, waiting_for: "str | Msg | None" = None) -> Msg:
+    """Where a milestone stands, as a refusal says it ("it is returned, waiting for resubmission")."""
     if Status(status) is S.PENDING and waiting_for:
-        text += f" (waiting for {waiting_for})"
-    return text
+        return Msg("rules.state.pending_waiting", waiting_for=waiting_for)
+    return Msg(f"rules.state.{Status(status).value}")
 
 
 def allowed(status: Status | str, event: str) -> bool:
@@ -76,12 +83,15 @@ def allowed(status: Status | str, event: str) -> bool:
 
 def transition(status: Status | str, event: str, label: str, waiting_for: str | None = None) -> Status:
     """The status after ``event``, or a TransitionError such as
-    "cannot accept topic-07 开题: it is returned, waiting for resubmission"."""
+    "cannot accept topic-07 开题: it is returned, waiting for resubmission" (“topic-07 开题”当前已退回待修改，不能通过)."""
     status = Status(status)
     try:
         return TRANSITIONS[event][status]
     except KeyError:
-        raise TransitionError(f"cannot {event} {label}: it is {describe(status, waiting_for)}") from None
+        state = describe(status, waiting_for)
+        if event == "trigger":
+            raise TransitionError("rules.cannot_trigger", label=label, state=state) from None
+        raise TransitionError("rules.cannot", verb=Msg(f"rules.verb.{event}"), label=label, state=state) from None
 
 
 def is_overdue(status: Status | str, due: dt.date, as_of: dt.date | dt.datetime) -> bool:

@@ -78,7 +78,7 @@ class FileStore:
         try:
             max_bytes = int(float(mb) * 1024 * 1024) if mb else DEFAULT_MAX_MB * 1024 * 1024
         except ValueError:
-            raise PlancycleError(f"PLANCYCLE_MAX_UPLOAD_MB must be a number of megabytes, not {mb!r}") from None
+            raise PlancycleError("store.bad_max_upload", value=mb) from None
         allowed = tuple(t.strip().lower().lstrip(".") for t in types.split(",") if t.strip()) if types else DEFAULT_TYPES
         return cls(default_root(db_url), max_bytes, allowed)
 
@@ -87,7 +87,7 @@ class FileStore:
         clean = clean_name(name)
         ext = clean.rpartition(".")[2].lower() if "." in clean else ""
         if ext not in self.allowed:
-            raise FileRefused(f"{clean}: 不接受此类型的文件（可上传 {'、'.join(self.allowed)}） / file type not allowed")
+            raise FileRefused("store.file_type", name=clean, types=list(self.allowed))
         return clean, ext
 
     def put(self, name: str, stream: BinaryIO) -> dict:
@@ -105,7 +105,7 @@ class FileStore:
                         break
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise FileRefused(f"{clean}: 文件超过 {self.max_bytes // (1024 * 1024)} MB 上限 / file too large")
+                        raise FileRefused("store.file_too_large", name=clean, mb=self.max_bytes // (1024 * 1024))
                     if len(head) < 16:
                         head += chunk[: 16 - len(head)]
                     digest.update(chunk)
@@ -113,10 +113,10 @@ class FileStore:
                 out.flush()
                 os.fsync(out.fileno())
             if size == 0:
-                raise FileRefused(f"{clean}: 文件为空 / empty file")
+                raise FileRefused("store.file_empty", name=clean)
             magic = MAGIC.get(ext)
             if magic and not any(head.startswith(m) for m in magic):
-                raise FileRefused(f"{clean}: 文件内容与扩展名 .{ext} 不符 / content does not match the file type")
+                raise FileRefused("store.file_mismatch", name=clean, ext=ext)
             sha = digest.hexdigest()
             final = self.path(sha)
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -136,24 +136,25 @@ class FileStore:
         try:
             st = p.stat()
         except FileNotFoundError:
-            raise FileRefused(f"no such file to attach: {path}") from None
+            raise FileRefused("store.no_file", path=str(path)) from None
         except OSError as exc:
-            raise FileRefused(f"cannot read {path}: {exc.strerror}") from None
+            raise FileRefused("store.cannot_read", path=str(path), why=exc.strerror or type(exc).__name__) from None
         if not stat.S_ISREG(st.st_mode):
-            raise FileRefused(f"{path}: not a regular file")
+            raise FileRefused("store.not_regular", path=str(path))
         if st.st_size > self.max_bytes:
-            raise FileRefused(f"{path}: {st.st_size // (1024 * 1024)} MB is over the {self.max_bytes // (1024 * 1024)} MB limit")
+            raise FileRefused("store.path_too_large", path=str(path), size=st.st_size // (1024 * 1024),
+                              mb=self.max_bytes // (1024 * 1024))
         self.check_name(p.name)
         try:
             with p.open("rb") as fh:
                 return self.put(p.name, fh)
         except PermissionError:
-            raise FileRefused(f"cannot read {path}: permission denied") from None
+            raise FileRefused("store.permission_denied", path=str(path)) from None
 
     # -- reading ---------------------------------------------------------------------------------------------------
     def path(self, sha: str) -> Path:
         if not _DIGEST.match(sha or ""):
-            raise FileRefused(f"not a file digest: {sha!r}")
+            raise FileRefused("store.not_a_digest", sha=sha)
         return self.root / sha[:2] / sha[2:]
 
     def has(self, sha: str) -> bool:
@@ -162,5 +163,5 @@ class FileStore:
     def read(self, sha: str) -> bytes:
         p = self.path(sha)
         if not p.is_file():
-            raise FileRefused(f"file {sha[:12]}… is not in the store at {self.root}")
+            raise FileRefused("store.not_in_store", sha=sha[:12], root=str(self.root))
         return p.read_bytes()

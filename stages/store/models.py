@@ -398,8 +398,7 @@ def check_schema(engine: Engine) -> int:
     if v == SCHEMA_VERSION:
         return v
     if v is not None and v > SCHEMA_VERSION:
-        raise PlancycleError(f"database {where} was made by a newer plancycle (schema {v}, this one knows "
-                             f"{SCHEMA_VERSION}); upgrade plancycle (nothing was changed)")
+        raise PlancycleError("store.newer_database", where=where, schema=v, known=SCHEMA_VERSION)
     ensure_schema(engine)
     return SCHEMA_VERSION
 
@@ -435,7 +434,7 @@ def ensure_schema(engine: Engine) -> None:
         if old == SCHEMA_VERSION:
             return
         if old is not None and old > SCHEMA_VERSION:
-            raise PlancycleError(f"database was made by a newer plancycle (schema {old}); nothing was changed")
+            raise PlancycleError("store.newer_database_unchanged", schema=old)
         SQLModel.metadata.create_all(conn)
         if old == 1:  # 1 → 2: who acted, as a column the audit search can use
             have = {c["name"] for c in inspect(conn).get_columns("audit_event")}
@@ -455,9 +454,8 @@ def ensure_schema(engine: Engine) -> None:
             have = {c["name"] for c in insp.get_columns(table.name)}
             missing = [c.name for c in table.columns if c.name not in have]
             if missing:
-                raise PlancycleError(f"database {engine.url.render_as_string(hide_password=True)} was made by an "
-                                     f"older plancycle: table {table.name} lacks {', '.join(missing)}; migrate it or "
-                                     f"start a new database (nothing was changed)")
+                raise PlancycleError("store.older_database", where=engine.url.render_as_string(hide_password=True),
+                                     table=table.name, missing=missing)
         for stmt in _TRIGGERS.get(engine.dialect.name, []):
             conn.execute(text(stmt))
         from stages.ground.clock import now

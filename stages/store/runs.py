@@ -17,11 +17,11 @@ def find_run(session: Session, cycle_id: str | None = None) -> CycleRun:
     if cycle_id:
         runs = [r for r in runs if r.spec_id == cycle_id]
     if not runs:
-        raise NotFound(f"no cycle run{' ' + cycle_id if cycle_id else ''} in this database; "
-                       "create one with `plancycle init CONFIG`")
+        if cycle_id:
+            raise NotFound("store.no_such_run", cycle=cycle_id)
+        raise NotFound("store.no_run")
     if len(runs) > 1:
-        raise PlancycleError("this database holds several cycle runs (" + ", ".join(r.spec_id for r in runs)
-                             + "); name one with --cycle")
+        raise PlancycleError("store.several_runs", cycles=[r.spec_id for r in runs])
     return runs[0]
 
 

@@ -41,9 +41,9 @@ def _hasher():
 
 def hash_password(password: str) -> str:
     if len(password or "") < MIN_PASSWORD:
-        raise PlancycleError(f"a password needs at least {MIN_PASSWORD} characters")
+        raise PlancycleError("store.password_too_short", least=MIN_PASSWORD)
     if len(password) > 256:
-        raise PlancycleError("a password has at most 256 characters")
+        raise PlancycleError("store.password_too_long", most=256)
     return _hasher().hash(password)
 
 
@@ -54,7 +54,7 @@ def _check_dept(departments, dept: str | None) -> str | None:
     for d in departments:
         if dept in (d.id, d.short, d.name) or dept in d.aliases:
             return d.short
-    raise NotFound(f"unknown department {dept!r}")
+    raise NotFound("store.unknown_department", dept=dept)
 
 
 def _audit_all(session: Session, action: str, target: str, by: str, why: str | None = None, data: dict | None = None):
@@ -69,17 +69,17 @@ def add_user(session: Session, departments, *, username: str, role: str, passwor
              dept: str | None = None, by: str = "admin") -> UserAccount:
     username = (username or "").strip()
     if not _USERNAME.match(username):
-        raise PlancycleError(f"username {username!r}: 2–40 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        raise PlancycleError("store.bad_username", username=username)
     if role not in ROLES:
-        raise PlancycleError(f"role must be one of {' | '.join(ROLES)}, not {role!r}")
+        raise PlancycleError("store.bad_role", roles=" | ".join(ROLES), role=role)
     short = _check_dept(departments, dept)
     if role == "department" and short is None:
-        raise PlancycleError(f"a department user needs --dept (the department {username} is liaison for)")
+        raise PlancycleError("store.needs_dept", username=username)
     if session.exec(select(UserAccount).where(UserAccount.username == username)).first() is not None:
-        raise PlancycleError(f"user {username} already exists (use `plancycle user passwd` to change a password)")
+        raise PlancycleError("store.user_exists", username=username)
     display = (name or "").strip() or username
     if any(ord(c) < 32 for c in display) or len(display) > 40:
-        raise PlancycleError("--name: at most 40 characters, no control characters")
+        raise PlancycleError("store.bad_display_name", most=40)
     u = UserAccount(username=username, display_name=display, role=role, dept=short,
                     password_hash=hash_password(password), created_at=now(), password_changed_at=now())
     session.add(u)
@@ -91,7 +91,7 @@ def add_user(session: Session, departments, *, username: str, role: str, passwor
 def get_user(session: Session, username: str) -> UserAccount:
     u = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
     if u is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound("store.no_user", username=username)
     return u
 
 
@@ -128,7 +128,7 @@ def import_users(session: Session, departments, text: str, *, by: str = "admin")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     need = {"username", "password"}
     if not reader.fieldnames or not need <= {f.strip() for f in reader.fieldnames}:
-        raise PlancycleError("users CSV needs a header line with at least username,password (and name,role,dept)")
+        raise PlancycleError("store.csv_header")
     made = []
     for n, row in enumerate(reader, start=2):
         row = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
@@ -137,7 +137,7 @@ def import_users(session: Session, departments, text: str, *, by: str = "admin")
                                  password=row["password"], name=row.get("name") or None, dept=row.get("dept") or None,
                                  by=by))
         except PlancycleError as exc:
-            raise PlancycleError(f"line {n}: {exc}") from None
+            raise PlancycleError("store.csv_line", line=n, problem=exc.msg or str(exc)) from None
     return made
 
 
@@ -152,16 +152,16 @@ def authenticate(session: Session, username: str, password: str, *, at: dt.datet
     u = session.exec(select(UserAccount).where(UserAccount.username == (username or "").strip())
                      .with_for_update()).first()  # concurrent wrong guesses each count (PostgreSQL)
     if u is None or u.disabled:
-        raise LoginRefused("用户名或密码不正确")  # a disabled account is not told apart from a wrong password
+        raise LoginRefused("store.login_refused")  # a disabled account is not told apart from a wrong password
     if u.locked_until and u.locked_until > when:
-        raise LoginRefused(f"密码错误次数过多，账号已锁定至 {u.locked_until:%H:%M}")
+        raise LoginRefused("store.login_locked", until=f"{u.locked_until:%H:%M}")
     if not ok:
         u.failed_logins += 1
         if u.failed_logins >= MAX_FAILURES:
             u.locked_until = when + dt.timedelta(minutes=LOCK_MINUTES)
             u.failed_logins = 0
         session.add(u)
-        raise LoginRefused("用户名或密码不正确")
+        raise LoginRefused("store.login_refused")
     u.failed_logins, u.locked_until, u.last_login_at = 0, None, when
     session.add(u)
     return u

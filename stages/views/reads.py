@@ -119,8 +119,8 @@ def _department(spec: CycleSpec, dept: str):
     try:
         return spec.department(dept)
     except KeyError:
-        raise NotFound(f"unknown department {dept!r} (use a short name such as {spec.coordinator.short}, "
-                       f"or an id such as {spec.coordinator.id})") from None
+        raise NotFound("rules.unknown_department", dept=dept, short=spec.coordinator.short,
+                       id=spec.coordinator.id) from None
 
 
 def returned(session, run_id: int, owner: str) -> list[tuple]:
@@ -173,7 +173,7 @@ def item_history(session, spec: CycleSpec, key: str) -> dict:
     run = find_run(session, spec.id)
     it = session.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
     if it is None:
-        raise NotFound(f"unknown item {key!r} (see `plancycle status`)")
+        raise NotFound("views.unknown_item_see_status", item=key)
     ms = session.exec(select(Milestone).where(Milestone.item_id == it.id).order_by(Milestone.seq)).all()
     ids = [m.id for m in ms]
     by_id = {m.id: m for m in ms}
@@ -247,11 +247,10 @@ def _figure_text(value: float, unit: str) -> str:
 
 def ledger_rows(session, spec: CycleSpec, as_of=None, dept: str | None = None) -> LedgerRows:
     """台账: one row per item and milestone, in the board's order."""
-    from stages.rules.status import LABEL_ZH
+    from stages.rules.status import LABEL_ZH, LIGHT_ZH
 
     kind_zh = {"topic": "课题", "special_plan": "专项规划", "outline": "《纲要》", "task": "工作任务"}
     kind_zh.update({k: lc.name for k, lc in spec.lifecycles.items() if k in ("topic", "special_plan")})
-    light_zh = {"green": "绿", "yellow": "黄", "red": "红", "done": "完成", "dormant": "未触发"}
     from stages.engine import calendar_for
 
     cal = calendar_for(spec)
@@ -269,7 +268,7 @@ def ledger_rows(session, spec: CycleSpec, as_of=None, dept: str | None = None) -
             row = [it["key"], kind_zh[it["kind"]]] + ([it.get("domain") or ""] if domains else []) + [
                 it["title"], "、".join(it["lead"]), "、".join(it["cooperating"]),
                 m["name"], spec.stage(m["stage"]).name, m["owner"], m["original_due"], m["due"],
-                (m["submitted_at"] or "")[:10], LABEL_ZH[Status(m["status"])], late, light_zh[m["light"]]]
+                (m["submitted_at"] or "")[:10], LABEL_ZH[Status(m["status"])], late, LIGHT_ZH[m["light"]]]
             if figures:
                 ts = m.get("targets") or []
                 row += ["；".join((f"{t['of']}" if t.get("of") else "") + _figure_text(t["value"], t["unit"]) for t in ts),
@@ -294,11 +293,11 @@ def check_visible(session, spec: CycleSpec, actor, key: str):
     it = session.exec(select(Item).where(Item.run_id == run.id, Item.key == key)).first()
     if it is None:
         if actor.reads_all:
-            raise NotFound(f"unknown item {key!r}")
-        raise Forbidden(f"该事项不属于{actor.dept}")
+            raise NotFound("views.unknown_item", item=key)
+        raise Forbidden("views.not_yours", dept=actor.dept)
     if actor.reads_all or actor.dept in it.lead or actor.dept in it.cooperating:
         return it
     owes = session.exec(select(Milestone.id).where(Milestone.item_id == it.id, Milestone.owner == actor.dept)).first()
     if owes is None:
-        raise Forbidden(f"该事项不属于{actor.dept}")  # the same words whether or not it exists
+        raise Forbidden("views.not_yours", dept=actor.dept)  # the same words whether or not it exists
     return it

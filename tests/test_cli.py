@@ -10,12 +10,6 @@ import pytest
 from .conftest import CHANGNING, MINI, ROOT
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 
 def run(*args, db=None, check=None):
     env = dict(os.environ)

@@ -16,12 +16,6 @@ from stages.definition.loader import load_cycle
 from .conftest import CHANGNING, MINI, ROOT, run_main, skipif, write_cycle
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 CONFIG = ROOT / "config"
 
 

@@ -12,12 +12,6 @@ from stages.ground.i18n import using
 from .conftest import MINI, ROOT, write_cycle
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
 
 

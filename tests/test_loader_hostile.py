@@ -36,12 +36,6 @@ from stages.ground.i18n import using
 from .conftest import FIXTURES, MINI, ROOT, skipif, write_cycle
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 CORPUS = Path(__file__).resolve().parent / "corpus" / "configs"
 INCLUDED = CORPUS / "included"
 CASES = sorted(CORPUS.glob("*.yaml"))

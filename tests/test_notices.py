@@ -17,7 +17,7 @@ from stages.paperwork import notices as nt
 from stages import engine as sv
 from stages.store.models import DocSequence, Notice
 from stages.paperwork import drafting as pw
-from stages.ground.errors import PlancycleError
+from stages.ground.errors import PlancycleError, TransitionError
 from stages.ground.i18n import using
 from stages.rules.identity import Forbidden
 from stages.store.models import AuditEvent, Item
@@ -176,6 +176,33 @@ def test_a_placeholder_refuses_sign_off_naming_the_field(run_):
     with using("en"):
         assert str(exc.value) == (f"document {n.id} cannot be signed: signer (签发人) is empty or a placeholder; "
                                   "edit it first")
+
+
+def test_editing_and_signing_say_what_they_did_in_chinese_and_in_english(run_):
+    """The one-line results of the moves on a document are catalogue messages: Chinese by default (the console's
+    words), English on request; a draft no longer a draft is refused in both."""
+    s, spec, run = run_
+    n = s.exec(select(Notice).where(Notice.kind == "request")).one()
+    out = pw.edit_document(s, spec, notice=n.id, changes={"signer": "李伟", "contact_person": "陈明"},
+                           as_of="2019-06-26", by=COORD)
+    assert out.message.code == "paperwork.edited"
+    assert str(out.message) == f"文件 {n.id} 已修改：签发人、联系人"
+    with using("en"):
+        assert str(out.message) == f"document {n.id} edited: signer, contact_person"
+    with pytest.raises(PlancycleError) as exc:
+        pw.edit_document(s, spec, notice=n.id, changes={"signer": "李伟"}, as_of="2019-06-26", by=COORD)
+    assert str(exc.value) == "没有需要保存的修改"
+    with using("en"):
+        assert str(exc.value) == "nothing to change: the values are the draft's already"
+    out = sign(s, spec, n.id, "2019-06-26")
+    assert str(out.message) == f"已签发（请示）：{n.doc_number} {n.title}"
+    with using("en"):
+        assert str(out.message) == f"请示 signed: {n.doc_number} {n.title}"
+    with pytest.raises(TransitionError) as exc:
+        nt.sign(s, n, as_of="2019-06-27", signed_by=COORD)
+    assert str(exc.value) == f"该文件已签发，不能再修改或签发（文件 {n.id}）"
+    with using("en"):
+        assert str(exc.value) == f"document {n.id} is issued; only a draft can be signed"
 
 
 def test_only_the_coordinator_signs(run_):

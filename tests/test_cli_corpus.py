@@ -83,13 +83,16 @@ CORPUS = [
     ("advance-from-wrong-stage", ["advance", "--from", "drafting"], "cannot leave drafting"),
     ("export-unknown-dept", ["export", "ledger", "--dept", "区不存在局", "--out", "{dir}/l.xlsx"],
      "unknown department '区不存在局'"),
-    ("notice-unknown", ["notice", "render", "999", "--out", "{dir}"], "no document 999"),
-    ("sign-unknown", ["notice", "sign", "999"], "no document 999 in this cycle"),
+    ("notice-unknown", ["notice", "render", "999", "--out", "{dir}"], "plancycle: error: 没有文件 999（可用 `plancycle notices` 查看）"),
+    ("sign-unknown", ["notice", "sign", "999"], "plancycle: error: 本周期没有文件 999（可用 `plancycle notices` 查看）"),
     ("sign-bad-number", ["notice", "sign", "1", "--number", "长发改2019-1", "--set", "contact_person=陈明",
-                         "--set", "contact_phone=021-22050000", "--set", "signer=李伟"], "number must look like"),
-    ("sign-placeholder", ["notice", "sign", "1"], "cannot be signed: contact_person"),
+                         "--set", "contact_phone=021-22050000", "--set", "signer=李伟"],
+     "N号（填写的是“长发改2019-1”）"),
+    ("sign-placeholder", ["notice", "sign", "1"],
+     "plancycle: error: 文件暂不能签发：“联系人”、“联系电话”尚未填写或仍为占位内容，请先补充（文件 1）"),
     ("sign-bad-set", ["notice", "sign", "1", "--set", "nonsense"], "--set takes FIELD=TEXT"),
-    ("edit-unknown-field", ["notice", "edit", "1", "--set", "title=x"], "cannot edit 'title'"),
+    ("edit-unknown-field", ["notice", "edit", "1", "--set", "title=x"], "plancycle: error: 不能修改“title”（可修改：place、contact_person、"
+     "contact_phone、contact_email、contact_address、signer、extra、attendees）"),
     ("unknown-cycle", ["--cycle", "other", "status"], "no cycle run other in this database"),
     ("review-not-submitted", ["review", "topic-03", "kickoff", "--accept"], "cannot accept topic-03"),
     # numbers and flags out of range
@@ -234,6 +237,18 @@ def test_a_bad_call_is_one_line_and_changes_nothing(argv, fragment, place, capsy
     check_refusal(code, out, err, fragment)
     assert digest(place["db"]) == before
     assert listing(place["dir"]) == files  # no database, export or notice file was created
+
+
+def test_a_paperwork_refusal_reads_chinese_by_default_and_english_on_request(place, capsys, monkeypatch):
+    """签发 refused for a placeholder left: the one line in Chinese, and in English with PLANCYCLE_LANG=en."""
+    code, out, err = run_main(["notice", "sign", "1"], capsys)
+    check_refusal(code, out, err, "")
+    assert err == "plancycle: error: 文件暂不能签发：“联系人”、“联系电话”尚未填写或仍为占位内容，请先补充（文件 1）\n"
+    monkeypatch.setenv("PLANCYCLE_LANG", "en")
+    code, out, err = run_main(["notice", "sign", "1"], capsys)
+    check_refusal(code, out, err, "")
+    assert err == ("plancycle: error: document 1 cannot be signed: contact_person (联系人), contact_phone (联系电话) "
+                   "are empty or a placeholder; edit it first\n")
 
 
 def test_the_corpus_is_large_enough():

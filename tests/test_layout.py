@@ -24,6 +24,7 @@ from docx.shared import Mm
 from stages.paperwork import documents as D
 from stages.paperwork import pdf
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import using
 
 from .conftest import missing_pdf_tools, skipif
 
@@ -544,8 +545,11 @@ def test_fontconfig_aliases_parse_and_cover_every_font():
 # -- PDF ---------------------------------------------------------------------------------------------------------------
 def test_to_pdf_without_libreoffice_says_how_to_install_it(monkeypatch):
     monkeypatch.setattr(pdf.shutil, "which", lambda name: None)
-    with pytest.raises(PlancycleError, match=r"^PDF needs LibreOffice \(soffice\) installed: apt install libreoffice-writer$"):
+    with pytest.raises(PlancycleError) as e:
         pdf.to_pdf(b"not a docx")
+    assert str(e.value) == "生成 PDF 需要安装 LibreOffice（soffice）：apt install libreoffice-writer"
+    with using("en"):
+        assert str(e.value) == "PDF needs LibreOffice (soffice) installed: apt install libreoffice-writer"
 
 
 def test_to_pdf_times_out_with_one_line(monkeypatch, tmp_path):
@@ -553,8 +557,11 @@ def test_to_pdf_times_out_with_one_line(monkeypatch, tmp_path):
     slow.write_text("#!/bin/sh\nsleep 30\n")
     slow.chmod(0o755)
     monkeypatch.setattr(pdf, "soffice", lambda: str(slow))
-    with pytest.raises(PlancycleError, match=r"^LibreOffice did not finish the PDF within 0.5 s$"):
+    with pytest.raises(PlancycleError) as e:
         pdf.to_pdf(b"x", timeout=0.5)
+    assert str(e.value) == "LibreOffice 未能在 0.5 秒内生成 PDF"
+    with using("en"):
+        assert str(e.value) == "LibreOffice did not finish the PDF within 0.5 s"
 
 
 def test_to_pdf_failure_is_one_line(monkeypatch, tmp_path):
@@ -564,7 +571,9 @@ def test_to_pdf_failure_is_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(pdf, "soffice", lambda: str(bad))
     with pytest.raises(PlancycleError) as e:
         pdf.to_pdf(b"x")
-    assert "\n" not in str(e.value) and "could not be loaded" in str(e.value)
+    assert str(e.value) == "LibreOffice 未能生成 PDF（退出码 1）：Error: source file could not be loaded"
+    with using("en"):
+        assert str(e.value) == "LibreOffice could not make the PDF (exit 1): Error: source file could not be loaded"
 
 
 LACKING = missing_pdf_tools()

@@ -484,7 +484,7 @@ def test_messages_for_and_mark_read_are_per_user(swept):
         assert [m.rung for m in mine] == ["urge", "advance"] and mg.unread_count(s, "hqb") == 2
         assert mg.mark_read(s, "hqb", mine[0].id, at=T1) == 1
         assert mg.mark_read(s, "hqb", mine[0].id, at=T1) == 0
-        with pytest.raises(NotFound, match=f"^no message {mine[1].id}$"):  # the id asked for, as for a missing one
+        with pytest.raises(NotFound, match=f"^没有消息 {mine[1].id}$"):
             mg.mark_read(s, "hqb2", mine[1].id)  # someone else's: as if it did not exist
         s.commit()
         assert [m.id for m in mg.messages_for(s, "hqb", unread_only=True)] == [mine[1].id]

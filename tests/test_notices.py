@@ -19,6 +19,7 @@ from stages import engine as sv
 from stages.store.models import DocSequence, Notice
 from stages.paperwork import drafting as pw
 from stages.ground.errors import PlancycleError, TransitionError
+from stages.ground.i18n import using
 from stages.rules.identity import Forbidden
 from stages.store.models import AuditEvent, Item
 from stages.engine.sweep import sweep
@@ -159,8 +160,13 @@ def test_init_drafts_the_opening_request_and_the_stage_notice(run_):
 def test_a_placeholder_refuses_sign_off_naming_the_field(run_):
     s, spec, run = run_
     n = s.exec(select(Notice).where(Notice.kind == "request")).one()
-    with pytest.raises(PlancycleError, match=r"cannot be signed: contact_person \(联系人\)"):
+    with pytest.raises(PlancycleError) as exc:
         pw.sign_document(s, spec, notice=n.id, as_of="2019-06-26", by=COORD)
+    assert exc.value.code == "paperwork.cannot_sign.many"
+    assert str(exc.value) == f"文件暂不能签发：“联系人”、“联系电话”、“签发人”尚未填写或仍为占位内容，请先补充（文件 {n.id}）"
+    with using("en"):
+        assert str(exc.value) == (f"document {n.id} cannot be signed: contact_person (联系人), contact_phone (联系电话), "
+                                  "signer (签发人) are empty or a placeholder; edit it first")
     s.rollback()
     n = s.exec(select(Notice).where(Notice.kind == "request")).one()
     assert n.status == "draft" and n.doc_number is None
@@ -168,18 +174,49 @@ def test_a_placeholder_refuses_sign_off_naming_the_field(run_):
     # edited, the 签发人 is still missing on a 请示
     pw.edit_document(s, spec, notice=n.id, changes={k: FILL[k] for k in ("contact_person", "contact_phone")},
                      as_of="2019-06-26", by=COORD)
-    with pytest.raises(PlancycleError, match="signer"):
+    with pytest.raises(PlancycleError) as exc:
         pw.sign_document(s, spec, notice=n.id, as_of="2019-06-26", by=COORD)
+    assert str(exc.value) == f"文件暂不能签发：“签发人”尚未填写或仍为占位内容，请先补充（文件 {n.id}）"
+    with using("en"):
+        assert str(exc.value) == (f"document {n.id} cannot be signed: signer (签发人) is empty or a placeholder; "
+                                  "edit it first")
+
+
+def test_editing_and_signing_say_what_they_did_in_chinese_and_in_english(run_):
+    """The one-line results of the moves on a document are catalogue messages: Chinese by default (the console's
+    words), English on request; a draft no longer a draft is refused in both."""
+    s, spec, run = run_
+    n = s.exec(select(Notice).where(Notice.kind == "request")).one()
+    out = pw.edit_document(s, spec, notice=n.id, changes={"signer": "李伟", "contact_person": "陈明"},
+                           as_of="2019-06-26", by=COORD)
+    assert out.message.code == "paperwork.edited"
+    assert str(out.message) == f"文件 {n.id} 已修改：签发人、联系人"
+    with using("en"):
+        assert str(out.message) == f"document {n.id} edited: signer, contact_person"
+    with pytest.raises(PlancycleError) as exc:
+        pw.edit_document(s, spec, notice=n.id, changes={"signer": "李伟"}, as_of="2019-06-26", by=COORD)
+    assert str(exc.value) == "没有需要保存的修改"
+    with using("en"):
+        assert str(exc.value) == "nothing to change: the values are the draft's already"
+    out = sign(s, spec, n.id, "2019-06-26")
+    assert str(out.message) == f"已签发（请示）：{n.doc_number} {n.title}"
+    with using("en"):
+        assert str(out.message) == f"请示 signed: {n.doc_number} {n.title}"
+    with pytest.raises(TransitionError) as exc:
+        nt.sign(s, n, as_of="2019-06-27", signed_by=COORD)
+    assert str(exc.value) == f"该文件已签发，不能再修改或签发（文件 {n.id}）"
+    with using("en"):
+        assert str(exc.value) == f"document {n.id} is issued; only a draft can be signed"
 
 
 def test_only_the_coordinator_signs(run_):
     s, spec, run = run_
     n = s.exec(select(Notice).where(Notice.kind == "stage_notice")).one()
-    # a department is refused by the engine's coordinator check, in its words; a bare department name acts as the
-    # CLI on its behalf, so the actor's label is "cli 代 区虹桥办"
-    with pytest.raises(Forbidden,
-                       match=r"^cli 代 区虹桥办 cannot sign a document off: only the coordinator \(区发改委\) can$"):
+    with pytest.raises(Forbidden) as exc:
         pw.sign_document(s, spec, notice=n.id, as_of="2019-06-26", by="区虹桥办", changes=FILL)
+    assert str(exc.value) == "只有区发改委（规划科）可以办理此事项，cli 代 区虹桥办无权办理"
+    with using("en"):
+        assert str(exc.value) == "cli 代 区虹桥办 cannot sign a document off: only the coordinator (区发改委) can"
 
 
 def test_signing_users_restrict_who_signs_off(run_, monkeypatch):
@@ -188,8 +225,11 @@ def test_signing_users_restrict_who_signs_off(run_, monkeypatch):
     n = s.exec(select(Notice).where(Notice.kind == "stage_notice")).one()
     cfg = nt.load_config(spec.notices_path)
     monkeypatch.setattr(pw.nt, "load_config", lambda path=None: {**cfg, "signing": {"users": ["王某某"]}})
-    with pytest.raises(Forbidden, match="签发 is for 王某某"):
+    with pytest.raises(Forbidden) as exc:
         pw.sign_document(s, spec, notice=n.id, as_of="2019-06-26", by=COORD, changes=FILL)
+    assert str(exc.value) == "cli（区发改委）无权签发文件：签发人为王某某"
+    with using("en"):
+        assert str(exc.value) == "cli（区发改委） cannot sign documents off: 签发 is for 王某某"
     assert n.status == "draft" and n.doc_number is None
 
 
@@ -199,10 +239,16 @@ def test_a_number_given_by_the_oa_is_kept_and_the_register_continues_after_it(ru
     sign(s, spec, req.id, "2019-06-26", number="长发改〔2019〕30号")
     sign(s, spec, st.id, "2019-06-27")
     assert (req.doc_number, st.doc_number) == ("长发改〔2019〕30号", "长发改〔2019〕31号")
-    with pytest.raises(PlancycleError, match="already used"):
+    with pytest.raises(PlancycleError) as exc:
         nt.take_given_number(s, "长发改", 2019, "长发改〔2019〕31号", nt.load_config(spec.notices_path))
-    with pytest.raises(PlancycleError, match="must look like"):
+    assert str(exc.value) == "发文字号长发改〔2019〕31号已被使用"
+    with using("en"):
+        assert str(exc.value) == "长发改〔2019〕31号 is already used by another document"
+    with pytest.raises(PlancycleError) as exc:
         nt.take_given_number(s, "长发改", 2019, "长发改2019-32", nt.load_config(spec.notices_path))
+    assert str(exc.value) == "发文字号格式应为长发改〔2019〕N号（填写的是“长发改2019-32”）"
+    with using("en"):
+        assert str(exc.value) == "number must look like 长发改〔2019〕N号, not '长发改2019-32'"
 
 
 def test_manual_numbering_takes_only_the_number_the_office_gives(session, tmp_path):

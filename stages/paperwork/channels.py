@@ -61,7 +61,7 @@ def _smtp_connect(e: EmailSettings):
         pw = os.environ.get(e.password_env or "")
         if not pw:
             smtp.close()
-            raise PlancycleError(f"SMTP password not set (environment variable {e.password_env})")
+            raise PlancycleError("paperwork.smtp_password_unset", env=e.password_env)
         smtp.login(e.username, pw)
     return smtp
 

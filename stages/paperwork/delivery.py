@@ -53,7 +53,7 @@ class ChannelUnavailable(PlancycleError):
 
     def __init__(self, channel: str, stats: dict, error: str):
         self.channel, self.stats, self.error = channel, stats, error
-        super().__init__(f"{channel}: {stats.get('unsent', 0)} message(s) not sent: {error}")
+        super().__init__("paperwork.channel_unavailable", channel=channel, unsent=stats.get("unsent", 0), error=error)
 
     def __reduce__(self):  # pickled by Prefect with a failed task's state
         return (self.__class__, (self.channel, self.stats, self.error))

@@ -34,6 +34,7 @@ from stages.definition.calendar import WorkCalendar, calendar_for
 from stages.definition.spec import CycleSpec
 from stages.ground.clock import as_datetime
 from stages.ground.errors import NotFound, PlancycleError
+from stages.ground.i18n import Msg
 from stages.paperwork import notices as nt
 from stages.paperwork.naming import PERIOD, item_name, work_name, words, _body  # noqa: F401  (kept importable here)
 from stages.paperwork.reports import (  # noqa: F401  (the periodic documents, importable from here as before)
@@ -263,10 +264,16 @@ def _request(session, spec, run_id, req, when, flow_run_id, cfg, *, about: str, 
 
 
 # -- the moves on a document: edit, sign ------------------------------------------------------------------------------
+def _require_coordinator(ctx, code: str) -> None:
+    """Only the coordinator edits and signs documents off (``code`` says which was refused)."""
+    if not ctx.actor.can_coordinate:
+        raise Forbidden(code, who=ctx.actor.label, coordinator=ctx.spec.coordinator.short)
+
+
 def _doc(ctx, notice_id: int) -> Notice:
     n = ctx.session.get(Notice, notice_id)
     if n is None or n.run_id != ctx.run.id or n.status not in ("draft", "issued"):
-        raise NotFound(f"no document {notice_id} in this cycle (see `plancycle notices`)")
+        raise NotFound("paperwork.no_document_in_cycle", id=notice_id)
     return n
 
 
@@ -274,7 +281,7 @@ def edit_document(session: Session, spec: CycleSpec, *, notice: int, changes: di
                   key: str | None = None, flow_run_id: str | None = None):
     """The coordinator changes a draft's free-text parts (place, contact, 签发人, a paragraph); audited."""
     ctx = sv._ctx(session, spec, by, as_of, flow_run_id, "notice.edit", str(notice))
-    sv._require_coordinator(ctx, "edit a document")
+    _require_coordinator(ctx, "paperwork.coordinator_only.edit")
     request = {"notice": notice, "changes": dict(sorted(changes.items()))}
     key = key or f"notice-edit:{notice}:{sv._fingerprint(request)}"
     if sv._replayed(ctx, key, request):
@@ -283,7 +290,7 @@ def edit_document(session: Session, spec: CycleSpec, *, notice: int, changes: di
     changed = nt.edit(session, n, changes)
     sv._audit(ctx, "notice.edited", str(notice), data={"request": request,
                                                         "changed": {k: list(v) for k, v in changed.items()}}, key=key)
-    ctx.outcome.message = f"document {notice} edited: {', '.join(changed)}"
+    ctx.outcome.message = Msg("paperwork.edited", id=notice, fields=[Msg(f"paperwork.field.{f}") for f in changed])
     return ctx.outcome
 
 
@@ -292,7 +299,7 @@ def sign_document(session: Session, spec: CycleSpec, *, notice: int, number: str
                   flow_run_id: str | None = None):
     """签发: the coordinator (or the settings' ``signing.users``) signs a draft off; the 发文字号 is taken now."""
     ctx = sv._ctx(session, spec, by, as_of, flow_run_id, "notice.sign", str(notice))
-    sv._require_coordinator(ctx, "sign a document off")
+    _require_coordinator(ctx, "paperwork.coordinator_only.sign")
     request = {"notice": notice, "number": number, "changes": dict(sorted((changes or {}).items()))}
     key = key or f"notice-sign:{notice}"
     if sv._replayed(ctx, key, request):
@@ -301,14 +308,15 @@ def sign_document(session: Session, spec: CycleSpec, *, notice: int, number: str
     cfg = nt.load_config(spec.notices_path)
     allowed = ((cfg.get("signing") or {}).get("users") or [])
     if allowed and ctx.actor.user not in allowed and ctx.actor.role != "system":
-        raise Forbidden(f"{ctx.actor.label} cannot sign documents off: 签发 is for {', '.join(allowed)}")
+        raise Forbidden("paperwork.signers_only", who=ctx.actor.label, signers=list(allowed))
     if changes:
         changed = nt.edit(session, n, changes)
         sv._audit(ctx, "notice.edited", str(notice), data={"changed": {k: list(v) for k, v in changed.items()}})
     nt.sign(session, n, as_of=ctx.as_of, signed_by=ctx.actor.label, number=number, cfg=cfg)
     sv._audit(ctx, "notice.signed", str(notice), data={"request": request, "number": n.doc_number,
                                                         "genre": n.data.get("genre"), "title": n.title}, key=key)
-    ctx.outcome.message = f"{n.data.get('genre')} signed: {n.doc_number or '(no number: ' + n.data.get('genre', '') + ')'} {n.title}"
+    ctx.outcome.message = Msg("paperwork.signed", genre=n.data.get("genre"), title=n.title,
+                              number=n.doc_number or Msg("paperwork.no_number", genre=n.data.get("genre", "")))
     ctx.outcome.data["notice"] = {"id": n.id, "number": n.doc_number, "title": n.title, "genre": n.data.get("genre")}
     return ctx.outcome
 

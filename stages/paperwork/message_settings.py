@@ -57,10 +57,10 @@ class Endpoint(_Strict):
     def resolved_url(self) -> str:
         url = self.url or (os.environ.get(self.url_env) if self.url_env else None)
         if not url:
-            raise PlancycleError(f"webhook URL not set (environment variable {self.url_env})" if self.url_env
-                                 else "webhook has neither url nor url_env")
+            raise (PlancycleError("paperwork.webhook_url_unset", env=self.url_env) if self.url_env
+                   else PlancycleError("paperwork.webhook_no_url"))
         if not url.startswith(("http://", "https://")):
-            raise PlancycleError("webhook URL must start with http:// or https://")
+            raise PlancycleError("paperwork.webhook_url_scheme")
         return url
 
     def secret(self, name: Optional[str]) -> Optional[str]:
@@ -68,7 +68,7 @@ class Endpoint(_Strict):
             return None
         value = os.environ.get(name)
         if not value:
-            raise PlancycleError(f"environment variable {name} is not set")
+            raise PlancycleError("paperwork.env_unset", name=name)
         return value
 
 
@@ -132,7 +132,7 @@ def load_config(path: str | os.PathLike | None = None) -> MessagesConfig:
     except OSError:
         if path is None and not os.environ.get("PLANCYCLE_MESSAGES_CONFIG"):
             return MessagesConfig()
-        raise ConfigError("cannot read the messages settings", file=str(p)) from None
+        raise ConfigError("paperwork.messages_settings_unreadable", file=str(p)) from None
     return _load(str(p), stamp)
 
 
@@ -140,7 +140,7 @@ def load_config(path: str | os.PathLike | None = None) -> MessagesConfig:
 def _load(path: str, _stamp: int) -> MessagesConfig:
     doc = load_yaml(path)
     if not isinstance(doc.data, dict):
-        raise ConfigError("must be a mapping", file=doc.file, line=1)
+        raise ConfigError("paperwork.settings.not_mapping", file=doc.file, line=1)
     try:
         cfg = MessagesConfig.model_validate(doc.data)
     except ValidationError as exc:

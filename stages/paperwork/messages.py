@@ -271,7 +271,7 @@ def mark_read(session: Session, user: UserAccount | str, message_id: int | None 
     if message_id is not None:
         m = session.get(Message, message_id)
         if m is None or m.recipient != name or m.channel != "console":
-            raise NotFound(f"no message {message_id}")
+            raise NotFound("paperwork.no_message", id=message_id)
         if m.read_at is not None:
             return 0
         q = update(Message).where(Message.id == message_id, mine, Message.read_at.is_(None))
@@ -329,18 +329,18 @@ def set_contact(session: Session, username: str, *, email: str | None = None, ph
     """Set (or, with "", clear) a user's e-mail and mobile; audited in every run. Does not commit."""
     u = session.exec(select(UserAccount).where(UserAccount.username == username)).first()
     if u is None:
-        raise NotFound(f"no user {username!r}")
+        raise NotFound("paperwork.no_user", user=username)
     changes = {}
     if email is not None:
         email = email.strip()
         if email and not _EMAIL.match(email):
-            raise PlancycleError(f"not an e-mail address: {email!r}")
+            raise PlancycleError("paperwork.bad_email", email=email)
         changes["email"] = (u.email, email or None)
         u.email = email or None
     if phone is not None:
         phone = phone.strip().replace(" ", "")
         if phone and not _PHONE.match(phone):
-            raise PlancycleError(f"not a phone number: {phone!r}")
+            raise PlancycleError("paperwork.bad_phone", phone=phone)
         changes["phone"] = (u.phone, phone or None)
         u.phone = phone or None
     session.add(u)

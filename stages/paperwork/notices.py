@@ -33,6 +33,8 @@ from sqlmodel import Session, select
 from stages.paperwork import documents
 from stages.ground.clock import as_datetime
 from stages.ground.errors import ConfigError, NotFound, PlancycleError, TransitionError
+from stages.ground.catalogue import CATALOGUE
+from stages.ground.i18n import Msg
 from stages.ground.paths import NOTICES_DEFAULT, TEMPLATES_DIR
 from stages.store.models import DocSequence, Notice
 from stages.store.runs import insert_ignore
@@ -119,24 +121,24 @@ def load_config(path: str = str(CONFIG)) -> dict:
     doc = load_yaml(path)
     data = doc.data
     if not isinstance(data, dict):
-        raise ConfigError("must be a mapping", file=path, line=1)
+        raise ConfigError("paperwork.settings.not_mapping", file=path, line=1)
     for key in ("organ", "contact", "numbering"):
         if key not in data:
-            raise ConfigError(f"missing key {key!r}", file=path, line=1)
+            raise ConfigError("paperwork.settings.missing_key", key=key, file=path, line=1)
     for key in ("name", "prefix", "masthead", "office"):
         if not (data["organ"] or {}).get(key):
-            raise ConfigError(f"missing key {key!r}", file=path, line=doc.line("organ"), path="organ")
+            raise ConfigError("paperwork.settings.missing_key", key=key, file=path, line=doc.line("organ"), path="organ")
     docs = data.get("documents") or {}
     if not isinstance(docs, dict):
-        raise ConfigError("documents: must be a mapping of document kind → settings", file=path,
+        raise ConfigError("paperwork.settings.documents_not_mapping", file=path,
                           line=doc.line("documents"))
     for kind in docs:
         if kind not in DEFAULT_DOCUMENTS:
-            raise ConfigError(f"documents: unknown document kind {kind!r} (known: {', '.join(DEFAULT_DOCUMENTS)})",
+            raise ConfigError("paperwork.settings.unknown_document_kind", kind=kind, known=list(DEFAULT_DOCUMENTS),
                               file=path, line=doc.line("documents", kind))
     mode = (data["numbering"] or {}).get("mode", "sequence")
     if mode not in ("sequence", "manual"):
-        raise ConfigError(f"numbering.mode must be sequence or manual, not {mode!r}", file=path,
+        raise ConfigError("paperwork.settings.numbering_mode", mode=mode, file=path,
                           line=doc.line("numbering"))
     return data
 
@@ -192,7 +194,7 @@ def _render_doc(doc: documents.Doc, context: dict, fmt: str) -> bytes:
                 from stages.paperwork.pdf import to_pdf  # type: ignore[no-redef]
             return to_pdf(data)
         return data
-    raise PlancycleError(f"unknown format {fmt!r} (expected docx, pdf or md)")
+    raise PlancycleError("paperwork.unknown_format", fmt=fmt)
 
 
 # -- the register -----------------------------------------------------------------------------------------------------
@@ -230,11 +232,11 @@ def take_given_number(session: Session, prefix: str, year: int, number: str, cfg
     """The number the office's OA gave at sign-off: checked, unique, and the register continues after it."""
     m = NUMBER.match(number.strip().replace("[", "〔").replace("]", "〕"))
     if not m or m["prefix"] != prefix or int(m["year"]) != year:
-        raise PlancycleError(f"number must look like {prefix}〔{year}〕N号, not {number!r}")
+        raise PlancycleError("paperwork.number_format", pattern=f"{prefix}〔{year}〕N号", number=number)
     n = int(m["n"])
     text = f"{prefix}〔{year}〕{n}号"
     if session.exec(select(Notice.id).where(Notice.doc_number == text)).first() is not None:
-        raise TransitionError(f"{text} is already used by another document")
+        raise TransitionError("paperwork.number_used", number=text)
     first = _first(cfg, prefix, year)
     insert = insert_ignore(session)
     session.execute(insert(DocSequence).values(organ=prefix, year=year, last=first - 1)
@@ -251,6 +253,12 @@ def take_given_number(session: Session, prefix: str, year: int, number: str, cfg
 EDITABLE = {"place": "会议地点", "contact_person": "联系人", "contact_phone": "联系电话",
             "contact_email": "电子邮箱", "contact_address": "地址", "signer": "签发人",
             "extra": "补充内容", "attendees": "参会人员"}
+
+
+def _status(status: str):
+    """A document's status in a refusal's words (已签发), or as stored where the catalogue has none."""
+    code = f"paperwork.status.{status}"
+    return Msg(code) if code in CATALOGUE else status
 
 
 def _settings_context(cfg: dict, kind: str, context: dict) -> dict:
@@ -297,17 +305,17 @@ def draft(session: Session, run_id: int, kind: str, context: dict, *, recipients
 def edit(session: Session, notice: Notice, changes: dict) -> dict:
     """Change a draft's free-text parts. Returns {field: (old, new)}. Does not commit."""
     if notice.status != "draft":
-        raise TransitionError(f"document {notice.id} is {notice.status}; only a draft can be edited")
+        raise TransitionError("paperwork.not_draft.edit", id=notice.id, status=_status(notice.status))
     c = copy.deepcopy(notice.data)
     changed = {}
     for field_, value in changes.items():
         if field_ not in EDITABLE:
-            raise PlancycleError(f"cannot edit {field_!r} (editable: {', '.join(EDITABLE)})")
+            raise PlancycleError("paperwork.cannot_edit", field=field_, editable=list(EDITABLE))
         value = (value or "").strip()
         if field_ == "place" and "place" not in c:
-            raise PlancycleError(f"document {notice.id} ({c.get('genre')}) has no meeting place")
+            raise PlancycleError("paperwork.no_meeting_place", id=notice.id, genre=c.get("genre"))
         if field_ == "attendees" and "attendees" not in c:
-            raise PlancycleError(f"document {notice.id} ({c.get('genre')}) has no attendees")
+            raise PlancycleError("paperwork.no_attendees", id=notice.id, genre=c.get("genre"))
         if field_.startswith("contact_"):
             old = (c.get("contact") or {}).get(field_[8:])
             c.setdefault("contact", {})[field_[8:]] = value
@@ -317,7 +325,7 @@ def edit(session: Session, notice: Notice, changes: dict) -> dict:
         if old != value:
             changed[field_] = (old, value)
     if not changed:
-        raise PlancycleError("nothing to change: the values are the draft's already")
+        raise PlancycleError("paperwork.nothing_to_change")
     doc = documents.parse(markup(notice.kind, c))
     _render_doc(doc, c, "docx")
     notice.data = c
@@ -357,12 +365,11 @@ def sign(session: Session, notice: Notice, *, as_of, signed_by: str, number: str
     """签发: check, number (when the genre is numbered), render, checksum, file. Does not commit."""
     cfg = cfg or load_config()
     if notice.status != "draft":
-        raise TransitionError(f"document {notice.id} is {notice.status}; only a draft can be signed")
+        raise TransitionError("paperwork.not_draft.sign", id=notice.id, status=_status(notice.status))
     gaps = missing(notice.data, notice.kind)
     if gaps:
-        named = ", ".join(f"{g} ({EDITABLE.get(g, '正文')})" for g in gaps)
-        raise PlancycleError(f"document {notice.id} cannot be signed: {named} "
-                             f"{'is' if len(gaps) == 1 else 'are'} empty or a placeholder; edit it first")
+        raise PlancycleError("paperwork.cannot_sign.one" if len(gaps) == 1 else "paperwork.cannot_sign.many",
+                             id=notice.id, fields=[Msg(f"paperwork.gap.{g}") for g in gaps])
     when = as_datetime(as_of)
     c = copy.deepcopy(notice.data)
     c["date_cn"] = cn_date(when.date())
@@ -376,13 +383,12 @@ def sign(session: Session, notice: Notice, *, as_of, signed_by: str, number: str
         if number:
             seq, text = take_given_number(session, prefix, when.year, number, cfg)
         elif mode == "manual":
-            raise PlancycleError("the register is kept by the office's OA (numbering.mode: manual): give the number "
-                                 "with --number")
+            raise PlancycleError("paperwork.number_manual")
         else:
             seq, text = allocate_number(session, prefix, when.year, cfg)
         c["doc_number"] = text
     elif number:
-        raise PlancycleError(f"a {c.get('genre')} carries no 发文字号")
+        raise PlancycleError("paperwork.unnumbered_genre", genre=c.get("genre"))
     doc = documents.parse(markup(notice.kind, c))
     data = _render_doc(doc, c, "docx")
     notice.status = "issued"
@@ -403,7 +409,7 @@ def render_notice(session: Session, notice_id: int, fmt: str = "docx") -> tuple[
     """A filed document's bytes; a draft renders as a draft (no number), a record is not a document."""
     n = session.get(Notice, notice_id)
     if n is None:
-        raise NotFound(f"no document {notice_id} (see `plancycle notices`)")
+        raise NotFound("paperwork.no_document", id=notice_id)
     if n.status not in ("issued", "draft"):
-        raise PlancycleError(f"notice {notice_id} ({n.kind}) is a record, not a document")
+        raise PlancycleError("paperwork.is_record", id=notice_id, kind=n.kind)
     return n, render(n.kind, n.data, fmt)

@@ -17,11 +17,12 @@ import tempfile
 from pathlib import Path
 
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.ground.paths import CONFIG_DIR
 
 FONTS_CONF = CONFIG_DIR / "fonts" / "fonts.conf"
 TIMEOUT = 120.0  # seconds; a first start of LibreOffice with a fresh profile takes a few
-MISSING = "PDF needs LibreOffice (soffice) installed: apt install libreoffice-writer"
+MISSING = "paperwork.pdf_missing"  # the refusal's code: LibreOffice (soffice) is not installed
 
 
 def soffice() -> str | None:
@@ -54,13 +55,13 @@ def to_pdf(docx_bytes: bytes, *, timeout: float = TIMEOUT) -> bytes:
             output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
-            raise PlancycleError(f"LibreOffice did not finish the PDF within {timeout:g} s") from None
+            raise PlancycleError("paperwork.pdf_timeout", seconds=f"{timeout:g}") from None
         finally:
             _kill_group(proc)  # nothing of this call's LibreOffice outlives it
         pdf = out / "document.pdf"
         if proc.returncode != 0 or not pdf.is_file() or pdf.stat().st_size == 0:
             said = " ".join((output or b"").decode("utf-8", "replace").split())[-200:]
-            raise PlancycleError(f"LibreOffice could not make the PDF (exit {proc.returncode}){': ' + said if said else ''}")
+            raise PlancycleError("paperwork.pdf_failed", code=proc.returncode, said=Msg("paperwork.pdf_said", said=said) if said else "")
         return pdf.read_bytes()
 
 

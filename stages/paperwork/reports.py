@@ -24,6 +24,7 @@ from stages.engine.indicators import figure_rows
 from stages.engine.sweep import monthly_report as compute_monthly_report, report_day
 from stages.ground.clock import as_datetime, now
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.paperwork import notices as nt
 from stages.paperwork.naming import item_name, words, work_name
 from stages.store.models import AuditEvent, CycleRun, Decision, Item, Milestone, Notice, Reminder, Submission
@@ -277,15 +278,15 @@ def indicator_report_context(spec: CycleSpec, figures, year: int, as_of=None) ->
     year not over on ``as_of``."""
     inds = list(spec.file.indicators)
     if not inds:
-        raise PlancycleError(f"{spec.id} has no indicators (its cycle file lists none under indicators:)")
+        raise PlancycleError("paperwork.no_indicators", cycle=spec.id)
     years = ix.board_years(spec)
     if year not in years:
-        span = f"{years[0]}–{years[-1]}" if years else "no year"
-        raise PlancycleError(f"{year}: no indicator monitoring that year ({spec.cycle_name} monitors {span})")
+        span = Msg("paperwork.year_span", first=years[0], last=years[-1]) if years else Msg("paperwork.no_year")
+        raise PlancycleError("paperwork.no_monitoring_year", year=year, name=spec.cycle_name, span=span)
     when = as_datetime(as_of)
     if when.date() <= dt.date(year, 12, 31):
-        raise PlancycleError(f"{year} is not over on {when.date().isoformat()}: its indicator report can be drafted "
-                             f"from {year + 1}-01-01")
+        raise PlancycleError("paperwork.year_not_over", year=year, date=when.date().isoformat(),
+                             from_day=f"{year + 1}-01-01")
     board = ix.indicator_board(spec, figures, when)
     by_id = {b["id"]: b for b in board["indicators"]}
     rows, binding, warnings, behind, missing = [], [], [], [], []
@@ -348,7 +349,7 @@ def indicator_report(session: Session, spec: CycleSpec, year: int, as_of=None, f
     try:
         year = int(str(year).strip())
     except (TypeError, ValueError):
-        raise PlancycleError(f"the year {year!r} is not a year (expected e.g. 2022)") from None
+        raise PlancycleError("paperwork.not_a_year", year=year) from None
     run = find_run(session, spec.id)
     key = f"indicator_report:{year}"
     when = as_datetime(as_of)
@@ -360,8 +361,7 @@ def indicator_report(session: Session, spec: CycleSpec, year: int, as_of=None, f
     ds = nt.doc_settings(cfg, "indicator_report")
     to = str(ds.get("to") or "").strip() or (_government(spec) or "")
     if ds["genre"] in nt.UPWARD_GENRES and not to:
-        raise PlancycleError("the indicator report needs a 主送: set documents.indicator_report.to in "
-                             f"{spec.notices_path}")
+        raise PlancycleError("paperwork.indicator_report_no_to", path=spec.notices_path)
     context["to"] = to
     context["next"] = str(ds.get("next") or "").strip()
     n = nt.draft(session, run.id, "indicator_report", context, recipients=[to] if to else [], about=str(year),

@@ -153,7 +153,8 @@ def test_advance_needs_the_gate_or_a_reason(mini_run, mini):
     assert not again.changed  # a retried request: same key, nothing skipped
     s.commit()
     assert s.exec(select(Milestone.stage).where(Milestone.status == "open", Milestone.stage == "adoption")).all() == []
-    with pytest.raises(IdempotencyConflict, match="advance:research was already recorded"):
+    with pytest.raises(IdempotencyConflict, match="^该事项此前已按不同内容办理过，不能直接修改；如需更正，请联系规划科"
+                                                "（advance:research，原内容："):
         sv.advance(s, mini, by=COORD, as_of="2019-12-21", override_reason="另一个理由", from_stage="research")
     s.rollback()
     with pytest.raises(TransitionError, match="^不能结束“research”阶段：本周期当前处于“drafting”阶段$"):
@@ -191,7 +192,7 @@ def test_special_plans_appear_and_are_confirmed(mini_run, mini):
     whys = {e.target: e.why for e in s.exec(select(AuditEvent).where(AuditEvent.action.like("special_plan.%ed")))
             if e.action != "special_plan.proposed"}
     assert whys["sp-01"] is None and whys["sp-03"] == "街道规划纳入区级专项规划统筹"
-    with pytest.raises(PlancycleError, match="at least one"):
+    with pytest.raises(PlancycleError, match="^请至少选择一项专项规划确认或不予确认；未生成任何文件$"):
         sv.register(s, mini, confirm=[], reject=[], by=COORD, as_of="2019-11-11")
     s.rollback()
 
@@ -281,7 +282,7 @@ def test_roles_are_enforced_in_the_service(mini_run, mini):
                   by=Actor(user="boss", name="王", role="leader"), as_of="2019-07-11")
     mini_run.rollback()
     other = Actor(user="x", name="赵", role="department", dept="区商务委")
-    with pytest.raises(Forbidden, match="cannot submit"):
+    with pytest.raises(Forbidden, match="^区商务委不能报送“topic-03 开题”：该节点由区教育局负责$"):
         sv.submit(mini_run, mini, item="topic-03", milestone="kickoff", by=other, as_of="2019-07-11")
     mini_run.rollback()
     assert snapshot(mini_run) == before

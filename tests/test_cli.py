@@ -120,7 +120,7 @@ def test_an_action_runs_in_process_without_prefect_or_a_server(tmp_path):
     assert "PREFECT=False" in p.stderr, p.stderr
     assert "opened: topic-01:kickoff" in p.stdout
     again = run("contractor", "topic-01", "某研究院", "--contact", "李四 13800000000", "--as-of", "2019-06-25", db=db, check=0)
-    assert "nothing changed" in again.stdout  # idempotent by its natural key
+    assert again.stdout == "此前（2019-06-25 09:00，cli（区发改委））已办理过同一事项，本次未重复办理\n"  # idempotent by its natural key
 
 
 def test_an_advertised_api_is_found_and_a_stale_one_ignored(tmp_path, monkeypatch):

@@ -127,5 +127,6 @@ def test_a_refused_cli_action_is_one_line_and_changes_nothing(tmp_path):
     assert p.stderr.strip().splitlines()[-1] == \
         "plancycle: error: cannot submit topic-01 开题: it is not yet open (waiting for contractor)"
     p = cli("submit", "topic-07", "plan", "--by", "区商务委", db=db)
-    assert p.returncode == 2 and "区商务委 cannot submit topic-07 形成方案: it is owed by 区虹桥办" in p.stderr
+    assert p.returncode == 2 and p.stderr.strip().splitlines()[-1] == \
+        "plancycle: error: 区商务委不能报送“topic-07 形成方案”：该节点由区虹桥办负责"
     assert cli("audit", "--json", db=db, check=0).stdout == before

@@ -123,7 +123,7 @@ def test_record_writes_a_figure_and_an_audit_event(run, putuo):
 
 def test_who_may_record(run, putuo):
     ix.record(run, putuo, indicator="pm25", year=2021, value=32, by="区生态环境局", as_of="2022-01-20")  # its lead
-    with pytest.raises(Forbidden, match="reported by 区生态环境局"):
+    with pytest.raises(Forbidden, match="^“细颗粒物（PM2.5）年均浓度”由区生态环境局报送，cli 代 区统计局无权录入$"):
         ix.record(run, putuo, indicator="pm25", year=2021, value=32, by="区统计局", as_of="2022-01-20")
     with pytest.raises(Forbidden):
         ix.record(run, putuo, indicator="gdp-growth", year=2021, value=6, by="长风新村街道", as_of="2022-01-20")
@@ -131,18 +131,22 @@ def test_who_may_record(run, putuo):
 
 
 @pytest.mark.parametrize("kw,error,message", [
-    ({"indicator": "gdp"}, NotFound, "unknown indicator 'gdp'"),
-    ({"year": 2019}, PlancycleError, "outside its years 2020–2026"),
-    ({"year": 2027}, PlancycleError, "outside its years 2020–2026"),
-    ({"year": "二〇二一"}, PlancycleError, "is not a year"),
-    ({"value": float("nan")}, PlancycleError, "is not a number"),
-    ({"value": float("inf")}, PlancycleError, "is not a number"),
-    ({"value": "七"}, PlancycleError, "is not a number"),
+    ({"indicator": "gdp"}, NotFound, "未知指标：“gdp”（本周期指标：gdp-growth、fiscal-revenue、retail-sales、rd-ratio、"
+                                       "energy-intensity、pm25、water-quality、new-jobs、unemployment、life-expectancy）"),
+    ({"year": 2019}, PlancycleError, "“细颗粒物（PM2.5）年均浓度”只能录入 2020—2026 年的数值，2019 年不在此范围内"),
+    ({"year": 2027}, PlancycleError, "“细颗粒物（PM2.5）年均浓度”只能录入 2020—2026 年的数值，2027 年不在此范围内"),
+    ({"year": "二〇二一"}, PlancycleError, "“细颗粒物（PM2.5）年均浓度”的年份“二〇二一”不是有效年份，请填写四位数年份（如 2021）"),
+    ({"year": ""}, PlancycleError, "请填写“细颗粒物（PM2.5）年均浓度”数值所属的年份（如 2021）"),
+    ({"value": float("nan")}, PlancycleError, "“细颗粒物（PM2.5）年均浓度”2021 年填写的“nan”不是有效数字，请只填写数字（如 6.5）"),
+    ({"value": float("inf")}, PlancycleError, "“细颗粒物（PM2.5）年均浓度”2021 年填写的“inf”不是有效数字，请只填写数字（如 6.5）"),
+    ({"value": "七"}, PlancycleError, "“细颗粒物（PM2.5）年均浓度”2021 年填写的“七”不是有效数字，请只填写数字（如 6.5）"),
+    ({"value": ""}, PlancycleError, "请填写“细颗粒物（PM2.5）年均浓度”2021 年的数值"),
 ])
 def test_record_refuses(run, putuo, kw, error, message):
     args = {"indicator": "pm25", "year": 2021, "value": 30.0, "by": COORD, "as_of": "2022-01-20", **kw}
-    with pytest.raises(error, match=message):
+    with pytest.raises(error) as refused:
         ix.record(run, putuo, **args)
+    assert str(refused.value) == message
     assert figures(run) == []
     assert run.exec(select(AuditEvent).where(AuditEvent.action == "indicator.recorded")).all() == []
 
@@ -213,8 +217,10 @@ def test_plancycle_indicators_json(tmp_path, capsys, monkeypatch):
                        "--as-of", "2022-01-21", "--source", "环境质量公报", "--json")
     rec = json.loads(out)
     assert code == 0 and rec["changed"] and rec["data"]["judgement"]["status"] == "behind"
-    assert set(rec) == {"action", "target", "changed", "message", "opened", "completed", "gates_ready", "stages",
-                        "notices", "audit_ids", "data"}
+    assert set(rec) == {"action", "target", "changed", "message", "message_code", "opened", "completed",
+                        "gates_ready", "stages", "notices", "audit_ids", "data"}
+    assert rec["message_code"] == "engine.indicator_recorded"
+    assert rec["message"] == "区生态环境局已录入：细颗粒物（PM2.5）年均浓度 2021 年 33微克/立方米（滞后于预期，约束性指标预警）"
     assert {"indicator", "name", "year", "value", "unit", "source", "judgement", "previous"} <= set(rec["data"])
     assert cli(capsys, "--db", db, "indicator", "record", "gdp-growth", 2021, "7.2%", "--as-of", "2022-01-21")[0] == 0
     code, out, _ = cli(capsys, "--db", db, "indicator", "record", "gdp-growth", 2020, "-0.8", "--as-of", "2022-01-21")
@@ -239,6 +245,7 @@ def test_plancycle_indicators_json(tmp_path, capsys, monkeypatch):
     assert code == 0 and "预警" in out and "滞后于预期" in out and "示例值" in out
     # refusals are one line, exit 2, nothing written
     for args, said in ((("nope", 2021, 1), "unknown indicator"), (("pm25", 2021, "nan"), "is not a number"),
-                       (("pm25", 2031, 30), "outside its years")):
+                       (("pm25", 2031, 30), "“细颗粒物（PM2.5）年均浓度”只能录入 2020—2026 年的数值，2031 年不在此范围内")):
+        # the first two are the CLI's own checks (its words, not the engine's), the third the engine's refusal
         code, out, err = cli(capsys, "--db", db, "indicator", "record", *args, "--as-of", "2022-01-22")
         assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and said in err

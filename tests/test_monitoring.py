@@ -88,7 +88,7 @@ def test_the_optional_revision_waits_dormant_and_is_never_late(run, putuo):
     revise_id = ms(run, *REVISE).id
     assert run.exec(select(Reminder).where(Reminder.milestone_id == revise_id)).all() == []
     # triggered after its planned deadline: it needs the deadline it now has, then it opens at once
-    with pytest.raises(PlancycleError, match="has passed"):
+    with pytest.raises(PlancycleError, match="^“outline-revision 修改调整”原定期限 2024-06-30 已过，请填写新的期限$"):
         sv.trigger(run, putuo, item="outline-revision", milestone="revise", reason="中期评估建议调整部分指标",
                    as_of="2024-07-16")
     o = sv.trigger(run, putuo, item="outline-revision", milestone="revise", reason="中期评估建议调整部分指标",

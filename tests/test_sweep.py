@@ -107,5 +107,6 @@ def test_monthly_report(mini_run, mini):
     b, again = record_monthly_report(s, mini, calendar_for(mini), "2019-07")
     assert new and not again and a == b
     for bad in ("July", "2019-13", "20-19-07", "2019"):
-        with pytest.raises(PlancycleError, match="month must be YYYY-MM"):
+        with pytest.raises(PlancycleError) as refused:
             monthly_report(s, mini, calendar_for(mini), bad)
+        assert str(refused.value) == f"月份格式应为 YYYY-MM，不能是“{bad}”"

@@ -24,6 +24,7 @@ from stages.definition.calendar import WorkCalendar, calendar_for
 from stages.definition.spec import CycleSpec, MilestoneSpec
 from stages.ground.clock import as_datetime, now
 from stages.ground.errors import IdempotencyConflict, NotFound, PlancycleError
+from stages.ground.i18n import CODE, Msg, render
 from stages.rules.gates import Facts, facts_from
 from stages.rules.identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
 from stages.rules.status import Status, transition
@@ -38,7 +39,7 @@ class Outcome:
     action: str
     target: str
     changed: bool = True
-    message: str = ""
+    message: "str | Msg" = ""  # a Msg (rendered in the reader's language), or "" for a move that says nothing
     opened: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     gates_ready: list[str] = field(default_factory=list)
@@ -48,8 +49,12 @@ class Outcome:
     data: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in ("action", "target", "changed", "message", "opened", "completed",
-                                               "gates_ready", "stages", "notices", "audit_ids", "data")}
+        """For ``--json`` and the flows: ``message`` as text in the reader's language, ``message_code`` its code."""
+        out = {k: getattr(self, k) for k in ("action", "target", "changed", "message", "opened", "completed",
+                                              "gates_ready", "stages", "notices", "audit_ids", "data")}
+        out["message"] = render(self.message)
+        out["message_code"] = self.message.code if isinstance(self.message, Msg) else None
+        return out
 
 
 @dataclass
@@ -78,15 +83,13 @@ def _ctx(session: Session, spec: CycleSpec, by, as_of, flow_run_id: str | None, 
     run = session.exec(select(CycleRun).where(CycleRun.id == run.id).with_for_update()
                        .execution_options(populate_existing=True)).one()
     if not spec.made(run.spec_checksum) and run.spec_version == spec.version:
-        raise PlancycleError(f"{spec.path} changed since this run was created from version {run.spec_version}; "
-                             "bump its version (and migrate the run) or restore the file")
+        raise PlancycleError("engine.spec_changed", path=spec.path, version=run.spec_version)
     actor = resolve_actor(spec, by)
     if actor.role == "leader":
-        raise Forbidden(f"{actor.label} 为领导账号，只能查看，不能办理（{action}）")
+        raise Forbidden("engine.leader_view_only", who=actor.label)
     when = as_datetime(as_of)
     if when < run.created_at.replace(hour=0, minute=0, second=0):
-        raise PlancycleError(f"as_of {when:%Y-%m-%d %H:%M} is before this run began ({run.created_at:%Y-%m-%d}); "
-                             "nothing changed")
+        raise PlancycleError("engine.before_run", when=f"{when:%Y-%m-%d %H:%M}", began=f"{run.created_at:%Y-%m-%d}")
     return Ctx(session, spec, run, when, actor.dept or "system", calendar_for(spec), flow_run_id,
                Outcome(action, target), actor)
 
@@ -95,9 +98,13 @@ def _dept(spec: CycleSpec, name: str) -> str:
     return name if name == "system" else department_short(spec, name)
 
 
-def _require_coordinator(ctx: Ctx, what: str):
+def _require_coordinator(ctx: Ctx, what: str, /, **params):
+    """Refuse anyone but the coordinator. ``what`` is the refusal's code (``engine.coordinator_only.waive``, with
+    its ``params``), or — from a caller not yet in the catalogue — the move in English words ("edit a document")."""
     if not ctx.actor.can_coordinate:
         coord = ctx.spec.coordinator.short
+        if CODE.match(what):
+            raise Forbidden(what, who=ctx.actor.label, coordinator=coord, **params)
         raise Forbidden(f"{ctx.actor.label} cannot {what}: only the coordinator ({coord}) can")
 
 
@@ -123,10 +130,10 @@ def _replayed(ctx: Ctx, key: str, request: dict) -> bool:
     if prior is None:
         return False
     if prior.data.get("request") != request:
-        raise IdempotencyConflict(f"{key} was already recorded with a different request "
-                                  f"({json.dumps(prior.data.get('request'), ensure_ascii=False)})")
+        raise IdempotencyConflict("engine.idempotency_conflict", key=key,
+                                  request=json.dumps(prior.data.get("request"), ensure_ascii=False))
     ctx.outcome.changed = False
-    ctx.outcome.message = f"already recorded on {prior.at:%Y-%m-%d %H:%M} by {prior.actor}; nothing changed"
+    ctx.outcome.message = Msg("engine.already_recorded", at=f"{prior.at:%Y-%m-%d %H:%M}", actor=prior.actor)
     ctx.outcome.audit_ids.append(prior.id)
     return True
 
@@ -139,7 +146,7 @@ def _fingerprint(obj) -> str:
 def _item(ctx: Ctx, key: str) -> Item:
     it = ctx.session.exec(select(Item).where(Item.run_id == ctx.run.id, Item.key == key)).first()
     if it is None:
-        raise NotFound(f"unknown item {key!r} (see `plancycle status` for the items of this cycle)")
+        raise NotFound("engine.unknown_item", item=key)
     return it
 
 
@@ -149,7 +156,7 @@ def _milestone(ctx: Ctx, item_key: str, ms: str) -> Milestone:
     for m in rows:
         if ms in (m.ms_id, m.name):
             return m
-    raise NotFound(f"{item_key} has no milestone {ms!r} (it has: " + ", ".join(f"{m.ms_id} {m.name}" for m in rows) + ")")
+    raise NotFound("engine.unknown_milestone", item=item_key, milestone=ms, known=[f"{m.ms_id} {m.name}" for m in rows])
 
 
 def ms_spec(spec: CycleSpec, kind: str, item_key: str, ms_id: str) -> MilestoneSpec:
@@ -158,6 +165,18 @@ def ms_spec(spec: CycleSpec, kind: str, item_key: str, ms_id: str) -> MilestoneS
 
 def _label(m: Milestone) -> str:
     return f"{m.item_key} {m.name}"
+
+
+def _state(status: str, waiting_for: str | None = None) -> Msg:
+    """A milestone's state, said in a refusal ("已报送待审" / "submitted, waiting for review")."""
+    if status == "pending" and waiting_for:
+        return Msg("engine.state.pending_waiting", waiting=waiting_for)
+    return Msg(f"engine.state.{status}")
+
+
+def _gate(spec: CycleSpec, gate_id: str) -> Msg:
+    """A gate named in a refusal: its name and id."""
+    return Msg("engine.gate", gate=gate_id, name=spec.gate(gate_id).name)
 
 
 def _owner(spec: CycleSpec, owner: str, lead: tuple[str, ...] | list[str]) -> str:

@@ -12,6 +12,7 @@ from stages.definition.spec import CycleSpec
 from stages.engine.context import Outcome, _audit, _ctx, _fingerprint, _item, _label, _replayed, _require_coordinator
 from stages.engine.propagation import _finish
 from stages.ground.errors import NotFound, PlancycleError
+from stages.ground.i18n import Msg
 from stages.rules.identity import Actor
 from stages.store.models import Decision, Milestone
 
@@ -29,15 +30,15 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None
     """
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "extend", "")
     if sum(x is not None for x in (days, workdays, new_due)) != 1:
-        raise PlancycleError("extend needs exactly one of --days, --workdays or --to")
+        raise PlancycleError("engine.extend_one_of")
     if not (reason and reason.strip()):
-        raise PlancycleError("extending deadlines needs a reason")
+        raise PlancycleError("engine.extend_needs_reason")
     request = {"items": sorted(items or []), "milestone": milestone, "due_from": str(due_from) if due_from else None,
                "due_to": str(due_to) if due_to else None, "days": days, "workdays": workdays,
                "new_due": str(new_due) if new_due else None, "reason": reason}
     key = key or f"extend:{_fingerprint(request)}"
     ctx.outcome.target = key
-    _require_coordinator(ctx, "extend deadlines")
+    _require_coordinator(ctx, "engine.coordinator_only.extend")
     if _replayed(ctx, key, request):
         return ctx.outcome
     if items:
@@ -46,11 +47,11 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None
     plan = extension_plan(session, ctx.run.id, ctx.cal, items=items, milestone=milestone, due_from=due_from,
                           due_to=due_to, days=days, workdays=workdays, new_due=new_due)
     if not plan:
-        raise NotFound("no unfinished milestone matches that selection; nothing changed")
+        raise NotFound("engine.extend_nothing")
     moved = []
     for m, target in plan:
         if target <= m.due_date:
-            raise PlancycleError(f"cannot move {_label(m)} from {m.due_date} to {target}: an extension must be later")
+            raise PlancycleError("engine.extend_not_later", milestone=_label(m), due=str(m.due_date), to=str(target))
         moved.append({"milestone": f"{m.item_key}:{m.ms_id}", "from": m.due_date.isoformat(), "to": target.isoformat()})
         m.due_date = target
         m.due_version += 1
@@ -60,7 +61,7 @@ def extend_deadline(session: Session, spec: CycleSpec, *, by: Actor | str | None
                              comments=f"{moved[-1]['from']} → {moved[-1]['to']}: {reason}"))
     _audit(ctx, "deadline.extended", key, why=reason, data={"request": request, "moved": moved}, key=key)
     ctx.outcome.data = {"moved": moved}
-    ctx.outcome.message = f"{len(moved)} deadline(s) extended: {reason}"
+    ctx.outcome.message = Msg("engine.extended", count=len(moved), reason=reason)
     owners = sorted({m.owner for m, _ in plan})
     ctx.outcome.notices.append({"kind": "deadline_extended", "to": owners, "about": key, "count": len(moved)})
     return _finish(ctx)
@@ -105,32 +106,33 @@ def correct(session: Session, spec: CycleSpec, *, item: str, field: str, value: 
     A request recorded earlier under its idempotency key stays as it was: the correction is a move of its own.
     """
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "correct", item)
-    _require_coordinator(ctx, f"correct {item}")
+    _require_coordinator(ctx, "engine.coordinator_only.correct", item=item)
     if field not in CORRECTABLE:
-        raise PlancycleError(f"cannot correct {field!r} (correctable: {', '.join(CORRECTABLE)})")
+        raise PlancycleError("engine.correct_unknown_field", field=field, fields=list(CORRECTABLE))
+    named = Msg(f"engine.field.{field}")
     value, reason = (value or "").strip(), (reason or "").strip()
     if not value:
-        raise PlancycleError(f"the corrected {field} is empty")
+        raise PlancycleError("engine.correct_empty", field=named)
     if not reason:
-        raise PlancycleError("a correction needs a reason")
+        raise PlancycleError("engine.correct_needs_reason")
     it = _item(ctx, item)
     if field == "title" and it.kind != "special_plan":
-        raise PlancycleError(f"{item}'s title comes from the cycle file; only a proposed 专项规划's title is corrected here")
+        raise PlancycleError("engine.title_from_file", item=item)
     if field != "title" and it.kind != "topic":
-        raise PlancycleError(f"{item} is a {it.kind}, not a research topic")
+        raise PlancycleError("engine.not_topic", item=item, kind=it.kind)
     old = getattr(it, field)
     if old in (None, ""):
-        raise PlancycleError(f"{item} has no {field} recorded yet: record it first (nothing to correct)")
+        raise PlancycleError("engine.correct_nothing_yet", item=item, field=named)
     request = {"item": item, "field": field, "value": value, "reason": reason}
     key = key or f"correct:{item}:{field}:{_fingerprint(request)}"
     ctx.outcome.target = item
     if _replayed(ctx, key, request):
         return ctx.outcome
     if old == value:
-        raise PlancycleError(f"{item} {field} is already {value!r}; nothing changed")
+        raise PlancycleError("engine.correct_same", item=item, field=named, value=value)
     setattr(it, field, value)
     session.add(it)
     _audit(ctx, "record.corrected", item, why=reason, data={"request": request, "field": field, "old": old,
                                                              "new": value}, key=key)
-    ctx.outcome.message = f"{item} {CORRECTABLE[field]} corrected: {old} → {value}"
+    ctx.outcome.message = Msg("engine.corrected", item=item, field=CORRECTABLE[field], old=old, new=value)
     return _finish(ctx)

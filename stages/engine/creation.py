@@ -13,6 +13,7 @@ from stages.engine.plans import _new_special_plan
 from stages.engine.propagation import _finish
 from stages.ground.clock import as_datetime
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.rules.identity import Actor, Forbidden, resolve_actor
 from stages.store.models import CycleRun, Item, StageState
 
@@ -26,9 +27,8 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
     existing = session.exec(select(CycleRun).where(CycleRun.spec_id == spec.id)).first()
     if existing is not None:
         if not spec.made(existing.spec_checksum):
-            raise PlancycleError(f"a run of {spec.id} (version {existing.spec_version}) already exists and "
-                                 f"{spec.path} differs from the file it was created from; nothing changed")
-        out = Outcome("init", spec.id, changed=False, message=f"run {spec.id} already exists; nothing changed")
+            raise PlancycleError("engine.run_differs", cycle=spec.id, version=existing.spec_version, path=spec.path)
+        out = Outcome("init", spec.id, changed=False, message=Msg("engine.run_exists", cycle=spec.id))
         return out
     when = as_datetime(as_of)
     run = CycleRun(spec_id=spec.id, spec_version=spec.version, spec_path=str(Path(spec.path).resolve()),
@@ -38,7 +38,7 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
     session.flush()
     actor = resolve_actor(spec, by)
     if not actor.can_coordinate:
-        raise Forbidden(f"{actor.label} cannot create a run: only the coordinator ({spec.coordinator.short}) can")
+        raise Forbidden("engine.coordinator_only.create_run", who=actor.label, coordinator=spec.coordinator.short)
     ctx = Ctx(session, spec, run, when, actor.dept or spec.coordinator.short, calendar_for(spec), None,
               Outcome("init", spec.id), actor)
     for i, st in enumerate(spec.stages):
@@ -63,5 +63,5 @@ def init_run(session: Session, spec: CycleSpec, *, as_of=None, by: Actor | str |
                data={"request": {"title": sp.title, "lead": lead}, "title": sp.title})
     ctx.outcome.notices.append({"kind": "cycle_created", "about": spec.id})
     ctx.outcome.notices.append({"kind": "stage_opened", "to": _everyone(spec), "about": spec.stages[0].id})
-    ctx.outcome.message = f"created run {spec.id} v{spec.version}: {len(spec.items)} items"
+    ctx.outcome.message = Msg("engine.run_created", cycle=spec.id, version=spec.version, items=len(spec.items))
     return _finish(ctx)

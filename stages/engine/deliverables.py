@@ -12,6 +12,7 @@ from stages.engine.context import (
     _audit,
     _ctx,
     _fingerprint,
+    _gate,
     _item,
     _label,
     _milestone,
@@ -25,6 +26,7 @@ from stages.engine.context import (
 from stages.engine.indicators import warning_notice
 from stages.engine.propagation import _finish
 from stages.ground.errors import PlancycleError, TransitionError
+from stages.ground.i18n import Msg
 from stages.rules.gates import evaluate
 from stages.rules.identity import Actor, Forbidden
 from stages.store.files import FileStore
@@ -44,7 +46,7 @@ def _files(session: Session, entries) -> list[dict]:
             e = e.model_dump()
         if isinstance(e, dict):
             if not store.has(e.get("sha256", "")):
-                raise PlancycleError(f"attachment {e.get('name')!r} is not in the store at {store.root}; upload it again")
+                raise PlancycleError("engine.attachment_missing", name=e.get("name"), root=str(store.root))
             out.append({"name": str(e.get("name")), "sha256": e["sha256"], "size": int(e.get("size") or 0),
                         "type": str(e.get("type") or "")})
         else:
@@ -100,21 +102,24 @@ def _figures(ctx: Ctx, it: Item, m: Milestone, mspec: MilestoneSpec, figures) ->
         of = str(f.get("of") or "").strip()
         entry = known.get(of)
         if entry is None:
-            names = "、".join(k for k in known if k) or "none (no targets here, no indicators for this unit)"
-            said = f"has no figure {of!r} to report" if of else "needs the figure's name (NAME=VALUE)"
-            raise PlancycleError(f"{_label(m)} {said}; it may report: {names[:300]}")
+            names = "、".join(k for k in known if k)
+            names = names[:300] if names else Msg("engine.figure_names_none")
+            if of:
+                raise PlancycleError("engine.figure_unknown", milestone=_label(m), of=of, names=names)
+            raise PlancycleError("engine.figure_unnamed", milestone=_label(m), names=names)
         if entry["kind"] == "ambiguous":
-            raise PlancycleError(f"figure {of!r} is a target of several tasks ({', '.join(entry['tasks'])}): "
-                                 f"name the task, e.g. {entry['tasks'][0]}:{of}")
+            raise PlancycleError("engine.figure_ambiguous", of=of, tasks=list(entry["tasks"]),
+                                 example=f"{entry['tasks'][0]}:{of}")
         try:
             value = float(f["value"])
         except (TypeError, ValueError, KeyError):
-            raise PlancycleError(f"figure {of or entry['of']!r}: {f.get('value')!r} is not a number") from None
+            raise PlancycleError("engine.figure_not_a_number", of=of or entry["of"], value=f.get("value")) from None
         if value != value or value in (float("inf"), float("-inf")):
-            raise PlancycleError(f"figure {of or entry['of']!r}: {f.get('value')!r} is not a number")
+            raise PlancycleError("engine.figure_not_a_number", of=of or entry["of"], value=f.get("value"))
         given = (f.get("unit") or "").strip()
         if given and given != (entry["unit"] or ""):  # 21.4家 against a % target would be compared as if it were %
-            raise PlancycleError(f"figure {of or entry['of']!r}: the unit is {entry['unit'] or 'none'}, not {given}")
+            raise PlancycleError("engine.figure_unit", of=of or entry["of"], given=given,
+                                 unit=entry["unit"] or Msg("engine.unit_none"))
         out.append({"kind": entry["kind"], "of": entry["of"], "value": value, "unit": entry["unit"] or "",
                     "source": f.get("source")})
     return out
@@ -138,7 +143,7 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     if report:
         unknown = [k for k in report if k not in REPORT_PARTS]
         if unknown:
-            raise PlancycleError(f"unknown report part {unknown[0]!r}: a report has progress, problems, next")
+            raise PlancycleError("engine.report_part_unknown", part=unknown[0])
         parts = {k: str(report[k]).strip() for k in REPORT_PARTS if report.get(k) and str(report[k]).strip()} or None
     request = {"item": item, "milestone": m.ms_id, "files": [f["sha256"] for f in attached], "note": note, "by": ctx.by}
     if checked:
@@ -149,7 +154,7 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     key = key or f"submit:{item}:{m.ms_id}:round{m.returns + 1}:{fp}"
     ctx.outcome.target = f"{item}:{m.ms_id}"
     if not ctx.actor.can_coordinate and not (ctx.by == m.owner or (m.owner in it.lead and ctx.by in it.lead)):
-        raise Forbidden(f"{ctx.by} cannot submit {_label(m)}: it is owed by {m.owner}")
+        raise Forbidden("engine.not_owner", by=ctx.by, milestone=_label(m), owner=m.owner)
     _no_generic_move(ctx, it, m, "submit")
     if _replayed(ctx, key, request):
         return ctx.outcome
@@ -173,7 +178,8 @@ def submit(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: 
     _audit(ctx, "deliverable.submitted", ctx.outcome.target, why=note,
            data={"request": request, "round": sub.round, "files": attached, "workdays_late": late}, key=key)
     ctx.outcome.data = {"round": sub.round, "workdays_late": late, "status": m.status}
-    ctx.outcome.message = f"{_label(m)} submitted by {ctx.by}" + (f", {late} working days late" if late else "")
+    ctx.outcome.message = (Msg("engine.submitted_late", milestone=_label(m), by=ctx.by, days=late) if late
+                           else Msg("engine.submitted", milestone=_label(m), by=ctx.by))
     return _finish(ctx)
 
 
@@ -187,15 +193,14 @@ def _no_generic_move(ctx: Ctx, it: Item, m: Milestone, what: str) -> None:
     """立项确认 is a decision with its own move (``register``: the 立项确认通知, the rejections and their reasons);
     it is never submitted or accepted like a deliverable."""
     if it.kind == "special_plan" and m.ms_id == _registration_id(ctx.spec):
-        raise TransitionError(f"{_label(m)} is decided by 立项确认 (`plancycle register`, or 协调工具 → 专项规划立项确认), "
-                              f"not by {what}")
+        raise TransitionError("engine.decided_by_registration", milestone=_label(m), what=Msg(f"engine.verb.{what}"))
 
 
 def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, decision: str, by: Actor | str | None = None, as_of=None,
            comments: str | None = None, key: str | None = None, flow_run_id: str | None = None) -> Outcome:
     """Accept a submitted deliverable, or return it (退回) with comments for resubmission."""
     if decision not in ("accept", "return"):
-        raise PlancycleError(f"decision must be accept or return, not {decision!r}")
+        raise PlancycleError("engine.decision_unknown", decision=decision)
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "review", f"{item}:{milestone}")
     m = _milestone(ctx, item, milestone)
     it = _item(ctx, item)
@@ -205,20 +210,20 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
     key = key or f"review:{item}:{m.ms_id}:round{rounds}:{decision}"
     if not ctx.actor.can_coordinate:
         if not (spec.file.lead_may_review and ctx.by in it.lead):
-            raise Forbidden(f"{ctx.by} cannot review {_label(m)}: only the coordinator ({spec.coordinator.short}) "
-                            "reviews deliverables")
+            raise Forbidden("engine.review_coordinator_only", by=ctx.by, milestone=_label(m),
+                            coordinator=spec.coordinator.short)
     _no_generic_move(ctx, it, m, "review")
     if _replayed(ctx, key, request):
         return ctx.outcome
     if decision == "return" and not (comments and comments.strip()):
-        raise PlancycleError(f"returning {_label(m)} needs comments saying what to change")
+        raise PlancycleError("engine.return_needs_comments", milestone=_label(m))
     if decision == "accept":
         mspec = ms_spec(spec, it.kind, m.item_key, m.ms_id)
         if m.status == "submitted" and mspec.accept_requires:
             res = evaluate(spec, mspec.accept_requires, facts_for(session, ctx.run))
             if not res.ok:
-                raise TransitionError(f"cannot accept {_label(m)}: gate {mspec.accept_requires} "
-                                      f"({spec.gate(mspec.accept_requires).name}) is not met: {res.why()}")
+                raise TransitionError("engine.accept_gate_not_met", milestone=_label(m),
+                                      gate=_gate(spec, mspec.accept_requires), why=res.why())
     _set_status(ctx, m, decision)
     if decision == "return":
         m.returns += 1
@@ -228,7 +233,8 @@ def review(session: Session, spec: CycleSpec, *, item: str, milestone: str, deci
     if decision == "return":
         ctx.outcome.notices.append({"kind": "returned", "to": [m.owner], "about": ctx.outcome.target,
                                     "comments": comments})
-    ctx.outcome.message = f"{_label(m)} {'accepted' if decision == 'accept' else 'returned: ' + comments}"
+    ctx.outcome.message = (Msg("engine.accepted", milestone=_label(m)) if decision == "accept"
+                           else Msg("engine.returned", milestone=_label(m), comments=comments))
     return _finish(ctx)
 
 
@@ -240,13 +246,13 @@ def waive(session: Session, spec: CycleSpec, *, item: str, milestone: str, by: A
     ctx.outcome.target = f"{item}:{m.ms_id}"
     request = {"item": item, "milestone": m.ms_id, "reason": reason}
     key = key or f"waive:{item}:{m.ms_id}"
-    _require_coordinator(ctx, f"waive {_label(m)}")
+    _require_coordinator(ctx, "engine.coordinator_only.waive", milestone=_label(m))
     if _replayed(ctx, key, request):
         return ctx.outcome
     if not (reason and reason.strip()):
-        raise PlancycleError(f"waiving {_label(m)} needs a reason")
+        raise PlancycleError("engine.waive_needs_reason", milestone=_label(m))
     _set_status(ctx, m, "waive")
     session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="waive", by=ctx.by, at=ctx.as_of, comments=reason))
     _audit(ctx, "milestone.waived", ctx.outcome.target, why=reason, data={"request": request}, key=key)
-    ctx.outcome.message = f"{_label(m)} waived: {reason}"
+    ctx.outcome.message = Msg("engine.waived", milestone=_label(m), reason=reason)
     return _finish(ctx)

@@ -27,6 +27,7 @@ from stages.engine.context import _audit, _ctx, _fingerprint, _replayed
 from stages.engine.propagation import _finish
 from stages.ground.clock import as_datetime
 from stages.ground.errors import NotFound, PlancycleError
+from stages.ground.i18n import Msg
 from stages.rules.identity import Forbidden
 from stages.store.models import Figure
 from stages.store.rows import run_rows
@@ -241,27 +242,32 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
     try:
         ind = spec.indicator(str(indicator).strip())
     except KeyError:
-        known = "、".join(i.id for i in spec.file.indicators) or "none"
-        raise NotFound(f"unknown indicator {indicator!r} (this cycle's indicators: {known[:300]})") from None
+        known = "、".join(i.id for i in spec.file.indicators)
+        raise NotFound("engine.unknown_indicator", indicator=indicator,
+                       known=known[:300] if known else Msg("engine.none")) from None
     ctx.outcome.target = f"{SUBJECT}{ind.id}"
     try:
         year = int(str(year).strip())
     except (TypeError, ValueError):
-        raise PlancycleError(f"{ind.name}: the year {year!r} is not a year (expected e.g. 2021)") from None
+        if year == "":
+            raise PlancycleError("engine.year_missing", name=ind.name) from None
+        raise PlancycleError("engine.year_invalid", name=ind.name, year=year) from None
     lo, hi = year_range(spec, ind)
     if not lo <= year <= hi:
-        raise PlancycleError(f"{ind.name}: {year} is outside its years {lo}–{hi}")
+        raise PlancycleError("engine.year_outside", name=ind.name, year=year, first=lo, last=hi)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise PlancycleError(f"{ind.name} {year}: {value!r} is not a number") from None
+        if value == "":
+            raise PlancycleError("engine.value_missing", name=ind.name, year=year) from None
+        raise PlancycleError("engine.value_invalid", name=ind.name, year=year, value=value) from None
     if not math.isfinite(number):
-        raise PlancycleError(f"{ind.name} {year}: {value!r} is not a number")
+        raise PlancycleError("engine.value_invalid", name=ind.name, year=year, value=value)
     source = (source or "").strip() or None
     leads = [spec.department(d).short for d in ind.lead]
     if not ctx.actor.can_coordinate and ctx.by not in leads:
         who = "、".join(leads) if leads else spec.coordinator.short
-        raise Forbidden(f"{ctx.actor.label} cannot record {ind.name}: it is reported by {who}")
+        raise Forbidden("engine.indicator_not_theirs", who=ctx.actor.label, name=ind.name, reporters=who)
     rows = session.exec(select(Figure).where(Figure.run_id == ctx.run.id, Figure.subject == f"{SUBJECT}{ind.id}",
                                              Figure.period == str(year))
                         .order_by(Figure.at.desc(), Figure.id.desc())).all()
@@ -287,7 +293,8 @@ def record(session, spec: CycleSpec, *, indicator: str, year: int, value, by=Non
         ctx.outcome.notices.append(notice)
     ctx.outcome.data = {"indicator": ind.id, "name": ind.name, "year": year, "value": number, "unit": ind.unit,
                         "source": source, "judgement": j, "previous": previous}
-    ctx.outcome.message = (f"{ind.name} {year}: {number:g}{ind.unit} recorded by {ctx.by} — {j['label']}"
-                           + (f" ({WARNING_ZH})" if j["warning"] else "")
-                           + (f"; replaces {prior.value:g}{ind.unit}" if prior is not None else ""))
+    ctx.outcome.message = Msg(
+        "engine.indicator_recorded", name=ind.name, year=year, value=f"{number:g}", unit=ind.unit, by=ctx.by,
+        label=j["label"], warning=Msg("engine.indicator_warning") if j["warning"] else "",
+        replaces=Msg("engine.indicator_replaces", value=f"{prior.value:g}", unit=ind.unit) if prior is not None else "")
     return _finish(ctx)

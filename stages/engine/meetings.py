@@ -19,6 +19,7 @@ from stages.engine.context import (
 )
 from stages.ground.clock import as_datetime
 from stages.ground.errors import NotFound, PlancycleError
+from stages.ground.i18n import Msg
 from stages.rules.identity import Actor
 from stages.store.models import AuditEvent, Item, Milestone
 
@@ -33,7 +34,7 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
     ``meeting.changed`` and drafted as a 变更通知 naming the notice it replaces; what was given before and is not
     given again (the attendees, the place) is kept, never dropped."""
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "meeting", milestone)
-    _require_coordinator(ctx, "schedule a meeting")
+    _require_coordinator(ctx, "engine.coordinator_only.meeting")
     when = as_datetime(at)
     all_topics = session.exec(select(Item).where(Item.run_id == ctx.run.id, Item.kind == "topic").order_by(Item.no)).all()
     if topics:
@@ -48,15 +49,17 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
             Milestone.status.in_(["pending", "open", "submitted", "returned"])))}
         keys = [k for k in keys if k in open_]
         if not keys:
-            raise NotFound(f"{_dept(spec, dept) + ' leads ' if dept else ''}no topic whose {milestone} is still to come")
+            if dept:
+                raise NotFound("engine.meeting_no_topic_of", dept=_dept(spec, dept), milestone=milestone)
+            raise NotFound("engine.meeting_no_topic", milestone=milestone)
     for k in keys:
         it = _item(ctx, k)
         if it.kind != "topic":
-            raise PlancycleError(f"{k} is a {it.kind}, not a research topic")
+            raise PlancycleError("engine.not_topic", item=k, kind=it.kind)
         _milestone(ctx, k, milestone)
     mspec = ms_spec(spec, "topic", keys[0], milestone)
     if when <= ctx.as_of:
-        raise PlancycleError(f"the meeting time {when:%Y-%m-%d %H:%M} is not after now ({ctx.as_of:%Y-%m-%d %H:%M})")
+        raise PlancycleError("engine.meeting_in_past", when=f"{when:%Y-%m-%d %H:%M}", now=f"{ctx.as_of:%Y-%m-%d %H:%M}")
     target = f"{milestone}:{','.join(keys)}"
     ctx.outcome.target = target
     prior = session.exec(select(AuditEvent).where(AuditEvent.run_id == ctx.run.id, AuditEvent.target == target,
@@ -71,8 +74,8 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
     if _replayed(ctx, key, request):
         return ctx.outcome
     if before and all(before.get(k) == request[k] for k in ("at", "place", "attendees")):
-        raise PlancycleError(f"this meeting is already scheduled for {when:%Y-%m-%d %H:%M}"
-                             f"{' at ' + place if place else ''}; nothing changed")
+        raise PlancycleError("engine.meeting_unchanged", when=f"{when:%Y-%m-%d %H:%M}",
+                             place=Msg("engine.meeting_place", place=place) if place else "")
     action = "meeting.changed" if before else "meeting.scheduled"
     _audit(ctx, action, target, data={"request": request, "meeting": request,
                                       **({"before": before} if before else {})}, key=key)
@@ -80,6 +83,6 @@ def schedule_meeting(session: Session, spec: CycleSpec, *, milestone: str, at, b
                                 "at": when.isoformat(), "place": place, "attendees": attendees,
                                 "replaces": bool(before)})
     name = mspec.meeting.name if mspec.meeting else mspec.name
-    ctx.outcome.message = (f"{name} {'changed to' if before else 'scheduled for'} {when:%Y-%m-%d %H:%M} "
-                           f"({len(keys)} topic(s)); the notice is drafted for sign-off")
+    ctx.outcome.message = Msg("engine.meeting_changed" if before else "engine.meeting_scheduled", name=name,
+                              when=f"{when:%Y-%m-%d %H:%M}", topics=len(keys))
     return ctx.outcome

@@ -15,20 +15,23 @@ from stages.engine.context import (
     _ctx,
     _dept,
     _fingerprint,
+    _gate,
     _item,
     _label,
     _milestone,
     _replayed,
     _require_coordinator,
     _set_status,
+    _state,
     _waiting_for,
     facts_for,
 )
 from stages.engine.propagation import _finish
 from stages.ground.errors import PlancycleError, TransitionError
+from stages.ground.i18n import Msg
 from stages.rules.gates import evaluate
 from stages.rules.identity import Actor, Forbidden
-from stages.rules.status import DONE, SETTLED, describe
+from stages.rules.status import DONE, SETTLED
 from stages.store.models import Decision, Item, Milestone, Submission
 from stages.store.runs import find_run
 
@@ -40,11 +43,11 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
     lead = _dept(spec, dept)
     title = (title or "").strip()
     if not title:
-        raise PlancycleError("a 专项规划 proposal needs a title")
+        raise PlancycleError("engine.proposal_needs_title")
     request = {"dept": lead, "title": title, "note": note}
     key = key or f"propose:{lead}:{title}"
     if not ctx.actor.can_coordinate and ctx.by != lead:
-        raise Forbidden(f"{ctx.by} cannot propose a plan on behalf of {lead}")
+        raise Forbidden("engine.propose_for_other", by=ctx.by, lead=lead)
     if _replayed(ctx, key, request):
         return ctx.outcome
     _special_plans(spec)  # refuses a cycle without the track
@@ -54,11 +57,11 @@ def propose(session: Session, spec: CycleSpec, *, dept: str, title: str, as_of=N
                                                        Milestone.item_key == closing[0],
                                                        Milestone.ms_id == closing[1])).first()
         if confirm is not None and confirm.status in DONE:
-            raise TransitionError(f"cannot propose a 专项规划: {confirm.name} is complete for this cycle")
+            raise TransitionError("engine.proposals_closed", name=confirm.name)
     item = _new_special_plan(ctx, [lead], [], title, note)
     ctx.outcome.target = item.key
     _audit(ctx, "special_plan.proposed", item.key, why=note, data={"request": request, "title": title}, key=key)
-    ctx.outcome.message = f"{item.key} proposed by {lead}: {title}"
+    ctx.outcome.message = Msg("engine.proposed", item=item.key, lead=lead, title=title)
     return _finish(ctx)
 
 
@@ -85,7 +88,7 @@ def _special_plans(spec: CycleSpec):
     """The special-plan lifecycle, or a refusal saying this cycle has no such track."""
     lc = spec.lifecycles.get("special_plan")
     if lc is None:
-        raise PlancycleError(f"{spec.id} has no 专项规划 track (no lifecycles.special_plan in its cycle file)")
+        raise PlancycleError("engine.no_special_plans", cycle=spec.id)
     return lc
 
 
@@ -96,34 +99,34 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "register", "special_plans")
     request = {"confirm": sorted(confirm), "reject": sorted(reject), "reason": reason}
     key = key or f"register:{_fingerprint(request)}"
-    _require_coordinator(ctx, "confirm special plans")
+    _require_coordinator(ctx, "engine.coordinator_only.register")
     if _replayed(ctx, key, request):
         return ctx.outcome
     if not confirm and not reject:
-        raise PlancycleError("立项确认 needs at least one 专项规划 to confirm or reject; nothing was issued")
+        raise PlancycleError("engine.register_nothing")
     both = set(confirm) & set(reject)
     if both:
-        raise PlancycleError(f"{sorted(both)[0]} is both confirmed and rejected")
+        raise PlancycleError("engine.register_both", item=sorted(both)[0])
     if reject and not (reason and reason.strip()):
-        raise PlancycleError("rejecting a proposal needs a reason")
+        raise PlancycleError("engine.reject_needs_reason")
     _special_plans(spec)
     reg_spec = spec.role_milestone("special_plan", "registration")
     if reg_spec is None:
-        raise PlancycleError("the special_plan lifecycle has no milestone with role: registration (立项确认)")
+        raise PlancycleError("engine.no_registration_role")
     if reg_spec.accept_requires:
         res = evaluate(spec, reg_spec.accept_requires, facts_for(session, ctx.run))
         if not res.ok:
-            raise TransitionError(f"cannot confirm special plans: gate {reg_spec.accept_requires} "
-                                  f"({spec.gate(reg_spec.accept_requires).name}) is not met: {res.why()}")
+            raise TransitionError("engine.register_gate_not_met", gate=_gate(spec, reg_spec.accept_requires),
+                                  why=res.why())
     for key_ in confirm + reject:
         it = _item(ctx, key_)
         if it.kind != "special_plan":
-            raise PlancycleError(f"{key_} is a {it.kind}, not a 专项规划")
+            raise PlancycleError("engine.not_special_plan", item=key_, kind=it.kind)
         if it.status != "active":
-            raise TransitionError(f"cannot decide {key_}: it was rejected at 立项确认")
+            raise TransitionError("engine.already_rejected", item=key_)
         reg = _milestone(ctx, key_, reg_spec.id)
         if reg.status in DONE:
-            raise TransitionError(f"cannot decide {key_} {reg.name}: it is {describe(reg.status)}")
+            raise TransitionError("engine.already_decided", item=key_, name=reg.name, state=_state(reg.status))
     for key_ in confirm:
         it = _item(ctx, key_)
         for m in session.exec(select(Milestone).where(Milestone.item_id == it.id).order_by(Milestone.seq)):
@@ -148,7 +151,7 @@ def register(session: Session, spec: CycleSpec, *, confirm: list[str], reject: l
                                      subject=key_, comments=reason))
         _audit(ctx, "special_plan.rejected", key_, why=reason)
     _audit(ctx, "special_plans.decided", "special_plans", why=reason, data={"request": request}, key=key)
-    ctx.outcome.message = f"{len(confirm)} 专项规划 confirmed, {len(reject)} not"
+    ctx.outcome.message = Msg("engine.registered", confirmed=len(confirm), rejected=len(reject))
     ctx.outcome.notices.append({"kind": "special_plan_registration", "to": sorted({*_leads(ctx, confirm + reject)}),
                                 "about": "special_plans", "confirmed": confirm, "rejected": reject, "reason": reason})
     return _finish(ctx)
@@ -165,13 +168,13 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
     ctx = _ctx(session, spec, by, as_of, flow_run_id, "assign_contractor", topic)
     it = _item(ctx, topic)
     if it.kind != "topic":
-        raise PlancycleError(f"{topic} is a {it.kind}, not a research topic")
+        raise PlancycleError("engine.not_topic", item=topic, kind=it.kind)
     contractor, contact = (contractor or "").strip(), (contact or "").strip()
     if not contractor or not contact:
-        raise PlancycleError(f"{topic}: a contractor needs a name and a contact")
+        raise PlancycleError("engine.contractor_incomplete", topic=topic)
     request = {"topic": topic, "contractor": contractor, "contact": contact}
     key = key or f"contractor:{topic}"
-    _require_coordinator(ctx, f"record {topic}'s contractor")
+    _require_coordinator(ctx, "engine.coordinator_only.contractor", topic=topic)
     if _replayed(ctx, key, request):
         return ctx.outcome
     it.contractor, it.contractor_contact = contractor, contact
@@ -180,14 +183,14 @@ def assign_contractor(session: Session, spec: CycleSpec, *, topic: str, contract
     if it.open_call and choice is not None:
         m = _milestone(ctx, topic, choice.id)
         if m.status not in ("open", "submitted", "returned"):
-            raise TransitionError(f"cannot record {topic}'s contractor: {_label(m)} is "
-                                  f"{describe(m.status, _waiting_for(ctx, m, it) if m.status == 'pending' else None)}")
+            raise TransitionError("engine.contractor_not_now", topic=topic, milestone=_label(m),
+                                  state=_state(m.status, _waiting_for(ctx, m, it) if m.status == "pending" else None))
         _set_status(ctx, m, "complete")
         session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="accept", by=ctx.by, at=ctx.as_of,
                              comments=f"承接单位：{contractor}（{contact}）"))
     _audit(ctx, "contractor.assigned", topic, data={"request": request}, key=key)
     ctx.outcome.notices.append({"kind": "contractor_assigned", "about": topic})
-    ctx.outcome.message = f"{topic} 承接单位：{contractor}"
+    ctx.outcome.message = Msg("engine.contractor_assigned", topic=topic, contractor=contractor)
     return _finish(ctx)
 
 

@@ -12,20 +12,23 @@ from stages.engine.context import (
     Outcome,
     _audit,
     _ctx,
+    _gate,
     _item,
     _label,
     _milestone,
     _replayed,
     _require_coordinator,
     _set_status,
+    _state,
     facts_for,
     ms_spec,
 )
 from stages.engine.propagation import _advance_stage, _finish, _open
 from stages.ground.errors import IdempotencyConflict, NotFound, PlancycleError, TransitionError
+from stages.ground.i18n import Msg
 from stages.rules.gates import evaluate, predicates
 from stages.rules.identity import Actor
-from stages.rules.status import Status, describe
+from stages.rules.status import Status
 from stages.store.models import Decision
 
 
@@ -36,22 +39,22 @@ def approve(session: Session, spec: CycleSpec, *, body: str, subject: str, by: A
     bodies = spec.file.approval_bodies
     body_id = body if body in bodies else next((k for k, v in bodies.items() if v == body), None)
     if body_id is None:
-        raise NotFound(f"unknown approval body {body!r} (expected one of {', '.join(bodies)})")
+        raise NotFound("engine.unknown_body", body=body, bodies=list(bodies))
     wanted = _approval_subjects(spec)
     if (body_id, subject) not in wanted:
-        options = ", ".join(f"{b} {s}" for b, s in sorted(wanted))
-        raise PlancycleError(f"no gate waits for an approval of {subject!r} by {body_id} (gates wait for: {options})")
+        raise PlancycleError("engine.no_gate_waits", subject=subject, body=body_id,
+                             options=[f"{b} {s}" for b, s in sorted(wanted)])
     ctx.outcome.target = f"{body_id}:{subject}"
     request = {"body": body_id, "subject": subject, "note": note}
     key = key or f"approve:{body_id}:{subject}"
-    _require_coordinator(ctx, "record an approval")
+    _require_coordinator(ctx, "engine.coordinator_only.approve")
     if _replayed(ctx, key, request):
         return ctx.outcome
     session.add(Decision(run_id=ctx.run.id, kind="approve", by=ctx.by, at=ctx.as_of, body=body_id, subject=subject,
                          comments=note))
     session.flush()
     _audit(ctx, "approval.recorded", ctx.outcome.target, why=note, data={"request": request}, key=key)
-    ctx.outcome.message = f"{bodies[body_id]} approval of {subject} recorded"
+    ctx.outcome.message = Msg("engine.approval_recorded", body=bodies[body_id], subject=subject)
     return _finish(ctx)
 
 
@@ -77,20 +80,20 @@ def advance(session: Session, spec: CycleSpec, *, by: Actor | str | None = None,
     ctx.outcome.target = leaving
     request = {"from": leaving, "override_reason": override_reason}
     key = key or f"advance:{leaving}"
-    _require_coordinator(ctx, "advance a stage")
+    _require_coordinator(ctx, "engine.coordinator_only.advance")
     if _replayed(ctx, key, request):
         return ctx.outcome
     if run.status != "active":
-        raise TransitionError(f"cannot advance {spec.id}: the cycle is complete")
+        raise TransitionError("engine.cycle_complete", cycle=spec.id)
     if leaving != run.current_stage:
-        raise TransitionError(f"cannot leave {leaving}: the cycle is in {run.current_stage}")
+        raise TransitionError("engine.not_current_stage", stage=leaving, current=run.current_stage)
     st = spec.stage(run.current_stage)
     if st.exit_gate:
         res = evaluate(spec, st.exit_gate, facts_for(session, run))
         if not res.ok:
             if not (override_reason and override_reason.strip()):
-                raise TransitionError(f"cannot leave {st.name}: gate {st.exit_gate} ({spec.gate(st.exit_gate).name}) "
-                                      f"is not met: {res.why()}; give --override-reason to force it")
+                raise TransitionError("engine.exit_gate_not_met", stage=st.name, gate=_gate(spec, st.exit_gate),
+                                      why=res.why())
             session.add(Decision(run_id=run.id, kind="override", by=ctx.by, at=ctx.as_of, subject=st.exit_gate,
                                  comments=override_reason))
             _audit(ctx, "gate.overridden", st.exit_gate, why=override_reason, data={"missing": list(res.missing)})
@@ -98,7 +101,7 @@ def advance(session: Session, spec: CycleSpec, *, by: Actor | str | None = None,
             override_reason = None
     _audit(ctx, "stage.advance.requested", st.id, why=override_reason, data={"request": request}, key=key)
     _advance_stage(ctx, reason=override_reason)
-    ctx.outcome.message = "stage " + ", ".join(ctx.outcome.stages)
+    ctx.outcome.message = Msg("engine.stage_advanced", stages=list(ctx.outcome.stages))
     return _finish(ctx)
 
 
@@ -111,11 +114,11 @@ def open_milestone(session: Session, spec: CycleSpec, *, item: str, milestone: s
     ctx.outcome.target = f"{item}:{m.ms_id}"
     request = {"item": item, "milestone": m.ms_id, "reason": reason}
     key = key or f"open:{item}:{m.ms_id}"
-    _require_coordinator(ctx, f"open {_label(m)}")
+    _require_coordinator(ctx, "engine.coordinator_only.open", milestone=_label(m))
     if _replayed(ctx, key, request):
         return ctx.outcome
     if not (reason and reason.strip()):
-        raise PlancycleError(f"opening {_label(m)} ahead of its turn needs a reason")
+        raise PlancycleError("engine.open_needs_reason", milestone=_label(m))
     session.add(Decision(run_id=ctx.run.id, milestone_id=m.id, kind="override", by=ctx.by, at=ctx.as_of,
                          comments=reason, subject="open"))
     _audit(ctx, "milestone.open.override", ctx.outcome.target, why=reason, data={"request": request}, key=key)
@@ -133,31 +136,32 @@ def trigger(session: Session, spec: CycleSpec, *, item: str, milestone: str, by:
     ctx.outcome.target = f"{item}:{m.ms_id}"
     request = {"item": item, "milestone": m.ms_id, "reason": reason, "due": str(due) if due else None}
     key = key or f"trigger:{item}:{m.ms_id}"
-    _require_coordinator(ctx, f"trigger {_label(m)}")
+    _require_coordinator(ctx, "engine.coordinator_only.trigger", milestone=_label(m))
     try:
         if _replayed(ctx, key, request):
             return ctx.outcome
     except IdempotencyConflict:  # triggered before, with another reason or deadline
         first = session.exec(select(Decision).where(Decision.milestone_id == m.id, Decision.kind == "trigger")
                              .order_by(Decision.at)).first()
-        when = f" on {first.at:%Y-%m-%d} by {first.by}" if first is not None else ""
-        raise TransitionError(f"{_label(m)} was already triggered{when}; it is {describe(m.status)}") from None
+        if first is not None:
+            raise TransitionError("engine.already_triggered_on", milestone=_label(m), date=f"{first.at:%Y-%m-%d}",
+                                  by=first.by, state=_state(m.status)) from None
+        raise TransitionError("engine.already_triggered", milestone=_label(m), state=_state(m.status)) from None
     if not (reason and reason.strip()):
-        raise PlancycleError(f"triggering {_label(m)} needs a reason (what calls for it)")
+        raise PlancycleError("engine.trigger_needs_reason", milestone=_label(m))
     if m.status != Status.DORMANT:
         mspec = ms_spec(spec, _item(ctx, item).kind, item, m.ms_id)
         if not mspec.optional:
-            raise TransitionError(f"cannot trigger {_label(m)}: it is not optional")
+            raise TransitionError("engine.not_optional", milestone=_label(m))
     if due is not None:
         due = dt.date.fromisoformat(due) if isinstance(due, str) else due
         if due < ctx.as_of.date():
-            raise PlancycleError(f"the new deadline {due.isoformat()} of {_label(m)} has already passed")
+            raise PlancycleError("engine.new_due_passed", due=due.isoformat(), milestone=_label(m))
         if spec.last_day and due > spec.last_day:
-            raise PlancycleError(f"the new deadline {due.isoformat()} of {_label(m)} is after the cycle's last day "
-                                 f"({spec.last_day.isoformat()})")
+            raise PlancycleError("engine.new_due_after_cycle", due=due.isoformat(), milestone=_label(m),
+                                 last=spec.last_day.isoformat())
     elif m.due_date < ctx.as_of.date():
-        raise PlancycleError(f"the planned deadline of {_label(m)}, {m.due_date.isoformat()}, has passed: give the "
-                             "deadline it now has (--due YYYY-MM-DD)")
+        raise PlancycleError("engine.planned_due_passed", milestone=_label(m), due=m.due_date.isoformat())
     _set_status(ctx, m, "trigger")
     if due is not None and due != m.due_date:
         m.due_date = due
@@ -166,5 +170,5 @@ def trigger(session: Session, spec: CycleSpec, *, item: str, milestone: str, by:
                          comments=reason))
     _audit(ctx, "milestone.triggered", ctx.outcome.target, why=reason,
            data={"request": request, "due": m.due_date.isoformat()}, key=key)
-    ctx.outcome.message = f"{_label(m)} triggered: due {m.due_date.isoformat()}"
+    ctx.outcome.message = Msg("engine.triggered", milestone=_label(m), due=m.due_date.isoformat())
     return _finish(ctx)

@@ -149,7 +149,7 @@ def parse_month(text: str) -> tuple[int, int]:
         year, mon = (int(x) for x in parts)
         dt.date(year, mon, 1)
     except ValueError:
-        raise PlancycleError(f"month must be YYYY-MM, not {text!r}") from None
+        raise PlancycleError("engine.month_invalid", month=text) from None
     return year, mon
 
 

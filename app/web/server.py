@@ -1092,7 +1092,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     def ledger(request: Request, dept: str = ""):
         import tempfile
 
-        from app.exports import write_ledger
+        from stages.paperwork.exports import write_ledger
         from stages.views.reads import ledger_rows
 
         with Session(st.read_engine) as s:
@@ -1109,7 +1109,7 @@ def create_app(db: str | None = None, *, as_of: str | None = None, flows: str | 
     def calendar(request: Request, dept: str = ""):
         import tempfile
 
-        from app.exports import write_calendar
+        from stages.paperwork.exports import write_calendar
         from stages.views.board import board
 
         with Session(st.read_engine) as s:

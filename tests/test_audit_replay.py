@@ -130,12 +130,12 @@ def differences(session: Session, spec) -> list[str]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The whole two-year demo (app/demo.py, seed 2019), each step's flow function called in this process (as
+    """The whole two-year demo (flows/demo/, seed 2019), each step's flow function called in this process (as
     `plancycle` does without a Prefect server) rather than as a Prefect flow run, and without the export of its
     documents: the same moves through the same code, in a fraction of the time."""
     from rich.console import Console
 
-    from app.demo import END, InProcessDemo as InProcess
+    from flows.demo import END, InProcessDemo as InProcess
 
     out = tmp_path_factory.mktemp("demo")
     d = InProcess(out, 2019, None, Console(file=io.StringIO(), width=120), END)

@@ -22,7 +22,7 @@ SHIPPED = sorted((ROOT / "config" / "cycles").glob("*.yaml"))
 
 
 def run(tmp_path: Path, config: Path, until: dt.date | None = None, seed: int = 2019) -> dict:
-    from app.demo import InProcessDemo as InProcess
+    from flows.demo import InProcessDemo as InProcess
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     d = InProcess(tmp_path, seed, None, Console(file=io.StringIO(), width=120), until, config)

@@ -181,7 +181,7 @@ def test_the_demo_is_deterministic(harness, tmp_path):
     from openpyxl import load_workbook
     from rich.console import Console
 
-    from app.demo import run_demo
+    from flows.demo import run_demo
 
     quiet = Console(file=open("/dev/null", "w"))
     a = run_demo(tmp_path / "a", 7, console=quiet, until=dt.date(2019, 7, 31))

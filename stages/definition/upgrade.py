@@ -2,7 +2,7 @@
 
 Owns: :func:`plan` (what would change, as line edits and one message per change), :func:`write` (the atomic
 rewrite with its backup and the check that the run the file makes is the same), :func:`shape` (what "the same"
-means). Does not own: what a schema means (``stages.definition.spec``, ``stages.definition.loader``) or printing (``app.cli_config``).
+means). Does not own: what a schema means (``stages.definition.spec``, ``stages.definition.loader``) or printing (``app.cli.config``).
 
 Schema 1 → 2 is two kinds of change, and nothing else:
 

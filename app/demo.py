@@ -117,7 +117,7 @@ def proposals_for(spec, rng: random.Random) -> list[tuple[str, str]]:
 class Demo:
     def __init__(self, out: Path, seed: int, db_url: str | None, console, until: dt.date | None = END,
                  config: str | os.PathLike | None = None):
-        from app.cli import DEFAULT_CONFIG
+        from stages.ground.paths import DEFAULT_CYCLE as DEFAULT_CONFIG
 
         self.out = out
         self.config = Path(config) if config else DEFAULT_CONFIG
@@ -680,7 +680,7 @@ class Demo:
                 "export_seconds": time.perf_counter() - t1, "outputs": outputs}
 
     def export(self, day: dt.date) -> dict:
-        from app.exports import write_calendar, write_ledger
+        from stages.paperwork.exports import write_calendar, write_ledger
         from stages.views.board import board
         from stages.store.models import Notice
         from stages.paperwork.notices import render_notice

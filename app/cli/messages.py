@@ -6,35 +6,28 @@
     plancycle messages contact USER [--email ADDR] [--phone NUMBER]
     plancycle messages retry [--channel C]           # given-up rows back to pending
 
-Kept apart from ``app.cli``, which registers it (see :func:`register`). Listing never imports Prefect; ``deliver``
+Listing never imports Prefect; ``deliver``
 runs the ``deliver-messages`` flow when a Prefect API is there (as every CLI action does, ``flows.runner``) and
 the same steps in this process otherwise.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import List, Optional
 
 import typer
 
+from app.cli.common import _database_url, _engine
+from app.lines import print_json as _print_json
 from stages.ground.errors import PlancycleError
 
 messages_app = typer.Typer(help="Messages to people (提前提醒、催办): list them, deliver them by e-mail and webhook.",
                            invoke_without_command=True)
 
-_HOST: dict = {}  # what app.cli hands over at register(): its engine factory, URL and State
-
-
 def _session(write: bool = False):
     from sqlmodel import Session
 
-    return Session(_HOST["engine"](write=write))
-
-
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    return Session(_engine(write=write))
 
 
 def _dept_short(session, dept: str) -> str:
@@ -127,16 +120,16 @@ def deliver_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help="the c
             raise PlancycleError(f"--channel must be email or webhook, not {c!r}")
     when = as_datetime(as_of) if as_of else None
     cfg = mg.load_config()
-    eng = _HOST["engine"](write=True)
+    eng = _engine(write=True)
     from flows.runner import api_for, mode
 
     how = mode()
-    if how == "always" or (how == "auto" and api_for(_HOST["url"]())):
+    if how == "always" or (how == "auto" and api_for(_database_url())):
         from flows.delivery import deliver_messages
         from flows.runner import run_through_prefect
 
-        out = run_through_prefect(deliver_messages, db=_HOST["url"](), as_of=when, channels=chans, limit=limit,
-                                  config_path=cfg.path, api_url=api_for(_HOST["url"]()))
+        out = run_through_prefect(deliver_messages, db=_database_url(), as_of=when, channels=chans, limit=limit,
+                                  config_path=cfg.path, api_url=api_for(_database_url()))
     else:
         from sqlmodel import Session
 
@@ -190,8 +183,3 @@ def retry_cmd(channel: Optional[str] = typer.Option(None, "--channel")):
         s.commit()
     typer.echo(f"{n} 条消息将重新发送")
 
-
-def register(app: typer.Typer, *, engine, url, state) -> None:
-    """Add ``messages`` to ``app``. ``engine(write=…)`` opens the CLI's checked database, ``url()`` is its URL."""
-    _HOST.update(engine=engine, url=url, state=state)
-    app.add_typer(messages_app, name="messages")

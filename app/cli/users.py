@@ -1,6 +1,6 @@
-"""The ``plancycle user …`` and ``plancycle web`` commands: accounts for the web console, and serving it.
+"""The ``plancycle user …`` commands: accounts for the web console (``plancycle web`` serves it:
+``app.cli.serving``).
 
-Kept apart from ``app.cli`` so the console's commands read as one piece; ``app.cli`` registers them.
 Passwords are read from standard input (``--password-stdin``), never from an argument: arguments are visible to
 every user of the machine in the process list.
 """
@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from app.cli.common import _engine
 from stages.ground.errors import PlancycleError
 
 user_app = typer.Typer(help="Accounts of the web console: liaisons, the planning office, leaders, admins.",
@@ -47,13 +48,10 @@ def _departments(session):
     return out
 
 
-_HOST: dict = {}  # what app.cli hands over at register(): its engine factory and its State (see register)
-
-
 def _session():
     from sqlmodel import Session
 
-    return Session(_HOST["engine"]())
+    return Session(_engine(write=True))
 
 
 @user_app.command("add")
@@ -134,24 +132,3 @@ def user_import(path: Path = typer.Argument(..., help="CSV: username,name,role,d
         s.commit()
     typer.echo(f"{len(made)} users added from {path}")
 
-
-def web(host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (the reverse proxy's side)"),
-        port: int = typer.Option(8000, "--port"),
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="fix a simulated clock (demos, tests)")):
-    """Serve the web console over this database (sign in at /login)."""
-    from app.web.server import serve
-
-    _HOST["engine"]()  # the database exists and is of this schema: say so in one line before starting
-    if not 1 <= port <= 65535:
-        raise PlancycleError(f"--port must be 1–65535, not {port}")
-    typer.echo(f"plancycle web: http://{host}:{port}/  (Ctrl-C to stop)")
-    serve(_HOST["state"].db, host, port, as_of)
-
-
-def register(app: typer.Typer, *, engine, state) -> None:
-    """Add the commands to ``app``. ``engine()`` opens the checked database of the command line (``--db``) and
-    ``state`` carries its options: passed in rather than imported, because under ``python -m app.cli`` the
-    running module is ``__main__``, not ``app.cli``."""
-    _HOST.update(engine=engine, state=state)
-    app.add_typer(user_app, name="user")
-    app.command("web")(web)

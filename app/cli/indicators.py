@@ -26,7 +26,6 @@ the coordinator when a 约束性 value is off track).
   gates_ready, stages, notices, audit_ids, data}``, ``data`` being ``{indicator, name, year, value, unit,
   source, judgement, previous, drafts}`` (``previous``: the value it replaces for that year, or null).
 
-Kept apart from ``app.cli``, which registers it (:func:`register`) with its engine factory, URL and State.
 """
 
 from __future__ import annotations
@@ -35,21 +34,21 @@ from typing import Optional
 
 import typer
 
+from app.cli.acting import _prepare, _report
+from app.cli.common import State, _common, _engine, _request
+from app.lines import print_json
+from app.readcache import check_schema, connect, load_spec, sqlite_file
 from stages.ground.errors import PlancycleError
+
+commands = typer.Typer()
 
 indicator_app = typer.Typer(help="One indicator: record a yearly actual (a published statistic).", no_args_is_help=True)
 
-_HOST: dict = {}  # what app.cli hands over at register(): its engine factory, URL and State
 MARK_ZH = {"on_track": "", "ahead": "↑", "behind": "↓", "met": "✓", "not_met": "✗", "no_data": "", "no_target": ""}
 
 
-def _state():
-    return _HOST.get("state")
-
-
 def _cycle() -> str | None:
-    st = _state()
-    return getattr(st, "cycle", None) if st is not None else None
+    return State.cycle
 
 
 def _when(value: Optional[str], flag: str = "--as-of"):
@@ -72,20 +71,18 @@ def _when(value: Optional[str], flag: str = "--as-of"):
 # -- reading ---------------------------------------------------------------------------------------------------------
 def _rows_fast():
     """(spec, figure rows) through sqlite3 on a plain SQLite file; raises when that path is not for it."""
-    from app import fastread
     from stages.store import sqlite_rows
 
-    st = _state()
-    path = fastread._sqlite_file({"db": getattr(st, "db", None)})
-    con = fastread._connect(path)
+    path = sqlite_file(State.db)
+    con = connect(path)
     try:
-        fastread._check_schema(con)
+        check_schema(con)
         runs = sqlite_rows.runs(con)
         if _cycle():
             runs = [r for r in runs if r.spec_id == _cycle()]
         if len(runs) != 1:
             raise LookupError("no run or several")
-        spec = fastread.load_spec(runs[0].spec_path)
+        spec = load_spec(runs[0].spec_path)
         return spec, sqlite_rows.run_rows(con, spec.id).figures
     finally:
         con.close()
@@ -94,11 +91,10 @@ def _rows_fast():
 def _rows_session():
     from sqlmodel import Session
 
-    from app.fastread import load_spec
     from stages.engine.indicators import figure_rows
     from stages.store.runs import find_run
 
-    with Session(_HOST["engine"]()) as session:
+    with Session(_engine()) as session:
         run = find_run(session, _cycle())
         spec = load_spec(run.spec_path)
         return spec, figure_rows(session, spec)
@@ -186,6 +182,7 @@ def _labels() -> dict:
     return STATUS_ZH
 
 
+@commands.command("indicators")
 def indicators_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable (fields: see the module)"),
                    as_of: Optional[str] = typer.Option(None, "--as-of", help="figures recorded up to this day"),
                    warnings: bool = typer.Option(False, "--warnings", help="only indicators with a 预警")):
@@ -195,8 +192,6 @@ def indicators_cmd(as_json: bool = typer.Option(False, "--json", help="machine-r
     if warnings:
         data = {**data, "indicators": [i for i in data["indicators"] if i["warning"]]}
     if as_json:
-        from app.fastread import print_json
-
         print_json(data)
         return
     print_indicators(data, warnings_only=warnings)
@@ -225,8 +220,6 @@ def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or 
     """Record an indicator's yearly actual (the coordinator, or --by one of its lead units)."""
     from sqlmodel import Session
 
-    from app.cli import _common, _prepare, _report, _request
-    from app.fastread import load_spec
     from flows.actions import ACTIONS
     from flows.runner import run_action
     from stages.rules.requests import IndicatorRequest
@@ -236,7 +229,7 @@ def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or 
     for text, what in ((source, "--source"), (by, "--by"), (key, "--key"), (indicator, "INDICATOR")):
         if text is not None and any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             raise PlancycleError(f"{what} has a control character or is not valid UTF-8")
-    with Session(_HOST["engine"]()) as session:
+    with Session(_engine()) as session:
         spec = load_spec(find_run(session, _cycle()).spec_path)
     try:
         ind = spec.indicator(indicator.strip())
@@ -248,8 +241,6 @@ def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or 
     _prepare(req, depts=[req.by] if req.by else [])
     out = run_action(ACTIONS["record_indicator"], req)  # its flow (a Prefect API is there) or the same steps here
     if as_json:
-        from app.fastread import print_json
-
         print_json(out)
         return
     _report(out, False)
@@ -258,10 +249,3 @@ def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or 
             typer.echo(f"  预警：{n['name']} {n['year']} 年 {n['actual']:g}{n['unit']}，预期 {n['expected']:g}{n['unit']}"
                        f"（{n['label']}），已提示{'、'.join(n['to'])}")
 
-
-def register(app: typer.Typer, *, engine, url, state) -> None:
-    """Add ``indicators`` and ``indicator record`` to ``app``. ``engine(write=…)`` opens the CLI's checked database,
-    ``url()`` is its URL, ``state`` holds ``--db`` and ``--cycle``."""
-    _HOST.update(engine=engine, url=url, state=state)
-    app.command("indicators")(indicators_cmd)
-    app.add_typer(indicator_app, name="indicator")

@@ -2,20 +2,18 @@
 
     plancycle config upgrade FILE [--dry-run] [--json] [--no-backup]
 
-Kept apart from ``app.cli``, which registers it (see :func:`register`). Touches no database and never imports
-Prefect. The work is ``stages.definition.upgrade``; this module prints it.
+Touches no database and never imports Prefect. The work is ``stages.definition.upgrade``; this module prints it.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import typer
 
-config_app = typer.Typer(help="Cycle files: upgrade one to the newest schema.", no_args_is_help=True)
+from app.lines import print_json as _print_json
 
+config_app = typer.Typer(help="Cycle files: upgrade one to the newest schema.", no_args_is_help=True)
 
 
 def run_note(name: str, cycle: str, version: int) -> str:
@@ -67,11 +65,3 @@ def upgrade_cmd(file: Path = typer.Argument(..., help="a cycle file, e.g. config
                    + (f"the old file is {bak}" if bak else "no backup kept (--no-backup)"))
     typer.echo(note)
 
-
-def _print_json(data) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
-
-
-def register(app: typer.Typer, **_host) -> None:
-    """Add ``config`` to ``app`` (it opens no database: the host's engine factory, URL and State go unused)."""
-    app.add_typer(config_app, name="config")

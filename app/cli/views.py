@@ -1,0 +1,132 @@
+"""The read views: ``status`` (the board), ``timeline``, ``inbox``, ``show`` (one item's history) and ``audit``.
+They never import Prefect. ``status``, ``inbox`` and ``timeline`` on a plain SQLite file are answered before this
+module is reached, by the program's fast read path (``app.fastread``), which prints exactly what these print."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from app.cli.common import PlancycleError, _as_of, _check_dept, _engine, _open_run, _print_json
+from app.lines import inbox_lines
+
+commands = typer.Typer()
+
+
+@commands.command()
+def status(as_json: bool = typer.Option(False, "--json", help="machine-readable board"),
+           dept: Optional[str] = typer.Option(None, "--dept", help="only items this department leads or owes"),
+           stage: Optional[str] = typer.Option(None, "--stage", help="research / drafting / adoption"),
+           late: bool = typer.Option(False, "--late", help="only items with an overdue milestone"),
+           as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to judge lights on (default today)")):
+    """The board: every item's current milestone, due date, owner and traffic light."""
+    from sqlmodel import Session
+
+    from stages.views.board import board
+
+    _as_of(as_of)
+    engine = _engine()
+    with Session(engine) as session:
+        _run, spec = _open_run(session)
+        if dept:
+            _check_dept(spec, dept)
+        if stage and stage not in [s.id for s in spec.stages]:
+            raise PlancycleError(f"unknown stage {stage!r} (expected {' / '.join(s.id for s in spec.stages)})")
+        data = board(session, spec, as_of, dept=dept, stage=stage, late_only=late)
+    if as_json:
+        _print_json(data)
+        return
+    from app.render import print_board
+
+    print_board(data)
+
+
+@commands.command()
+def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
+    """Seed 000's 主要工作节点 table from the config and the live state: planned / done / late per quarter."""
+    from sqlmodel import Session
+
+    from stages.views.reads import timeline as build
+
+    _as_of(as_of)
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        data = build(session, spec, as_of)
+    if as_json:
+        _print_json(data)
+        return
+    from app.render import print_timeline
+
+    print_timeline(data)
+
+
+@commands.command()
+def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short name, id or full name)"),
+          dept_option: Optional[str] = typer.Option(None, "--dept", help="the same, as an option"),
+          as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
+    """What a department owes, by when, and what was returned and why."""
+    from sqlmodel import Session
+
+    from stages.views.reads import inbox as build
+
+    if dept is None and dept_option is None:
+        raise PlancycleError("inbox needs the department: plancycle inbox DEPT (or --dept DEPT), DEPT a short name or id")
+    if dept is not None and dept_option is not None and dept != dept_option:
+        raise PlancycleError(f"inbox takes one department, not {dept!r} and {dept_option!r}")
+    dept = dept or dept_option
+    _as_of(as_of)
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        data = build(session, spec, dept, as_of)
+    if as_json:
+        _print_json(data)
+        return
+    for line in inbox_lines(data):
+        typer.echo(line)
+
+
+@commands.command()
+def show(item: str, as_json: bool = typer.Option(False, "--json")):
+    """One item's history: milestones, submissions, decisions, notices, audit."""
+    from sqlmodel import Session
+
+    from stages.views.reads import item_history
+
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        data = item_history(session, spec, item)
+    if as_json:
+        _print_json(data)
+        return
+    it = data["item"]
+    typer.echo(f"{it['key']} {it['title']}  [{it['kind']}, {it['status']}]  牵头：{'、'.join(it['lead'])}"
+               + (f"  承接单位：{it['contractor']}（{it['contractor_contact']}）" if it["contractor"] else ""))
+    for m in data["milestones"]:
+        moved = f" (was {m['original_due']})" if m["original_due"] != m["due"] else ""
+        typer.echo(f"  {m['due']}{moved}  {m['name']:<12} {m['status']:<10} {m['owner']}")
+    for e in data["audit"]:
+        typer.echo(f"  {e['at'][:16]}  {e['actor']:<8} {e['action']:<24} {e['target']}" + (f" — {e['why']}" if e["why"] else ""))
+    for n in data["notices"]:
+        typer.echo(f"  notice #{n['id']} {n['number'] or ''} {n['title']}")
+
+
+@commands.command("audit")
+def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+              limit: Optional[int] = typer.Option(None, "--limit"), as_json: bool = typer.Option(False, "--json")):
+    """Every submission, decision, notice and override: who, when, what, why."""
+    from sqlmodel import Session
+
+    from stages.views.reads import audit
+
+    _as_of(since, "--since")
+    if limit is not None and limit < 1:
+        raise PlancycleError(f"--limit must be at least 1, not {limit}")
+    with Session(_engine()) as session:
+        _run, spec = _open_run(session)
+        rows = audit(session, spec, since, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    for e in rows:
+        typer.echo(f"{e['at'][:16]}  {e['actor']:<8} {e['action']:<26} {e['target']}" + (f" — {e['why']}" if e["why"] else ""))

@@ -20,12 +20,19 @@ from app.lines import print_json as _print_json
 from app.readcache import DEFAULT_DB, remember_schema
 from app.readcache import load_spec as _load_spec  # the spec cache, shared with the fast read path
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.ground.paths import DEFAULT_CYCLE as DEFAULT_CONFIG
 
 # pydantic would scan every installed package's entry points for plugins on its first model (~15 ms here)
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_DB", "PlancycleError", "State", "_print_json", "_load_spec"]
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_DB", "H", "Msg", "PlancycleError", "State", "_print_json", "_load_spec"]
+
+
+def H(code: str) -> str:
+    """A ``--help`` text (``cli.help.*``) in the reader's language as the CLI is built; ``app.cli.main`` renders
+    them again in the language of the command line it runs (``--lang``), see :func:`app.cli.retranslate`."""
+    return str(Msg(code))
 
 
 MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the Changning cycle is 40 KB
@@ -252,8 +259,8 @@ def _common(as_of, key) -> dict:
     return {"as_of": as_of, "key": key, "db": _database_url(), "cycle": State.cycle}
 
 
-AS_OF = typer.Option(None, "--as-of", help="when it happened (YYYY-MM-DD or YYYY-MM-DDTHH:MM); default now")
-KEY = typer.Option(None, "--key", help="idempotency key (default: a natural key for the request)")
+AS_OF = typer.Option(None, "--as-of", help=H("cli.help.as_of"))
+KEY = typer.Option(None, "--key", help=H("cli.help.key"))
 JSON = typer.Option(False, "--json")
 
 

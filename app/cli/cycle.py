@@ -9,14 +9,14 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import (DEFAULT_CONFIG, PlancycleError, _checked_url, _config_file, _engine, _print_json,
+from app.cli.common import (H, DEFAULT_CONFIG, PlancycleError, _checked_url, _config_file, _engine, _print_json,
                             _request_check)
 
 commands = typer.Typer()
 
 
-@commands.command()
-def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. config/cycles/changning-14th.yaml"),
+@commands.command(help=H("cli.help.cmd_validate"))
+def validate(path: Path = typer.Argument(..., help=H("cli.help.validate_arg")),
              as_json: bool = typer.Option(False, "--json")):
     """Check a cycle definition; exit non-zero with one line per problem."""
     from stages.definition.loader import load_cycle
@@ -56,12 +56,12 @@ def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. con
             typer.echo(f"warning: {w}")
 
 
-@commands.command()
-def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definition to run"),
-         as_of: Optional[str] = typer.Option(None, "--as-of", help="the run's start (YYYY-MM-DD); default now"),
+@commands.command(help=H("cli.help.cmd_init"))
+def init(config: Path = typer.Argument(DEFAULT_CONFIG, help=H("cli.help.init_arg")),
+         as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.init_as_of")),
          as_json: bool = typer.Option(False, "--json"),
-         replace: bool = typer.Option(False, "--replace", help="start over: back the database file up, then make it anew"),
-         yes: bool = typer.Option(False, "--yes", help="with --replace: do not ask for confirmation")):
+         replace: bool = typer.Option(False, "--replace", help=H("cli.help.init_replace")),
+         yes: bool = typer.Option(False, "--yes", help=H("cli.help.init_yes"))):
     """Create the run for a cycle definition (the only command that creates a database). Again: changes nothing."""
     from sqlmodel import Session
 

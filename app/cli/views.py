@@ -8,18 +8,18 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import PlancycleError, _as_of, _check_dept, _engine, _open_run, _print_json
+from app.cli.common import H, PlancycleError, _as_of, _check_dept, _engine, _open_run, _print_json
 from app.lines import inbox_lines
 
 commands = typer.Typer()
 
 
-@commands.command()
-def status(as_json: bool = typer.Option(False, "--json", help="machine-readable board"),
-           dept: Optional[str] = typer.Option(None, "--dept", help="only items this department leads or owes"),
-           stage: Optional[str] = typer.Option(None, "--stage", help="research / drafting / adoption"),
-           late: bool = typer.Option(False, "--late", help="only items with an overdue milestone"),
-           as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to judge lights on (default today)")):
+@commands.command(help=H("cli.help.cmd_status"))
+def status(as_json: bool = typer.Option(False, "--json", help=H("cli.help.status_json")),
+           dept: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.status_dept")),
+           stage: Optional[str] = typer.Option(None, "--stage", help=H("cli.help.status_stage")),
+           late: bool = typer.Option(False, "--late", help=H("cli.help.status_late")),
+           as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.status_as_of"))):
     """The board: every item's current milestone, due date, owner and traffic light."""
     from sqlmodel import Session
 
@@ -42,7 +42,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     print_board(data)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_timeline"))
 def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
     """Seed 000's 主要工作节点 table from the config and the live state: planned / done / late per quarter."""
     from sqlmodel import Session
@@ -61,9 +61,9 @@ def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str]
     print_timeline(data)
 
 
-@commands.command()
-def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short name, id or full name)"),
-          dept_option: Optional[str] = typer.Option(None, "--dept", help="the same, as an option"),
+@commands.command(help=H("cli.help.cmd_inbox"))
+def inbox(dept: Optional[str] = typer.Argument(None, help=H("cli.help.inbox_arg")),
+          dept_option: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.inbox_dept")),
           as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
     """What a department owes, by when, and what was returned and why."""
     from sqlmodel import Session
@@ -86,7 +86,7 @@ def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short
         typer.echo(line)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_show"))
 def show(item: str, as_json: bool = typer.Option(False, "--json")):
     """One item's history: milestones, submissions, decisions, notices, audit."""
     from sqlmodel import Session
@@ -111,8 +111,8 @@ def show(item: str, as_json: bool = typer.Option(False, "--json")):
         typer.echo(f"  notice #{n['id']} {n['number'] or ''} {n['title']}")
 
 
-@commands.command("audit")
-def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+@commands.command("audit", help=H("cli.help.cmd_audit"))
+def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help=H("cli.help.a_date")),
               limit: Optional[int] = typer.Option(None, "--limit"), as_json: bool = typer.Option(False, "--json")):
     """Every submission, decision, notice and override: who, when, what, why."""
     from sqlmodel import Session

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import (H, DEFAULT_CONFIG, PlancycleError, _checked_url, _config_file, _engine, _print_json,
+from app.cli.common import (H, Msg, DEFAULT_CONFIG, PlancycleError, _checked_url, _config_file, _engine, _print_json,
                             _request_check)
 
 commands = typer.Typer()
@@ -82,15 +82,15 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help=H("cli.help.init_arg
         session.commit()
     started = ""
     if out.changed:
-        started = (f"; run started {when:%Y-%m-%d %H:%M}" + (" (now: give --as-of YYYY-MM-DD for another day)"
-                                                               if not as_of else ""))
+        started = str(Msg("cli.init.started", when=f"{when:%Y-%m-%d %H:%M}")) + (str(Msg("cli.init.now"))
+                                                                                 if not as_of else "")
     if as_json:
         _print_json({**out.as_dict(), "as_of": when.isoformat() if out.changed else None,
                      "backup": str(backup) if backup else None})
     else:
         if backup:
-            typer.echo(f"the previous database is kept as {backup}")
-        typer.echo(out.message + started + (f"; {len(out.opened)} milestones open" if out.changed else ""))
+            typer.echo(str(Msg("cli.init.backup", backup=str(backup))))
+        typer.echo(str(out.message) + started + (str(Msg("cli.init.open", n=len(out.opened))) if out.changed else ""))
 
 
 def _replace_database(yes: bool):

@@ -9,7 +9,7 @@ from typing import Optional
 import typer
 
 from app.cli.acting import _act, _prepare
-from app.cli.common import (H, AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _engine, _open_run,
+from app.cli.common import (H, Msg, AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _engine, _open_run,
                             _print_json, _request_check)
 
 commands = typer.Typer()
@@ -57,7 +57,7 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
     from stages.paperwork.notices import render_notice
 
     if fmt not in ("docx", "md", "pdf"):
-        raise PlancycleError(f"--format must be docx, pdf or md, not {fmt!r}")
+        raise PlancycleError("cli.format", fmt=repr(fmt))
     engine = _engine()
     with Session(engine) as session:
         _open_run(session)
@@ -68,7 +68,7 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
     path = out / name
     path.write_bytes(data)
     same = fmt != "docx" or hashlib.sha256(data).hexdigest() == stored
-    typer.echo(f"{path}" + ("" if same else "  (differs from the filed checksum: the template changed since)"))
+    typer.echo(f"{path}" + ("" if same else str(Msg("cli.render.differs"))))
 
 
 def _changes(pairs: list[str]) -> dict:
@@ -76,7 +76,7 @@ def _changes(pairs: list[str]) -> dict:
     for p in pairs or []:
         field, sep, value = p.partition("=")
         if not sep or not field.strip():
-            raise PlancycleError(f"--set takes FIELD=TEXT (e.g. contact_person=陈明), not {p!r}")
+            raise PlancycleError("cli.set_form", text=repr(p))
         out[field.strip()] = value
     return out
 
@@ -92,7 +92,7 @@ def notice_edit(notice_id: int, sets: Optional[list[str]] = SET, by: Optional[st
 
     changes = _changes(sets or [])
     if not changes:
-        raise PlancycleError("nothing to change: give --set FIELD=TEXT")
+        raise PlancycleError("cli.nothing_to_change")
     req = _request_check(lambda: EditDocumentRequest(notice=notice_id, changes=changes, by=by, **_common(as_of, key)))
     _prepare(req, depts=[req.by])
     _act("edit_document", req, as_json)
@@ -124,7 +124,7 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help=H("
     from stages.ground.clock import as_datetime
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise PlancycleError(f"--month must be YYYY-MM, not {month!r}")
+        raise PlancycleError("cli.month", month=repr(month))
     _as_of(as_of)
     _engine(write=True).dispose()
     from flows.runner import run_action
@@ -169,9 +169,10 @@ def report_indicators(year: int = typer.Option(..., "--year", help=H("cli.help.r
         _print_json(data)
         return
     if made:
-        typer.echo(f"drafted {data['genre']} #{n.id}: {data['title']} — sign it off with `plancycle notice sign {n.id}`")
+        typer.echo(str(Msg("cli.report.drafted", genre=data["genre"], id=n.id, title=data["title"])))
     else:
-        typer.echo(f"already drafted: {data['genre']} #{n.id} ({data['status']}{', ' + data['number'] if data['number'] else ''}): "
-                   f"{data['title']}")
+        number = Msg("cli.report.number", number=data["number"]) if data["number"] else ""
+        typer.echo(str(Msg("cli.report.already_drafted", genre=data["genre"], id=n.id, status=data["status"],
+                           number=number, title=data["title"])))
     typer.echo("  " + "，".join(f"{k}{v}项" for k, v in data["counts"].items())
                + (f"；预警：{'、'.join(data['warnings'])}" if data["warnings"] else ""))

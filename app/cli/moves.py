@@ -43,7 +43,7 @@ def review(item: str, milestone: str,
            as_json: bool = JSON):
     """Accept a submitted deliverable, or return it (退回) with comments."""
     if accept == return_:
-        raise PlancycleError("review needs exactly one of --accept or --return")
+        raise PlancycleError("cli.review_one")
     from stages.rules.requests import ReviewRequest
 
     req = _request(ReviewRequest, item=item, milestone=milestone, decision="accept" if accept else "return", by=by,

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import H, PlancycleError, State, _database_url, _engine
+from app.cli.common import H, Msg, PlancycleError, State, _database_url, _engine
 
 commands = typer.Typer()
 
@@ -58,5 +58,5 @@ def web(host: str = typer.Option("127.0.0.1", "--host", help=H("cli.help.web_hos
     _engine(write=True)  # the database exists and is of this schema: say so in one line before starting
     if not 1 <= port <= 65535:
         raise PlancycleError(f"--port must be 1–65535, not {port}")
-    typer.echo(f"plancycle web: http://{host}:{port}/  (Ctrl-C to stop)")
+    typer.echo(str(Msg("cli.web.serving", host=host, port=port)))
     serve(State.db, host, port, as_of)

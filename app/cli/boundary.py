@@ -46,6 +46,7 @@ _USAGE = [  # click's usage messages (English whatever the language) → the cat
     (re.compile(r"Got unexpected extra arguments \((.+)\)$"), "cli.usage.extra_args"),
 ]
 _SUGGEST = re.compile(r"\s*Did you mean (.+?)\?$")
+_POSSIBLE = re.compile(r"\s*\(Possible options: (.+)\)$")
 _INVALID = re.compile(r"Invalid value for '(.+?)': (.+)$", re.S)
 _NOT_INT = re.compile(r"'(.*)' is not a valid integer\.?$")
 
@@ -57,6 +58,9 @@ def usage_message(text: str) -> str:
     m = _SUGGEST.search(text)
     if m:
         text, hint = text[:m.start()], str(Msg("cli.usage.did_you_mean", names=m.group(1)))
+    m = _POSSIBLE.search(text)
+    if m:
+        text, hint = text[:m.start()], str(Msg("cli.usage.possible", names=m.group(1)))
     for pattern, code in _USAGE:
         m = pattern.match(text)
         if m:

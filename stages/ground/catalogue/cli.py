@@ -69,6 +69,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cli.usage.no_such_command": ("没有命令“{name}”", "No such command '{name}'."),
     "cli.usage.no_such_option": ("没有选项 {name}", "No such option: {name}"),
     "cli.usage.did_you_mean": ("（是否要用 {names}？）", " Did you mean {names}?"),
+    "cli.usage.possible": ("（可用选项：{names}）", " (Possible options: {names})"),
     "cli.usage.missing_argument": ("缺少参数 {name}", "Missing argument '{name}'."),
     "cli.usage.missing_option": ("缺少选项 '{name}'", "Missing option '{name}'."),
     "cli.usage.requires_value": ("选项 '{name}' 需要给出值", "Option '{name}' requires an argument."),

@@ -125,7 +125,7 @@ def test_a_refused_cli_action_is_one_line_and_changes_nothing(tmp_path):
     p = cli("submit", "topic-01", "kickoff", "--by", "区发改委", "--as-of", "2019-07-01", db=db)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines()[-1] == \
-        "plancycle: error: cannot submit topic-01 开题: it is not yet open (waiting for contractor)"
+        "plancycle：错误：cannot submit topic-01 开题: it is not yet open (waiting for contractor)"
     p = cli("submit", "topic-07", "plan", "--by", "区商务委", db=db)
     assert p.returncode == 2 and "区商务委 cannot submit topic-07 形成方案: it is owed by 区虹桥办" in p.stderr
     assert cli("audit", "--json", db=db, check=0).stdout == before

@@ -500,7 +500,7 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "alias-bomb": (_cycle(bomb, _laughs(9) + BASE), "too many values"),
         "deep-5000": (_cycle(deep, BASE + "note: " + "[" * 5000 + "]" * 5000 + "\n"), "nested more than 64 levels"),
         "gate-loop": (CORPUS / "gate-loop-two.yaml", "阶段门“a-gate”经由 b-gate → a-gate 引用了自身"),
-        "fifo": (fifo, "fifo.yaml: "),
+        "fifo": (fifo, "fifo.yaml：不是普通文件（周期定义应为 YAML 文件）"),
         "notices-organ-list": (CORPUS / "notices-organ-list.yaml", "organ: 应为映射，不是列表"),
     }
 

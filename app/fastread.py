@@ -28,7 +28,7 @@ import os
 import re
 import sys
 
-from app.lines import inbox_lines, print_json
+from app.lines import inbox_lines, print_json, take_lang
 from app.readcache import NotHere, check_schema, connect, load_spec_and_calendar, sqlite_file
 
 VERBS = ("status", "inbox", "timeline")
@@ -161,7 +161,8 @@ def show(verb: str, data, as_json: bool) -> None:
 
 
 def run(argv: list[str]) -> bool:
-    """Answer ``argv`` through the fast path if it is one of its cases; False (nothing printed) if not.
+    """Answer ``argv`` through the fast path if it is one of its cases; False (nothing printed) if not. ``argv``
+    holds no ``--lang`` any more (:func:`app.lines.take_lang` took it).
 
     A closed pipe while printing exits 1 (SystemExit), as on the normal path; other errors while printing are
     raised, for the caller's error boundary."""
@@ -194,9 +195,9 @@ def main() -> None:
     importing typer; everything else — other commands, ``--help``, usage mistakes — is ``app.cli.main``'s, and so
     is any error while printing (through its error boundary, ``app.cli.boundary``). Leaves as ``app.cli.main``
     does: ``os._exit`` once the output is flushed, skipping the interpreter's teardown."""
-    args = sys.argv[1:]
+    args, bad_lang = take_lang(sys.argv[1:])  # the reader's language first: whatever is printed, and --help, use it
     try:
-        took = run(args)
+        took = run(args) if bad_lang is None else False
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001 - printing failed: the one error boundary names it
@@ -207,7 +208,7 @@ def main() -> None:
     if not took:
         from app.cli import main as cli_main
 
-        cli_main()
+        cli_main()  # reads --lang again from sys.argv (and refuses a value that is not a language)
         return
     code = 0
     try:

@@ -6,6 +6,8 @@ from rich.console import Console
 from rich.markup import escape as _esc
 from rich.table import Table
 
+from stages.ground.i18n import Msg
+
 LIGHT_STYLE = {"green": "green", "yellow": "yellow", "red": "bold red", "done": "dim", "dormant": "dim italic"}
 LIGHT_ZH = {"green": "绿 正常", "yellow": "黄 临近", "red": "红 逾期", "done": "完成", "dormant": "未触发"}
 TRACK_ZH = {"topics": "课题", "special_plans": "专项规划", "outline": "《纲要》", "tasks": "其他工作任务"}
@@ -28,11 +30,12 @@ def print_board(data: dict, console: Console | None = None, spec=None) -> None:
     console = console or Console()
     titles = track_names(spec, data)
     cyc = data["cycle"]
-    console.print(f"[bold]{_esc(cyc['title'])}[/bold]  ({cyc['id']} v{cyc['version']})  as of {data['as_of'][:10]}")
+    console.print(f"[bold]{_esc(cyc['title'])}[/bold]  ({cyc['id']} v{cyc['version']})  {Msg('cli.board.as_of', date=data['as_of'][:10])}")
     for st in data["stages"]:
         gate = ""
         if st["exit_gate"]:
-            gate = "  gate met" if st["gate_met"] else f"  gate open: {len(st['gate_missing'])} missing"
+            gate = "  " + str(Msg("cli.board.gate_met") if st["gate_met"] else
+                              Msg("cli.board.gate_open", n=len(st["gate_missing"])))
         mark = "▶ " if st["id"] == cyc["current_stage"] and cyc["status"] == "active" else "  "
         console.print(f"{mark}{_esc(st['name'])} {st['window'][0]} – {st['window'][1]}  {STAGE_STATUS_ZH[st['status']]}{gate}")
     for track in ("topics", "special_plans", "outline", "tasks"):
@@ -40,20 +43,31 @@ def print_board(data: dict, console: Console | None = None, spec=None) -> None:
         if not rows:
             continue
         table = Table(title=titles[track], title_justify="left", show_lines=False, pad_edge=False)
-        for col in ("item", "title", "current milestone", "due", "owner", "light"):
-            table.add_column(col, overflow="ellipsis", no_wrap=True, max_width=24 if col == "title" else None,
-                             min_width=14 if col == "light" else None, ratio=1 if col == "title" else None)
+        for col in ("item", "title", "current", "due", "owner", "light"):
+            table.add_column(str(Msg(f"cli.board.col.{col}")), overflow="ellipsis", no_wrap=True,
+                             max_width=24 if col == "title" else None, min_width=14 if col == "light" else None,
+                             ratio=1 if col == "title" else None)
         for i in rows:
             cur = i["current"]
             light = i["light"]
-            extra = f" {cur['workdays_late']}d late" if cur and cur["workdays_late"] else ""
-            table.add_row(_esc(i["key"]), _esc(i["title"]), _esc(f"{cur['name']} ({cur['status_zh']})") if cur else "全部完成",
+            extra = " " + str(Msg("cli.board.late", n=cur["workdays_late"])) if cur and cur["workdays_late"] else ""
+            table.add_row(_esc(i["key"]), _esc(i["title"]),
+                          _esc(str(Msg("cli.board.current", name=cur["name"], status=cur["status_zh"]))) if cur
+                          else str(Msg("cli.board.all_done")),
                           cur["due"] if cur else "", _esc(cur["owner"] if cur else "/".join(i["lead"])),
                           f"[{LIGHT_STYLE[light]}]{LIGHT_ZH[light]}{extra}[/]")
         console.print(table)
     c = data["counts"]
-    console.print("legend: " + "  ".join(f"[{LIGHT_STYLE[k]}]{LIGHT_ZH[k]}[/]" for k in LIGHT_STYLE)
-                  + "   milestones: " + ", ".join(f"{k} {v}" for k, v in c["by_light"].items()))
+    counts = [Msg("cli.count", what=Msg(f"cli.light.{k}") if f"cli.light.{k}" in _codes() else k, n=v)
+              for k, v in c["by_light"].items()]
+    console.print(str(Msg("cli.board.legend", counts=counts,
+                          lights="  ".join(f"[{LIGHT_STYLE[k]}]{LIGHT_ZH[k]}[/]" for k in LIGHT_STYLE))))
+
+
+def _codes():
+    from stages.ground.catalogue import CATALOGUE
+
+    return CATALOGUE
 
 
 CELL = {"planned": ("计", "cyan"), "done": ("完", "green"), "late": ("滞", "bold red"), "": ("", "")}
@@ -62,7 +76,7 @@ CELL_LEGEND = {"planned": "计 = 计划", "done": "完 = 完成", "late": "滞 =
 
 def print_timeline(data: dict, console: Console | None = None) -> None:
     console = console or Console()
-    table = Table(title=f"主要工作节点  as of {data['as_of']}", title_justify="left", show_lines=True)
+    table = Table(title=str(Msg("cli.timeline.title", date=data["as_of"])), title_justify="left", show_lines=True)
     table.add_column("阶段", no_wrap=True)
     table.add_column("工作", min_width=16, max_width=40, overflow="fold", ratio=1)
     for q in data["quarters"]:
@@ -76,4 +90,5 @@ def print_timeline(data: dict, console: Console | None = None) -> None:
         table.add_row(_esc(row["stage_name"]) if row["stage"] != last else "", _esc(row["text"]), *cells)
         last = row["stage"]
     console.print(table)
-    console.print("legend: " + "  ".join(f"[{CELL[k][1]}]{v}[/]" for k, v in CELL_LEGEND.items()))
+    console.print(str(Msg("cli.timeline.legend",
+                          cells="  ".join(f"[{CELL[k][1]}]{v}[/]" for k, v in CELL_LEGEND.items()))))

@@ -28,7 +28,7 @@ def test_validate_the_shipped_config():
 
 
 @pytest.mark.parametrize("content,message", [
-    (None, "no such file"),
+    (None, "c.yaml：文件不存在"),
     ("id: [broken\n", "broken YAML"),
     ("", "the file is empty"),
     ("id: x\nversion: [1]\n", "version"),
@@ -105,7 +105,7 @@ def test_an_older_database_is_refused_in_one_line(tmp_path):
     con.close()
     p = run("status", db=f"sqlite:///{db}")
     assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert "made by an older plancycle: table milestone lacks ladder" in p.stderr
+    assert "由旧版 plancycle 建立：表 milestone 缺少 ladder；请迁移或新建数据库（未作任何修改）" in p.stderr
 
 
 def test_an_action_runs_in_process_without_prefect_or_a_server(tmp_path):
@@ -118,7 +118,7 @@ def test_an_action_runs_in_process_without_prefect_or_a_server(tmp_path):
     env.pop("PREFECT_API_URL", None)
     p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert "PREFECT=False" in p.stderr, p.stderr
-    assert "opened: topic-01:kickoff" in p.stdout
+    assert "  已开始：topic-01:kickoff" in p.stdout
     again = run("contractor", "topic-01", "某研究院", "--contact", "李四 13800000000", "--as-of", "2019-06-25", db=db, check=0)
     assert again.stdout == "此前（2019-06-25 09:00，cli（区发改委））已办理过同一事项，本次未重复办理\n"  # idempotent by its natural key
 

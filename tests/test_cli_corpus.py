@@ -32,18 +32,18 @@ BAD_BYTES = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what Python makes 
 # (id, argv, expected fragment of the one error line). "{db}", "{dir}", "{fifo}", "{big}", "{notdb}" are filled in.
 CORPUS = [
     # usage mistakes, whatever the typer / click version
-    ("typo-command", ["stauts"], "No such command 'stauts'"),
-    ("unknown-option", ["status", "--foo"], "No such option: --foo"),
-    ("option-of-another-command", ["show", "topic-01", "--as-of", "x"], "No such option: --as-of"),
-    ("missing-argument", ["show"], "Missing argument"),
-    ("missing-milestone", ["submit", "topic-01"], "Missing argument"),
-    ("missing-required-option", ["submit", "topic-03", "kickoff"], "Missing option '--by'"),
-    ("not-an-integer", ["extend", "--reason", "疫情", "--days", "abc"], "Invalid value for '--days'"),
-    ("option-without-value", ["status", "--dept"], "requires an argument"),
-    ("notice-id-not-a-number", ["notice", "render", "abc"], "Invalid value for"),
-    ("group-without-command", ["export"], "Missing command"),
-    ("review-neither", ["review", "topic-03", "kickoff"], "exactly one of --accept or --return"),
-    ("review-both", ["review", "topic-03", "kickoff", "--accept", "--return"], "exactly one of --accept or --return"),
+    ("typo-command", ["stauts"], "没有命令“stauts”"),
+    ("unknown-option", ["status", "--foo"], "没有选项 --foo"),
+    ("option-of-another-command", ["show", "topic-01", "--as-of", "x"], "没有选项 --as-of"),
+    ("missing-argument", ["show"], "缺少参数 item"),
+    ("missing-milestone", ["submit", "topic-01"], "缺少参数 milestone"),
+    ("missing-required-option", ["submit", "topic-03", "kickoff"], "缺少选项 '--by'"),
+    ("not-an-integer", ["extend", "--reason", "疫情", "--days", "abc"], "'--days' 的值无效：应为整数"),
+    ("option-without-value", ["status", "--dept"], "选项 '--dept' 需要给出值"),
+    ("notice-id-not-a-number", ["notice", "render", "abc"], "的值无效：应为整数"),
+    ("group-without-command", ["export"], "缺少子命令"),
+    ("review-neither", ["review", "topic-03", "kickoff"], "审核须在 --accept 和 --return 中选且只选一项"),
+    ("review-both", ["review", "topic-03", "kickoff", "--accept", "--return"], "审核须在 --accept 和 --return 中选且只选一项"),
     # dates
     ("as-of-feb-30", ["status", "--as-of", "2019-02-30"], "cannot read the date '2019-02-30'"),
     ("as-of-yesterday", ["status", "--as-of", "yesterday"], "cannot read the date 'yesterday'"),
@@ -55,27 +55,27 @@ CORPUS = [
     ("submit-year-1999", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--as-of", "1999-06-01"],
      "outside 2000–2099"),
     ("extend-bad-due-from", ["extend", "--reason", "疫情", "--days", "30", "--due-from", "2020-02-30"],
-     "--due-from must be a date"),
+     "--due-from 应为日期 YYYY-MM-DD，不能是 '2020-02-30'"),
     ("meeting-hour-25", ["meeting", "kickoff", "--at", "2019-07-12T25:00", "--dept", "区发改委"],
      "at: cannot read the date"),
     ("sweep-bad-date", ["sweep", "--as-of", "2019-02-30"], "cannot read the date '2019-02-30'"),
-    ("report-month-13", ["report", "monthly", "--month", "2019-13"], "--month must be YYYY-MM"),
+    ("report-month-13", ["report", "monthly", "--month", "2019-13"], "--month 应为 YYYY-MM，不能是 '2019-13'"),
     ("init-bad-date", ["init", str(MINI), "--as-of", "2019-02-30"], "cannot read the date '2019-02-30'"),
     ("submit-before-the-run", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--as-of", "2018-01-01"],
      "办理时间 2018-01-01 09:00 早于本周期建立之日（2019-06-01），未作任何更改"),
     # unknown items, milestones, departments, stages, bodies
-    ("unknown-item", ["submit", "topic-99", "kickoff", "--by", "区发改委"], "unknown item 'topic-99'"),
-    ("unknown-milestone", ["submit", "topic-03", "nope", "--by", "区教育局"], "has no milestone 'nope'"),
-    ("unknown-department", ["submit", "topic-03", "kickoff", "--by", "区不存在局"], "unknown department '区不存在局'"),
-    ("status-unknown-dept", ["status", "--dept", "区不存在局"], "unknown department '区不存在局'"),
-    ("status-unknown-stage", ["status", "--stage", "nowhere"], "unknown stage 'nowhere'"),
+    ("unknown-item", ["submit", "topic-99", "kickoff", "--by", "区发改委"], "未知事项 'topic-99'（用 `plancycle status` 查看本周期的事项）"),
+    ("unknown-milestone", ["submit", "topic-03", "nope", "--by", "区教育局"], "topic-03 没有节点 'nope'"),
+    ("unknown-department", ["submit", "topic-03", "kickoff", "--by", "区不存在局"], "未知部门 '区不存在局'"),
+    ("status-unknown-dept", ["status", "--dept", "区不存在局"], "未知部门 '区不存在局'"),
+    ("status-unknown-stage", ["status", "--stage", "nowhere"], "未知阶段 'nowhere'"),
     ("inbox-unknown-dept", ["inbox", "区不存在局"], "unknown department '区不存在局'"),
     ("show-unknown-item", ["show", "topic-99"], "unknown item 'topic-99'"),
-    ("propose-unknown-dept", ["propose", "区不存在局", "某某规划"], "unknown department '区不存在局'"),
-    ("contractor-unknown-topic", ["contractor", "topic-99", "某研究院", "--contact", "张三"], "unknown item 'topic-99'"),
+    ("propose-unknown-dept", ["propose", "区不存在局", "某某规划"], "未知部门 '区不存在局'"),
+    ("contractor-unknown-topic", ["contractor", "topic-99", "某研究院", "--contact", "张三"], "未知事项 'topic-99'"),
     ("meeting-unknown-topic", ["meeting", "kickoff", "--at", "2019-07-12T14:30", "--topic", "topic-99"],
-     "unknown item 'topic-99'"),
-    ("register-unknown-plan", ["register", "--confirm", "sp-99"], "unknown item 'sp-99'"),
+     "未知事项 'topic-99'"),
+    ("register-unknown-plan", ["register", "--confirm", "sp-99"], "未知事项 'sp-99'"),
     ("extend-unknown-item", ["extend", "--reason", "疫情", "--days", "3", "--item", "topic-99"],
      "unknown item 'topic-99'"),
     ("waive-unknown-milestone", ["waive", "topic-03", "nope", "--reason", "不招标"], "has no milestone 'nope'"),
@@ -83,15 +83,15 @@ CORPUS = [
     ("advance-from-wrong-stage", ["advance", "--from", "drafting"], "不能结束“drafting”阶段：本周期当前处于“research”阶段"),
     ("export-unknown-dept", ["export", "ledger", "--dept", "区不存在局", "--out", "{dir}/l.xlsx"],
      "unknown department '区不存在局'"),
-    ("notice-unknown", ["notice", "render", "999", "--out", "{dir}"], "plancycle: error: 没有文件 999（可用 `plancycle notices` 查看）"),
-    ("sign-unknown", ["notice", "sign", "999"], "plancycle: error: 本周期没有文件 999（可用 `plancycle notices` 查看）"),
+    ("notice-unknown", ["notice", "render", "999", "--out", "{dir}"], "plancycle：错误：没有文件 999（可用 `plancycle notices` 查看）"),
+    ("sign-unknown", ["notice", "sign", "999"], "plancycle：错误：本周期没有文件 999（可用 `plancycle notices` 查看）"),
     ("sign-bad-number", ["notice", "sign", "1", "--number", "长发改2019-1", "--set", "contact_person=陈明",
                          "--set", "contact_phone=021-22050000", "--set", "signer=李伟"],
      "N号（填写的是“长发改2019-1”）"),
     ("sign-placeholder", ["notice", "sign", "1"],
-     "plancycle: error: 文件暂不能签发：“联系人”、“联系电话”尚未填写或仍为占位内容，请先补充（文件 1）"),
+     "plancycle：错误：文件暂不能签发：“联系人”、“联系电话”尚未填写或仍为占位内容，请先补充（文件 1）"),
     ("sign-bad-set", ["notice", "sign", "1", "--set", "nonsense"], "--set takes FIELD=TEXT"),
-    ("edit-unknown-field", ["notice", "edit", "1", "--set", "title=x"], "plancycle: error: 不能修改“title”（可修改：place、contact_person、"
+    ("edit-unknown-field", ["notice", "edit", "1", "--set", "title=x"], "plancycle：错误：不能修改“title”（可修改：place、contact_person、"
      "contact_phone、contact_email、contact_address、signer、extra、attendees）"),
     ("unknown-cycle", ["--cycle", "other", "status"], "no cycle run other in this database"),
     ("review-not-submitted", ["review", "topic-03", "kickoff", "--accept"], "cannot accept topic-03"),
@@ -99,40 +99,40 @@ CORPUS = [
     ("days-overflow", ["extend", "--reason", "疫情", "--days", "99999999"], "days: must be between 1 and 3660"),
     ("days-zero", ["extend", "--reason", "疫情", "--days", "0"], "days: must be between 1 and 3660"),
     ("workdays-negative", ["extend", "--reason", "疫情", "--workdays", "-5"], "workdays: must be between 1 and 3660"),
-    ("notice-format", ["notice", "render", "1", "--format", "odt"], "--format must be docx, pdf or md"),
-    ("audit-limit-zero", ["audit", "--limit", "0"], "--limit must be at least 1"),
+    ("notice-format", ["notice", "render", "1", "--format", "odt"], "--format 只能是 docx、pdf 或 md，不能是 'odt'"),
+    ("audit-limit-zero", ["audit", "--limit", "0"], "--limit 至少为 1，不能是 0"),
     ("extend-empty-reason", ["extend", "--reason", "  ", "--days", "3"], "reason: is empty"),
     # files
     ("attach-missing", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{dir}/nothere.docx"],
-     "no such file to attach"),
-    ("attach-folder", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{dir}"], "it is a folder"),
+     "要附加的文件不存在："),
+    ("attach-folder", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{dir}"], "：这是文件夹（请附加其中的文件）"),
     ("attach-system-file", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "/etc/shadow"],
-     "a system file"),
-    ("attach-device", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "/dev/zero"], "a system file"),
-    ("attach-fifo", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{fifo}"], "not a regular file"),
-    ("attach-too-big", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{big}"], "at most 50 MB"),
-    ("validate-missing", ["validate", "{dir}/nothere.yaml"], "no such file"),
-    ("validate-folder", ["validate", "{dir}"], "is a folder"),
-    ("validate-fifo", ["validate", "{fifo}"], "not a regular file"),
-    ("validate-device", ["validate", "/dev/zero"], "not a regular file"),
-    ("validate-too-big", ["validate", "{big}"], "a cycle definition is at most"),
-    ("init-config-folder", ["init", "{dir}"], "is a folder"),
-    ("export-out-folder", ["export", "ledger", "--out", "{dir}"], "is a folder; give a file name"),
+     "无法附加 /etc/shadow：这是系统文件，不是成果材料"),
+    ("attach-device", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "/dev/zero"], "无法附加 /dev/zero：这是系统文件，不是成果材料"),
+    ("attach-fifo", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{fifo}"], "/pipe：不是普通文件"),
+    ("attach-too-big", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{big}"], "/big.docx：60 MB；最大 50 MB"),
+    ("validate-missing", ["validate", "{dir}/nothere.yaml"], "/nothere.yaml：文件不存在"),
+    ("validate-folder", ["validate", "{dir}"], "：是文件夹，不是周期定义文件"),
+    ("validate-fifo", ["validate", "{fifo}"], "/pipe：不是普通文件（周期定义应为 YAML 文件）"),
+    ("validate-device", ["validate", "/dev/zero"], "/dev/zero：不是普通文件（周期定义应为 YAML 文件）"),
+    ("validate-too-big", ["validate", "{big}"], "字节；周期定义文件最大 2097152 字节"),
+    ("init-config-folder", ["init", "{dir}"], "：是文件夹，不是周期定义文件"),
+    ("export-out-folder", ["export", "ledger", "--out", "{dir}"], "是文件夹；请给出文件名"),
     # --db
-    ("db-mysql", ["--db", "mysql://u:p@localhost/plan", "status"], "database driver for mysql is not installed"),
-    ("db-unknown-scheme", ["--db", "nosuchdb://x/y", "status"], "database driver for nosuchdb is not installed"),
-    ("db-unparsable", ["--db", "::::", "status"], "cannot read the database URL"),
-    ("db-missing-file", ["--db", "sqlite:///{dir}/nothere.db", "status"], "no database at"),
-    ("db-missing-file-action", ["--db", "sqlite:///{dir}/nothere.db", "propose", "区商务委", "某某规划"], "no database at"),
-    ("db-not-a-database", ["--db", "sqlite:///{notdb}", "status"], "is not a SQLite database"),
+    ("db-mysql", ["--db", "mysql://u:p@localhost/plan", "status"], "未安装 mysql 的数据库驱动；请使用 sqlite:/// 或 postgresql://"),
+    ("db-unknown-scheme", ["--db", "nosuchdb://x/y", "status"], "未安装 nosuchdb 的数据库驱动"),
+    ("db-unparsable", ["--db", "::::", "status"], "无法识别数据库地址 '::::'"),
+    ("db-missing-file", ["--db", "sqlite:///{dir}/nothere.db", "status"], "/nothere.db 处没有数据库；请先用 `plancycle init` 建立"),
+    ("db-missing-file-action", ["--db", "sqlite:///{dir}/nothere.db", "propose", "区商务委", "某某规划"], "/nothere.db 处没有数据库"),
+    ("db-not-a-database", ["--db", "sqlite:///{notdb}", "status"], "/notes.txt 不是 SQLite 数据库（未作任何修改）"),
     ("db-not-a-database-action", ["--db", "sqlite:///{notdb}", "approve", "leading_group", "special-plan-list"],
-     "is not a SQLite database"),
-    ("db-folder", ["--db", "sqlite:///{dir}", "status"], "is a folder, not a database"),
-    ("db-init-no-folder", ["--db", "sqlite:///{dir}/no/such/x.db", "init", str(MINI)], "no folder"),
-    ("db-non-utf8-path", ["--db", f"sqlite:///{{dir}}/{BAD_BYTES}.db", "status"], "is not valid UTF-8"),
+     "/notes.txt 不是 SQLite 数据库"),
+    ("db-folder", ["--db", "sqlite:///{dir}", "status"], "是文件夹，不是数据库"),
+    ("db-init-no-folder", ["--db", "sqlite:///{dir}/no/such/x.db", "init", str(MINI)], "/no/such 不存在"),
+    ("db-non-utf8-path", ["--db", f"sqlite:///{{dir}}/{BAD_BYTES}.db", "status"], "数据库地址不是有效的 UTF-8"),
     ("db-read-only", ["--db", "sqlite:///file:{db}?mode=ro&uri=true", "propose", "区商务委", "某某规划",
-                      "--as-of", "2019-07-01"], "is read-only; nothing was changed"),
-    ("db-unreachable-postgres", ["--db", "postgresql://u@127.0.0.1:1/plan", "status"], "cannot connect to the database"),
+                      "--as-of", "2019-07-01"], "为只读；未作任何修改"),
+    ("db-unreachable-postgres", ["--db", "postgresql://u@127.0.0.1:1/plan", "status"], "无法连接数据库："),
     # control characters, separators and lengths in free text
     ("note-bel", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--note", "按要求\x07报送"],
      "note: contains a control character (U+0007)"),
@@ -159,8 +159,8 @@ CORPUS = [
     ("title-empty", ["propose", "区商务委", "   "], "title: is empty"),
     # bytes that are not UTF-8
     ("item-not-utf8", ["submit", f"topic-{BAD_BYTES}", "kickoff", "--by", "区教育局"], "item: is not valid UTF-8 text"),
-    ("show-not-utf8", ["show", f"topic-{BAD_BYTES}"], "not valid UTF-8"),
-    ("validate-not-utf8-name", ["validate", f"{{dir}}/{BAD_BYTES}.yaml"], "no such file"),
+    ("show-not-utf8", ["show", f"topic-{BAD_BYTES}"], "参数、文件名或文件内容不是有效的 UTF-8 文本"),
+    ("validate-not-utf8-name", ["validate", f"{{dir}}/{BAD_BYTES}.yaml"], "：文件不存在"),
     ("note-not-utf8", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--note", f"说明{BAD_BYTES}"],
      "note: is not valid UTF-8 text"),
 ]
@@ -221,10 +221,10 @@ def check_refusal(code, out, err, fragment):
     assert "Traceback" not in err and "Traceback" not in out
     assert code == 2, err
     assert out == ""
-    errors = [ln for ln in lines if ln.startswith("plancycle: error: ")]
+    errors = [ln for ln in lines if ln.startswith("plancycle：错误：")]
     assert len(errors) == 1, lines
     assert lines[-1] == errors[0]
-    assert len(lines) == 1 or (len(lines) == 2 and lines[0].startswith("usage: plancycle")), lines
+    assert len(lines) == 1 or (len(lines) == 2 and lines[0].startswith("用法：plancycle ")), lines
     assert fragment in errors[0], errors[0]
 
 
@@ -243,11 +243,11 @@ def test_a_paperwork_refusal_reads_chinese_by_default_and_english_on_request(pla
     """签发 refused for a placeholder left: the one line in Chinese, and in English with PLANCYCLE_LANG=en."""
     code, out, err = run_main(["notice", "sign", "1"], capsys)
     check_refusal(code, out, err, "")
-    assert err == "plancycle: error: 文件暂不能签发：“联系人”、“联系电话”尚未填写或仍为占位内容，请先补充（文件 1）\n"
+    assert err == "plancycle：错误：文件暂不能签发：“联系人”、“联系电话”尚未填写或仍为占位内容，请先补充（文件 1）\n"
     monkeypatch.setenv("PLANCYCLE_LANG", "en")
     code, out, err = run_main(["notice", "sign", "1"], capsys)
     check_refusal(code, out, err, "")
-    assert err == ("plancycle: error: document 1 cannot be signed: contact_person (联系人), contact_phone (联系电话) "
+    assert err == ("plancycle：错误：document 1 cannot be signed: contact_person (联系人), contact_phone (联系电话) "
                    "are empty or a placeholder; edit it first\n")
 
 
@@ -261,7 +261,7 @@ def test_a_read_command_in_an_empty_folder_creates_no_database(tmp_path, monkeyp
     for argv in (["status"], ["inbox", "区发改委"], ["timeline"], ["show", "topic-01"], ["audit"], ["notices"],
                  ["export", "ledger"], ["submit", "topic-01", "kickoff", "--by", "区发改委"]):
         code, out, err = run_main(argv, capsys)
-        check_refusal(code, out, err, "no database at plancycle.db; create one with `plancycle init`")
+        check_refusal(code, out, err, "plancycle.db 处没有数据库；请先用 `plancycle init` 建立")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -269,10 +269,10 @@ def test_init_says_which_date_it_used(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_main(["--db", f"sqlite:///{tmp_path / 'a.db'}", "init", str(MINI)], capsys)
     assert code in (0, None) and err == ""
-    assert "run started " in out and "give --as-of YYYY-MM-DD for another day" in out
+    assert "；周期于 " in out and "（取当前时间；如需指定其他日期，请用 --as-of YYYY-MM-DD）" in out
     code, out, err = run_main(["--db", f"sqlite:///{tmp_path / 'b.db'}", "init", str(MINI), "--as-of", "2019-06-01"],
                               capsys)
-    assert "run started 2019-06-01 09:00" in out and "give --as-of" not in out
+    assert "；周期于 2019-06-01 09:00 开始" in out and "--as-of" not in out
 
 
 def test_an_unexpected_error_is_one_internal_line_and_a_traceback_only_when_asked(place, monkeypatch, capsys):
@@ -284,11 +284,10 @@ def test_an_unexpected_error_is_one_internal_line_and_a_traceback_only_when_aske
     monkeypatch.setattr(stages.views.board, "board_of", boom)  # what both read paths compute the board with
     code, out, err = run_main(["status"], capsys)
     assert code == 70 and "Traceback" not in err
-    assert err.splitlines() == ["plancycle: internal error: RuntimeError: boom (run with PLANCYCLE_DEBUG=1 for the "
-                                "traceback)"]
+    assert err.splitlines() == ["plancycle：内部错误：RuntimeError：boom（设置 PLANCYCLE_DEBUG=1 运行可查看调用栈）"]
     monkeypatch.setenv("PLANCYCLE_DEBUG", "1")
     code, out, err = run_main(["status"], capsys)
-    assert code == 70 and "Traceback" in err and err.splitlines()[-1].startswith("plancycle: internal error:")
+    assert code == 70 and "Traceback" in err and err.splitlines()[-1].startswith("plancycle：内部错误：")
 
 
 def test_ctrl_c_is_aborted(place, monkeypatch, capsys):
@@ -299,7 +298,7 @@ def test_ctrl_c_is_aborted(place, monkeypatch, capsys):
 
     monkeypatch.setattr(stages.views.board, "board_of", interrupted)
     code, out, err = run_main(["status"], capsys)
-    assert code == 130 and err.strip().splitlines()[-1] == "plancycle: aborted" and "Traceback" not in err
+    assert code == 130 and err.strip().splitlines()[-1] == "plancycle：已中止" and "Traceback" not in err
 
 
 def test_help_is_not_an_error(capsys):

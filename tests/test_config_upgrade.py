@@ -260,7 +260,7 @@ def refused(capsys, argv, fragment):
     code, out, err = run_main(argv, capsys)
     lines = err.strip().splitlines()
     assert code == 2 and out == "" and len(lines) == 1 and "Traceback" not in err, (code, out, err)
-    assert lines[0].startswith("plancycle: error: ") and fragment in lines[0], lines[0]
+    assert lines[0].startswith("plancycle：错误：") and fragment in lines[0], lines[0]
 
 
 def test_a_file_that_does_not_validate_is_refused(tmp_path, capsys):

@@ -180,7 +180,7 @@ def test_an_older_schema_is_left_to_the_normal_path(moved_db, tmp_path, capsys, 
     took, out, err = fast(capsys, monkeypatch, f"sqlite:///{copy}", "status")
     assert not took
     code, out, err = normal(capsys, monkeypatch, f"sqlite:///{copy}", "status")
-    assert code == 2 and "older plancycle" in err
+    assert code == 2 and "由旧版 plancycle 建立：缺少表 message；请迁移或新建数据库（未作任何修改）" in err
 
 
 def test_a_read_imports_no_sqlalchemy_typer_or_prefect(moved_db):
@@ -220,8 +220,8 @@ def program(db, *argv, stdout=subprocess.PIPE, fast="1"):
 
 @pytest.mark.parametrize("argv,code,says", [
     (("--help",), 0, "Usage: plancycle"), (("status", "--help"), 0, "Usage: plancycle status"),
-    (("stauts",), 2, "No such command 'stauts'"), (("status", "--as-of", "2019-02-30"), 2, "cannot read the date"),
-    (("inbox", "区不存在局"), 2, "unknown department"), (("status", "--foo"), 2, "No such option"),
+    (("stauts",), 2, "plancycle：错误：没有命令“stauts”"), (("status", "--as-of", "2019-02-30"), 2, "cannot read the date"),
+    (("inbox", "区不存在局"), 2, "unknown department"), (("status", "--foo"), 2, "plancycle：错误：没有选项 --foo"),
 ])
 def test_the_console_script_leaves_everything_else_to_the_cli(moved_db, argv, code, says):
     """pyproject's `plancycle` is app.fastread:main: help and usage mistakes still reach typer and the CLI's error

@@ -501,7 +501,7 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
         "alias-bomb": (_cycle(bomb, _laughs(9) + BASE), "too many values"),
         "deep-5000": (_cycle(deep, BASE + "note: " + "[" * 5000 + "]" * 5000 + "\n"), "nested more than 64 levels"),
         "gate-loop": (CORPUS / "gate-loop-two.yaml", "阶段门“a-gate”经由 b-gate → a-gate 引用了自身"),
-        "fifo": (fifo, "fifo.yaml: "),
+        "fifo": (fifo, "fifo.yaml：不是普通文件（周期定义应为 YAML 文件）"),
         "notices-organ-list": (CORPUS / "notices-organ-list.yaml", "organ: 应为映射，不是列表"),
     }
 
@@ -516,7 +516,7 @@ def test_cli_validate_refuses_hostile_files_in_one_line(tmp_path):
         assert "Traceback" not in proc.stderr, (case, proc.stderr[-2000:])
         lines = proc.stderr.splitlines()
         assert len(lines) == 1, (case, proc.stderr[-2000:])
-        assert lines[0].startswith("plancycle: error: ") and fragment in lines[0], (case, lines[0])
+        assert lines[0].startswith("plancycle：错误：") and fragment in lines[0], (case, lines[0])
 
 
 def test_cli_ruamel_warnings_do_not_reach_stderr(tmp_path):
@@ -530,7 +530,7 @@ def test_cli_ruamel_warnings_do_not_reach_stderr(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "app.cli", "validate", str(old)], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
-    assert proc.stderr.startswith(f"plancycle: error: {old}:")
+    assert proc.stderr.startswith(f"plancycle：错误：{old}:")
 
 
 def test_cli_init_refuses_a_gate_loop(tmp_path):

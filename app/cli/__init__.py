@@ -26,15 +26,18 @@ import typer
 from app.cli import config, cycle, demo, documents, export, indicators, messages, moves, serving, users, views
 from app.cli.acting import _PREPARED
 from app.cli.boundary import _handle
-from app.cli.common import State, _say
+from app.cli.common import H, Msg, PlancycleError, State, _say
+from app.lines import take_lang
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="plancycle: run a district Five-Year-Plan preparation cycle (前期研究 → 规划编制 → 审议发布).")
+                  help=H("cli.help.app"))
 
 
 @app.callback()
-def _root(db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL (default: $PLANCYCLE_DATABASE_URL or sqlite:///plancycle.db)"),
-          cycle: Optional[str] = typer.Option(None, "--cycle", help="cycle id, when the database holds several runs")):
+def _root(db: Optional[str] = typer.Option(None, "--db", help=H("cli.help.root_db")),
+          cycle: Optional[str] = typer.Option(None, "--cycle", help=H("cli.help.root_cycle")),
+          lang: Optional[str] = typer.Option(None, "--lang", metavar="zh|en", help=H("cli.help.lang"))):
+    # (--lang is taken from the command line before it is parsed, wherever it stands: app.lines.take_lang)
     State.db = db
     State.cycle = cycle
 
@@ -82,11 +85,13 @@ def _main(argv: list[str] | None) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     debug = os.environ.get("PLANCYCLE_DEBUG", "").strip() not in ("", "0", "false", "no")
-    args = sys.argv[1:] if argv is None else list(argv)
+    args, bad_lang = take_lang(sys.argv[1:] if argv is None else list(argv))
     State.db = State.cycle = None
     _PREPARED.clear()
     try:
-        command = typer.main.get_command(app)
+        if bad_lang is not None:
+            raise PlancycleError("cli.lang", value=repr(bad_lang))
+        command = retranslate(typer.main.get_command(app))
         rv = command.main(args=args, standalone_mode=False, prog_name="plancycle")
     except SystemExit:
         raise
@@ -94,6 +99,45 @@ def _main(argv: list[str] | None) -> None:
         _handle(exc, debug)
         raise  # not reached: _handle exits
     if rv == 130:  # typer ≥ 0.29 turns Ctrl-C into Exit(130), which click returns when not standalone
-        _say("plancycle: aborted")
+        _say(str(Msg("cli.aborted")))
     if isinstance(rv, int) and rv:
         sys.exit(rv)
+
+
+_PANELS = {"ARGUMENTS_PANEL_TITLE": ("参数", "Arguments"), "OPTIONS_PANEL_TITLE": ("选项", "Options"),
+           "COMMANDS_PANEL_TITLE": ("命令", "Commands")}
+
+
+def retranslate(command):
+    """The command tree with every ``--help`` text (``cli.help.*``) in the current language: the texts were
+    rendered when the modules were imported, perhaps in another language than this command line's ``--lang``."""
+    from stages.ground.catalogue import CATALOGUE
+    from stages.ground.i18n import current
+
+    lang = current()
+    texts = {}
+    for code, pair in CATALOGUE.items():
+        if code.startswith("cli.help."):
+            for text in pair:
+                texts[text] = str(Msg(code))
+    try:
+        from typer import rich_utils
+
+        for name, (zh, en) in _PANELS.items():
+            setattr(rich_utils, name, zh if lang == "zh" else en)
+    except ImportError:  # typer without rich: its plain help
+        pass
+
+    def walk(cmd) -> None:
+        for attr in ("help", "short_help"):
+            value = getattr(cmd, attr, None)
+            if isinstance(value, str) and value in texts:
+                setattr(cmd, attr, texts[value])
+        for p in getattr(cmd, "params", ()):
+            if isinstance(getattr(p, "help", None), str) and p.help in texts:
+                p.help = texts[p.help]
+        for sub in (getattr(cmd, "commands", None) or {}).values():
+            walk(sub)
+
+    walk(command)
+    return command

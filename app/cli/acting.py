@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from app.cli.common import (MAX_ATTACHMENT_BYTES, SYSTEM_DIRS, PlancycleError, State, _check_dept, _database_url,
+from app.cli.common import (MAX_ATTACHMENT_BYTES, SYSTEM_DIRS, Msg, PlancycleError, State, _check_dept, _database_url,
                             _engine, _load_spec, _open_run, _print_json)
 
 
@@ -20,24 +20,24 @@ def _attachment(p: str) -> None:
     try:
         real = path.resolve()
     except (OSError, RuntimeError):
-        raise PlancycleError(f"cannot attach {shown}: the path cannot be resolved") from None
+        raise PlancycleError("cli.attach.unresolvable", path=shown) from None
     if any(str(real) == d or str(real).startswith(d + "/") for d in SYSTEM_DIRS):
-        raise PlancycleError(f"cannot attach {shown}: a system file, not a deliverable")
+        raise PlancycleError("cli.attach.system", path=shown)
     if not path.exists():
-        raise PlancycleError(f"no such file to attach: {shown}")
+        raise PlancycleError("cli.attach.none", path=shown)
     if path.is_dir():
-        raise PlancycleError(f"cannot attach {shown}: it is a folder (attach the files in it)")
+        raise PlancycleError("cli.attach.folder", path=shown)
     if not path.is_file():
-        raise PlancycleError(f"cannot attach {shown}: not a regular file")
+        raise PlancycleError("cli.attach.not_regular", path=shown)
     size = path.stat().st_size
     if size > MAX_ATTACHMENT_BYTES:
-        raise PlancycleError(f"cannot attach {shown}: {size / 1048576:.0f} MB; at most "
-                             f"{MAX_ATTACHMENT_BYTES // 1048576} MB")
+        raise PlancycleError("cli.attach.too_big", path=shown, mb=f"{size / 1048576:.0f}",
+                             most=MAX_ATTACHMENT_BYTES // 1048576)
     try:
         with path.open("rb") as fh:
             fh.read(1)
     except OSError as exc:
-        raise PlancycleError(f"cannot attach {shown}: {exc.strerror or exc}") from None
+        raise PlancycleError("cli.attach.unreadable", path=shown, reason=exc.strerror or str(exc)) from None
 
 
 def _prepare(req, *, depts=(), items=(), milestone: tuple[str, str] | None = None) -> None:
@@ -63,14 +63,14 @@ def _prepare(req, *, depts=(), items=(), milestone: tuple[str, str] | None = Non
                 known = set(session.exec(select(Item.key).where(Item.run_id == run.id, Item.key.in_(keys))).all())
                 for k in keys:
                     if k not in known:
-                        raise PlancycleError(f"unknown item {k!r} (see `plancycle status` for the items of this cycle)")
+                        raise PlancycleError("cli.unknown_item", item=repr(k))
             if milestone:
                 item_key, ms = milestone
                 rows = session.exec(select(Milestone.ms_id, Milestone.name).where(Milestone.run_id == run.id,
                                                                                   Milestone.item_key == item_key)).all()
                 if not any(ms in r for r in rows):
-                    raise PlancycleError(f"{item_key} has no milestone {ms!r} (it has: "
-                                         + ", ".join(f"{a} {b}" for a, b in rows) + ")")
+                    raise PlancycleError("cli.no_milestone", item=item_key, ms=repr(ms),
+                                         have=[f"{a} {b}" for a, b in rows])
             _PREPARED[run.spec_path] = spec
     finally:
         engine.dispose()
@@ -105,14 +105,14 @@ def _quick_check(depts, items, milestone) -> None:
                 _check_dept(spec, d)
         for k in [k for k in items if k]:
             if con.execute("SELECT 1 FROM item WHERE run_id = ? AND key = ?", (run_id, k)).fetchone() is None:
-                raise PlancycleError(f"unknown item {k!r} (see `plancycle status` for the items of this cycle)")
+                raise PlancycleError("cli.unknown_item", item=repr(k))
         if milestone:
             item_key, ms = milestone
             found = con.execute("SELECT ms_id, name FROM milestone WHERE run_id = ? AND item_key = ?",
                                 (run_id, item_key)).fetchall()
             if found and not any(ms in r for r in found):
-                raise PlancycleError(f"{item_key} has no milestone {ms!r} (it has: "
-                                     + ", ".join(f"{a} {b}" for a, b in found) + ")")
+                raise PlancycleError("cli.no_milestone", item=item_key, ms=repr(ms),
+                                     have=[f"{a} {b}" for a, b in found])
     except PlancycleError:
         raise
     except Exception:  # noqa: BLE001 - not our schema, locked, …: the full check says what is wrong
@@ -139,13 +139,12 @@ def _report(out: dict, as_json: bool) -> None:
     if as_json:
         _print_json(out)
         return
-    typer.echo(out.get("message") or f"{out['action']} {out['target']}")
-    for label, key in (("opened", "opened"), ("completed", "completed"), ("gate ready", "gates_ready"),
-                       ("stage", "stages")):
+    typer.echo(str(out.get("message") or f"{out['action']} {out['target']}"))
+    for key in ("opened", "completed", "gates_ready", "stages"):
         if out.get(key):
-            typer.echo(f"  {label}: " + ", ".join(out[key]))
+            typer.echo("  " + str(Msg(f"cli.report.{key}", names=list(out[key]))))
     for n in (out.get("data") or {}).get("drafts", []):
-        typer.echo(f"  drafted {n['genre']} #{n['id']}: {n['title']} — sign it off with `plancycle notice sign {n['id']}`")
+        typer.echo("  " + str(Msg("cli.report.drafted", genre=n["genre"], id=n["id"], title=n["title"])))
     signed = (out.get("data") or {}).get("notice")
     if signed:
         typer.echo(f"  #{signed['id']} {signed['number'] or '（' + signed['genre'] + '，不编号）'} {signed['title']}")
@@ -158,10 +157,9 @@ def parse_figure(text: str) -> dict:
 
     of, sep, rest = text.rpartition("=")
     if not sep:
-        raise PlancycleError(f"--figure {text!r}: expected NAME=NUMBER, e.g. 区级一般公共预算收入=26.3% "
-                             "(=26.3 for a milestone's only target)")
+        raise PlancycleError("cli.figure.form", text=repr(text))
     try:
         value, unit = parse_number(rest)
     except ValueError as exc:
-        raise PlancycleError(f"--figure {text!r}: {exc}") from None
+        raise PlancycleError("cli.figure.bad", text=repr(text), detail=str(exc)) from None
     return {"of": of.strip(), "value": value, "unit": unit}

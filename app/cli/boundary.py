@@ -9,10 +9,9 @@ import sys
 
 import typer
 
-from app.cli.common import PlancycleError, _database_url, _say
+import re
 
-
-DEBUG_HINT = "(run with PLANCYCLE_DEBUG=1 for the traceback)"
+from app.cli.common import Msg, PlancycleError, _database_url, _say
 DRIVERS = {"MySQLdb", "pymysql", "mysql", "psycopg2", "psycopg", "cx_Oracle", "oracledb", "pyodbc", "pymssql",
            "asyncpg", "aiosqlite", "pg8000", "mariadb"}
 
@@ -30,18 +29,61 @@ def _usage_line(ctx) -> str:
         text = ""
     line = " ".join(text.split())
     if not line:
-        return "usage: plancycle [--db URL] COMMAND [ARGS]... (plancycle --help for the commands)"
+        return str(Msg("cli.usage.default"))
     if line.lower().startswith("usage:"):
-        line = "usage:" + line[len("usage:"):]
-    return f"{line} (--help for more)"
+        line = line[len("usage:"):].strip()
+    return str(Msg("cli.usage.line", usage=line))
+
+
+_USAGE = [  # click's usage messages (English whatever the language) → the catalogue's
+    (re.compile(r"No such command '(.+)'\.?$"), "cli.usage.no_such_command"),
+    (re.compile(r"No such option: (\S+?)\.?$"), "cli.usage.no_such_option"),
+    (re.compile(r"Missing argument '(.+)'\.?$"), "cli.usage.missing_argument"),
+    (re.compile(r"Missing option '(.+)'\.?$"), "cli.usage.missing_option"),
+    (re.compile(r"Option '(.+)' requires an argument\.?$"), "cli.usage.requires_value"),
+    (re.compile(r"Got unexpected extra argument \((.+)\)$"), "cli.usage.extra_arg"),
+    (re.compile(r"Missing command\.?()$"), "cli.usage.missing_command"),
+    (re.compile(r"Got unexpected extra arguments \((.+)\)$"), "cli.usage.extra_args"),
+]
+_SUGGEST = re.compile(r"\s*Did you mean (.+?)\?$")
+_POSSIBLE = re.compile(r"\s*\(Possible options: (.+)\)$")
+_INVALID = re.compile(r"Invalid value for '(.+?)': (.+)$", re.S)
+_NOT_INT = re.compile(r"'(.*)' is not a valid integer\.?$")
+
+
+def usage_message(text: str) -> str:
+    """A usage mistake's message, in the reader's language (the kinds a user meets; others as click says them)."""
+    text = " ".join(text.split())
+    hint = ""
+    m = _SUGGEST.search(text)
+    if m:
+        text, hint = text[:m.start()], str(Msg("cli.usage.did_you_mean", names=m.group(1)))
+    m = _POSSIBLE.search(text)
+    if m:
+        text, hint = text[:m.start()], str(Msg("cli.usage.possible", names=m.group(1)))
+    for pattern, code in _USAGE:
+        m = pattern.match(text)
+        if m:
+            params = {"args" if code.startswith("cli.usage.extra_arg") else "name": m.group(1)} if m.group(1) else {}
+            return str(Msg(code, **params)) + hint
+    m = _INVALID.match(text)
+    if m:
+        detail = m.group(2)
+        n = _NOT_INT.match(detail)
+        if n:
+            detail = str(Msg("cli.usage.not_integer", value=repr(n.group(1))))
+        elif detail == Msg("cli.usage.want_integer").render("en"):
+            detail = str(Msg("cli.usage.want_integer"))
+        return str(Msg("cli.usage.invalid_value", name=m.group(1), detail=detail)) + hint
+    return text + hint
 
 
 def _driver_message() -> str:
     try:
-        backend = _database_url().split(":", 1)[0].split("+", 1)[0] or "this URL"
+        backend = _database_url().split(":", 1)[0].split("+", 1)[0] or Msg("cli.db.this_url")
     except Exception:
-        backend = "this URL"
-    return f"database driver for {backend} is not installed; use sqlite:/// or postgresql://"
+        backend = Msg("cli.db.this_url")
+    return str(Msg("cli.db.driver", backend=backend, missing=""))
 
 
 def _database_message(exc: BaseException) -> str:
@@ -54,47 +96,49 @@ def _database_message(exc: BaseException) -> str:
     try:
         where = _database_url()
     except Exception:
-        where = "the database"
+        where = str(Msg("cli.db.the_database"))
     if "NoSuchModuleError" in kinds:
         return _driver_message()
+    the = lambda code, **kw: str(Msg(code, where=where, **kw))  # noqa: E731
     if "ArgumentError" in kinds:
-        return f"cannot read the database URL {where!r}; use sqlite:///FILE or postgresql://USER@HOST/DATABASE"
+        return str(Msg("cli.db.bad_url", url=repr(where)))
     if "readonly database" in low or "read-only" in low or "read only" in low:
-        return f"the database {where} is read-only; nothing was changed"
+        return the("cli.db.read_only")
     if "database is locked" in low or "database is busy" in low:
-        return f"the database {where} is busy (another plancycle is writing to it); nothing was changed, try again"
+        return the("cli.db.busy")
     if "file is not a database" in low or "not a database" in low:
-        return f"{where} is not a SQLite database (nothing was changed)"
+        return the("cli.db.not_sqlite")
     if "unable to open database file" in low:
-        return f"cannot open the database {where} (check the path and its folder's permissions)"
+        return the("cli.db.cannot_open")
     if "connection" in low or "could not connect" in low or "password authentication" in low:
-        return f"cannot connect to the database: {first}"
-    return f"database: {first}"
+        return str(Msg("cli.db.cannot_connect", detail=first))
+    return str(Msg("cli.db.other", detail=first))
 
 
 def _explain(exc: BaseException) -> tuple[str, int] | None:
-    """(one line, exit code) for an error a user can cause; None for a fault of ours."""
+    """(one line, exit code) for an error a user can cause; None for a fault of ours. The line is the message
+    alone: :func:`_handle` frames it (``plancycle: error: …``)."""
     kinds = _kinds(exc)
     module = type(exc).__module__ or ""
     if isinstance(exc, PlancycleError):
-        return f"error: {exc}", 2
+        return str(exc), 2
     if "ValidationError" in kinds and module.startswith("pydantic"):
         from stages.rules.requests import first_error
 
-        return f"error: {first_error(exc)}", 2
+        return str(first_error(exc)), 2
     if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in DRIVERS:
-        return f"error: {_driver_message()}", 2
+        return _driver_message(), 2
     if module.startswith(("sqlalchemy", "sqlite3", "psycopg")) or "DBAPIError" in kinds:
-        return f"error: {_database_message(exc)}", 2
+        return _database_message(exc), 2
     if isinstance(exc, OverflowError):
-        return f"error: a number or a date is out of range ({exc})", 2
+        return str(Msg("cli.overflow", detail=str(exc))), 2
     if isinstance(exc, UnicodeError):
-        return "error: an argument, a file name or a file's content is not valid UTF-8 text", 2
+        return str(Msg("cli.not_utf8")), 2
     if isinstance(exc, OSError) and exc.filename is not None:
         name = str(exc.filename)
-        return f"error: {name}: {exc.strerror or exc}", 2
+        return str(Msg("cli.os_error", name=name, reason=exc.strerror or str(exc))), 2
     if isinstance(exc, OSError) and exc.errno is not None:
-        return f"error: {exc.strerror or exc}", 2
+        return str(exc.strerror or exc), 2
     return None
 
 
@@ -105,7 +149,7 @@ def _handle(exc: BaseException, debug: bool) -> None:
     if (isinstance(exc, typer.Exit) or "Exit" in kinds and "ClickException" not in kinds) and not interrupted:
         sys.exit(getattr(exc, "exit_code", 0) or 0)
     if isinstance(exc, (KeyboardInterrupt, typer.Abort)) or "Abort" in kinds or interrupted:  # typer ≥ 0.29: Exit(130)
-        _say("plancycle: aborted")
+        _say(str(Msg("cli.aborted")))
         sys.exit(130)
     if isinstance(exc, BrokenPipeError):  # `plancycle status | head`: the reader left; nothing to say
         try:
@@ -120,15 +164,15 @@ def _handle(exc: BaseException, debug: bool) -> None:
             sys.stdout.write(text.rstrip("\n") + "\n")
         if ctx is None or ctx.parent is None:
             sys.exit(0)
-        _say(f"plancycle: error: missing command: {ctx.command_path} COMMAND")
+        _say(str(Msg("cli.error", msg=Msg("cli.missing_command", path=ctx.command_path))))
         sys.exit(2)
     if "UsageError" in kinds:
         msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        _say(_usage_line(getattr(exc, "ctx", None)), f"plancycle: error: {msg}")
+        _say(_usage_line(getattr(exc, "ctx", None)), str(Msg("cli.error", msg=usage_message(msg))))
         sys.exit(2)
     if "ClickException" in kinds:
         msg = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        _say(f"plancycle: error: {msg}")
+        _say(str(Msg("cli.error", msg=msg)))
         sys.exit(getattr(exc, "exit_code", 1) or 1)
     explained = _explain(exc)
     if debug:
@@ -137,8 +181,8 @@ def _handle(exc: BaseException, debug: bool) -> None:
         traceback.print_exception(exc)
     if explained is not None:
         line, code = explained
-        _say(f"plancycle: {line}")
+        _say(str(Msg("cli.error", msg=line)))
         sys.exit(code)
     msg = (str(exc).strip().splitlines() or [""])[0]
-    _say(f"plancycle: internal error: {type(exc).__name__}: {msg[:300]} {DEBUG_HINT}")
+    _say(str(Msg("cli.internal", kind=type(exc).__name__, msg=msg[:300])))
     sys.exit(70)

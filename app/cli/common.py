@@ -20,12 +20,19 @@ from app.lines import print_json as _print_json
 from app.readcache import DEFAULT_DB, remember_schema
 from app.readcache import load_spec as _load_spec  # the spec cache, shared with the fast read path
 from stages.ground.errors import PlancycleError
+from stages.ground.i18n import Msg
 from stages.ground.paths import DEFAULT_CYCLE as DEFAULT_CONFIG
 
 # pydantic would scan every installed package's entry points for plugins on its first model (~15 ms here)
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-__all__ = ["DEFAULT_CONFIG", "DEFAULT_DB", "PlancycleError", "State", "_print_json", "_load_spec"]
+__all__ = ["DEFAULT_CONFIG", "DEFAULT_DB", "H", "Msg", "PlancycleError", "State", "_print_json", "_load_spec"]
+
+
+def H(code: str) -> str:
+    """A ``--help`` text (``cli.help.*``) in the reader's language as the CLI is built; ``app.cli.main`` renders
+    them again in the language of the command line it runs (``--lang``), see :func:`app.cli.retranslate`."""
+    return str(Msg(code))
 
 
 MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the Changning cycle is 40 KB
@@ -55,19 +62,17 @@ def _checked_url(create: bool = False, write: bool = False):
     from sqlalchemy.exc import ArgumentError
 
     raw = _database_url()
-    _no_surrogates(raw, "the database URL")
+    _no_surrogates(raw, Msg("cli.what.db_url"))
     try:
         url = make_url(raw)
     except (ArgumentError, ValueError):
-        raise PlancycleError(f"cannot read the database URL {raw!r}; use sqlite:///FILE or "
-                             "postgresql://USER@HOST/DATABASE") from None
+        raise PlancycleError("cli.db.bad_url", url=repr(raw)) from None
     backend = url.get_backend_name()
     try:
         url.get_dialect()
     except Exception as exc:  # NoSuchModuleError, or the driver's own ModuleNotFoundError
-        raise PlancycleError(f"database driver for {backend} is not installed; use sqlite:/// or postgresql://"
-                             + (f" ({exc.name} is missing)" if isinstance(exc, ImportError) and exc.name else "")) \
-            from None
+        missing = Msg("cli.db.driver_missing", name=exc.name) if isinstance(exc, ImportError) and exc.name else ""
+        raise PlancycleError("cli.db.driver", backend=backend, missing=missing) from None
     if backend == "sqlite" and url.database not in (None, "", ":memory:") and not str(url.database).startswith("file:"):
         _check_sqlite_file(Path(url.database), create=create, write=write)
     return url
@@ -83,27 +88,27 @@ def _check_sqlite_file(path: Path, *, create: bool, write: bool) -> None:
     shown = str(path)
     if not path.exists():
         if not create:
-            raise PlancycleError(f"no database at {shown}; create one with `plancycle init`")
+            raise PlancycleError("cli.db.none", path=shown)
         folder = path.parent if str(path.parent) else Path(".")
         if not folder.is_dir():
-            raise PlancycleError(f"cannot create the database {shown}: no folder {folder}")
+            raise PlancycleError("cli.db.no_folder", path=shown, folder=str(folder))
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise PlancycleError(f"cannot create the database {shown}: the folder {folder} is read-only")
+            raise PlancycleError("cli.db.folder_read_only", path=shown, folder=str(folder))
         return
     if path.is_dir():
-        raise PlancycleError(f"{shown} is a folder, not a database")
+        raise PlancycleError("cli.db.is_folder", path=shown)
     if not path.is_file():
-        raise PlancycleError(f"{shown} is not a regular file, so not a database")
+        raise PlancycleError("cli.db.not_file", path=shown)
     try:
         with path.open("rb") as fh:
             head = fh.read(16)
     except OSError as exc:
-        raise PlancycleError(f"cannot read the database {shown}: {exc.strerror or exc}") from None
+        raise PlancycleError("cli.db.cannot_read", path=shown, reason=exc.strerror or str(exc)) from None
     if head and head != b"SQLite format 3\x00":
-        raise PlancycleError(f"{shown} is not a SQLite database (nothing was changed)")
+        raise PlancycleError("cli.db.not_sqlite", where=shown)
     if (write or create) and not (os.access(path, os.W_OK) and os.access(path.parent if str(path.parent) else ".",
                                                                           os.W_OK)):
-        raise PlancycleError(f"the database {shown} is read-only; nothing was changed")
+        raise PlancycleError("cli.db.read_only", where=shown)
 
 
 def _engine(create: bool = False, write: bool = False):
@@ -122,8 +127,8 @@ def _engine(create: bool = False, write: bool = False):
             check_schema(engine)  # a database of an older plancycle: its named migrations, once, data kept
         _check_schema(engine)
     if before is not None and before < SCHEMA_VERSION:
-        _say(f"plancycle: upgraded the database {url.render_as_string(hide_password=True)} from schema {before} to "
-             f"{SCHEMA_VERSION}; its data is kept")
+        _say(str(Msg("cli.db.upgraded", url=url.render_as_string(hide_password=True), before=before,
+                     after=SCHEMA_VERSION)))
     return engine
 
 
@@ -135,17 +140,15 @@ def _check_schema(engine) -> None:
     insp = inspect(engine)
     tables = set(insp.get_table_names())
     if "cycle_run" not in tables:
-        raise PlancycleError("no cycle run in this database; create one with `plancycle init`")
+        raise PlancycleError("cli.db.no_run")
     where = engine.url.render_as_string(hide_password=True)
     for table in SQLModel.metadata.sorted_tables:
         if table.name not in tables:
-            raise PlancycleError(f"database {where} was made by an older plancycle: table {table.name} is missing; "
-                                 "migrate it or start a new database (nothing was changed)")
+            raise PlancycleError("cli.db.old_table", where=where, table=table.name)
         have = {c["name"] for c in insp.get_columns(table.name)}
         missing = [c.name for c in table.columns if c.name not in have]
         if missing:
-            raise PlancycleError(f"database {where} was made by an older plancycle: table {table.name} lacks "
-                                 f"{', '.join(missing)}; migrate it or start a new database (nothing was changed)")
+            raise PlancycleError("cli.db.old_columns", where=where, table=table.name, columns=missing)
     remember_schema({t.name: [c.name for c in t.columns] for t in SQLModel.metadata.sorted_tables})
 
 
@@ -159,23 +162,23 @@ def _open_run(session):
 
 def _no_surrogates(value: str, what: str) -> None:
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise PlancycleError(f"{what} is not valid UTF-8 ({value.encode('utf-8', 'backslashreplace').decode()})")
+        raise PlancycleError("cli.not_utf8_value", what=what, value=value.encode("utf-8", "backslashreplace").decode())
 
 
 def _config_file(path: Path) -> Path:
     """A cycle definition to read: a regular, readable file of sane size (not a FIFO, a device or a folder)."""
     shown = str(path).encode("utf-8", "backslashreplace").decode()
     if not path.exists():
-        raise PlancycleError(f"{shown}: no such file")
+        raise PlancycleError("cli.file.none", path=shown)
     if path.is_dir():
-        raise PlancycleError(f"{shown}: is a folder, not a cycle definition")
+        raise PlancycleError("cli.file.folder", path=shown)
     if not path.is_file():
-        raise PlancycleError(f"{shown}: not a regular file (a cycle definition is a YAML file)")
+        raise PlancycleError("cli.file.not_regular", path=shown)
     size = path.stat().st_size
     if size > MAX_CONFIG_BYTES:
-        raise PlancycleError(f"{shown}: {size} bytes; a cycle definition is at most {MAX_CONFIG_BYTES} bytes")
+        raise PlancycleError("cli.file.too_big", path=shown, size=size, most=MAX_CONFIG_BYTES)
     if not os.access(path, os.R_OK):
-        raise PlancycleError(f"{shown}: cannot read it (permission denied)")
+        raise PlancycleError("cli.file.unreadable", path=shown)
     return path
 
 
@@ -207,22 +210,22 @@ def _check_dept(spec, dept: str) -> None:
     try:
         spec.department(dept)
     except KeyError:
-        raise PlancycleError(f"unknown department {dept!r} (use a short name such as {spec.coordinator.short}, "
-                             f"or an id such as {spec.coordinator.id})") from None
+        raise PlancycleError("cli.unknown_dept", dept=repr(dept), short=spec.coordinator.short,
+                             id=spec.coordinator.id) from None
 
 
 def _output_file(out: Path) -> None:
     """Where an export goes: not a folder, and in a folder we may write to."""
     _no_surrogates(str(out), "--out")
     if out.is_dir():
-        raise PlancycleError(f"--out {out} is a folder; give a file name")
+        raise PlancycleError("cli.out.folder", out=str(out))
     folder = out.parent if str(out.parent) else Path(".")
     if folder.exists() and not folder.is_dir():
-        raise PlancycleError(f"--out {out}: {folder} is not a folder")
+        raise PlancycleError("cli.out.not_folder", out=str(out), folder=str(folder))
     if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
-        raise PlancycleError(f"--out {out}: cannot write into {folder} (read-only)")
+        raise PlancycleError("cli.out.read_only", out=str(out), folder=str(folder))
     if out.exists() and not out.is_file():
-        raise PlancycleError(f"--out {out} is not a regular file")
+        raise PlancycleError("cli.out.not_file", out=str(out))
 
 
 def _date(value: Optional[str], flag: str):
@@ -233,7 +236,7 @@ def _date(value: Optional[str], flag: str):
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise PlancycleError(f"{flag} must be a date YYYY-MM-DD, not {value!r}") from None
+        raise PlancycleError("cli.bad_date", flag=flag, value=repr(value)) from None
 
 
 def _request(cls, **fields):
@@ -252,8 +255,8 @@ def _common(as_of, key) -> dict:
     return {"as_of": as_of, "key": key, "db": _database_url(), "cycle": State.cycle}
 
 
-AS_OF = typer.Option(None, "--as-of", help="when it happened (YYYY-MM-DD or YYYY-MM-DDTHH:MM); default now")
-KEY = typer.Option(None, "--key", help="idempotency key (default: a natural key for the request)")
+AS_OF = typer.Option(None, "--as-of", help=H("cli.help.as_of"))
+KEY = typer.Option(None, "--key", help=H("cli.help.key"))
 JSON = typer.Option(False, "--json")
 
 

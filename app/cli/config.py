@@ -11,9 +11,11 @@ from pathlib import Path
 
 import typer
 
+from app.cli.common import H
+
 from app.lines import print_json as _print_json
 
-config_app = typer.Typer(help="Cycle files: upgrade one to the newest schema.", no_args_is_help=True)
+config_app = typer.Typer(help=H("cli.help.config_app"), no_args_is_help=True)
 
 
 def run_note(name: str, cycle: str, version: int) -> str:
@@ -24,10 +26,10 @@ def run_note(name: str, cycle: str, version: int) -> str:
             f"{version} → {version + 1}; items, dates and roles are unchanged")
 
 
-@config_app.command("upgrade")
-def upgrade_cmd(file: Path = typer.Argument(..., help="a cycle file, e.g. config/cycles/changning-14th.yaml"),
-                dry_run: bool = typer.Option(False, "--dry-run", help="say what would change; write nothing"),
-                no_backup: bool = typer.Option(False, "--no-backup", help="do not keep the old file as FILE.bak"),
+@config_app.command("upgrade", help=H("cli.help.cmd_upgrade"))
+def upgrade_cmd(file: Path = typer.Argument(..., help=H("cli.help.upgrade_cmd_arg")),
+                dry_run: bool = typer.Option(False, "--dry-run", help=H("cli.help.upgrade_cmd_dry_run")),
+                no_backup: bool = typer.Option(False, "--no-backup", help=H("cli.help.upgrade_cmd_no_backup")),
                 as_json: bool = typer.Option(False, "--json")):
     """Rewrite a cycle file in the newest schema (schema: 2, roles written out); comments and layout are kept."""
     from stages.definition import upgrade

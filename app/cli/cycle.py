@@ -9,14 +9,14 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import (DEFAULT_CONFIG, PlancycleError, _checked_url, _config_file, _engine, _print_json,
+from app.cli.common import (H, Msg, DEFAULT_CONFIG, PlancycleError, _checked_url, _config_file, _engine, _print_json,
                             _request_check)
 
 commands = typer.Typer()
 
 
-@commands.command()
-def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. config/cycles/changning-14th.yaml"),
+@commands.command(help=H("cli.help.cmd_validate"))
+def validate(path: Path = typer.Argument(..., help=H("cli.help.validate_arg")),
              as_json: bool = typer.Option(False, "--json")):
     """Check a cycle definition; exit non-zero with one line per problem."""
     from stages.definition.loader import load_cycle
@@ -56,12 +56,12 @@ def validate(path: Path = typer.Argument(..., help="a cycle definition, e.g. con
             typer.echo(f"warning: {w}")
 
 
-@commands.command()
-def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definition to run"),
-         as_of: Optional[str] = typer.Option(None, "--as-of", help="the run's start (YYYY-MM-DD); default now"),
+@commands.command(help=H("cli.help.cmd_init"))
+def init(config: Path = typer.Argument(DEFAULT_CONFIG, help=H("cli.help.init_arg")),
+         as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.init_as_of")),
          as_json: bool = typer.Option(False, "--json"),
-         replace: bool = typer.Option(False, "--replace", help="start over: back the database file up, then make it anew"),
-         yes: bool = typer.Option(False, "--yes", help="with --replace: do not ask for confirmation")):
+         replace: bool = typer.Option(False, "--replace", help=H("cli.help.init_replace")),
+         yes: bool = typer.Option(False, "--yes", help=H("cli.help.init_yes"))):
     """Create the run for a cycle definition (the only command that creates a database). Again: changes nothing."""
     from sqlmodel import Session
 
@@ -82,15 +82,15 @@ def init(config: Path = typer.Argument(DEFAULT_CONFIG, help="the cycle definitio
         session.commit()
     started = ""
     if out.changed:
-        started = (f"; run started {when:%Y-%m-%d %H:%M}" + (" (now: give --as-of YYYY-MM-DD for another day)"
-                                                               if not as_of else ""))
+        started = str(Msg("cli.init.started", when=f"{when:%Y-%m-%d %H:%M}")) + (str(Msg("cli.init.now"))
+                                                                                 if not as_of else "")
     if as_json:
         _print_json({**out.as_dict(), "as_of": when.isoformat() if out.changed else None,
                      "backup": str(backup) if backup else None})
     else:
         if backup:
-            typer.echo(f"the previous database is kept as {backup}")
-        typer.echo(out.message + started + (f"; {len(out.opened)} milestones open" if out.changed else ""))
+            typer.echo(str(Msg("cli.init.backup", backup=str(backup))))
+        typer.echo(str(out.message) + started + (str(Msg("cli.init.open", n=len(out.opened))) if out.changed else ""))
 
 
 def _replace_database(yes: bool):

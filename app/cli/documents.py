@@ -9,15 +9,15 @@ from typing import Optional
 import typer
 
 from app.cli.acting import _act, _prepare
-from app.cli.common import (AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _engine, _open_run,
+from app.cli.common import (H, Msg, AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _engine, _open_run,
                             _print_json, _request_check)
 
 commands = typer.Typer()
 
 
-@commands.command("notices")
+@commands.command("notices", help=H("cli.help.cmd_notices_list"))
 def notices_list(kind: Optional[str] = typer.Option(None, "--kind"), issued: bool = typer.Option(False, "--issued",
-                 help="only issued documents"), as_json: bool = JSON):
+                 help=H("cli.help.notices_list_issued")), as_json: bool = JSON):
     """The notices this cycle has issued or recorded."""
     from sqlmodel import Session, select
 
@@ -43,12 +43,12 @@ def notices_list(kind: Optional[str] = typer.Option(None, "--kind"), issued: boo
                    f"{n['title'] or n['kind'] + ' — ' + n['about']}")
 
 
-notice_app = typer.Typer(help="One document: render, edit or sign it off (签发).")
+notice_app = typer.Typer(help=H("cli.help.notice_app"))
 
 
-@notice_app.command("render")
-def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", help="docx, pdf or md"),
-                  out: Path = typer.Option(Path("."), "--out", help="directory to write into")):
+@notice_app.command("render", help=H("cli.help.cmd_notice_render"))
+def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", help=H("cli.help.notice_render_format")),
+                  out: Path = typer.Option(Path("."), "--out", help=H("cli.help.notice_render_out"))):
     """Render a filed notice again (the same bytes as when it was issued) into DIR."""
     import hashlib
 
@@ -57,7 +57,7 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
     from stages.paperwork.notices import render_notice
 
     if fmt not in ("docx", "md", "pdf"):
-        raise PlancycleError(f"--format must be docx, pdf or md, not {fmt!r}")
+        raise PlancycleError("cli.format", fmt=repr(fmt))
     engine = _engine()
     with Session(engine) as session:
         _open_run(session)
@@ -68,7 +68,7 @@ def notice_render(notice_id: int, fmt: str = typer.Option("docx", "--format", he
     path = out / name
     path.write_bytes(data)
     same = fmt != "docx" or hashlib.sha256(data).hexdigest() == stored
-    typer.echo(f"{path}" + ("" if same else "  (differs from the filed checksum: the template changed since)"))
+    typer.echo(f"{path}" + ("" if same else str(Msg("cli.render.differs"))))
 
 
 def _changes(pairs: list[str]) -> dict:
@@ -76,16 +76,15 @@ def _changes(pairs: list[str]) -> dict:
     for p in pairs or []:
         field, sep, value = p.partition("=")
         if not sep or not field.strip():
-            raise PlancycleError(f"--set takes FIELD=TEXT (e.g. contact_person=陈明), not {p!r}")
+            raise PlancycleError("cli.set_form", text=repr(p))
         out[field.strip()] = value
     return out
 
 
-SET = typer.Option(None, "--set", help="FIELD=TEXT: place, contact_person, contact_phone, contact_email, "
-                                       "contact_address, signer, attendees, extra (repeatable)")
+SET = typer.Option(None, "--set", help=H("cli.help.set_set"))
 
 
-@notice_app.command("edit")
+@notice_app.command("edit", help=H("cli.help.cmd_notice_edit"))
 def notice_edit(notice_id: int, sets: Optional[list[str]] = SET, by: Optional[str] = typer.Option(None, "--by"),
                 as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Change a draft's free-text parts before it is signed."""
@@ -93,15 +92,15 @@ def notice_edit(notice_id: int, sets: Optional[list[str]] = SET, by: Optional[st
 
     changes = _changes(sets or [])
     if not changes:
-        raise PlancycleError("nothing to change: give --set FIELD=TEXT")
+        raise PlancycleError("cli.nothing_to_change")
     req = _request_check(lambda: EditDocumentRequest(notice=notice_id, changes=changes, by=by, **_common(as_of, key)))
     _prepare(req, depts=[req.by])
     _act("edit_document", req, as_json)
 
 
-@notice_app.command("sign")
+@notice_app.command("sign", help=H("cli.help.cmd_notice_sign"))
 def notice_sign(notice_id: int, number: Optional[str] = typer.Option(None, "--number",
-                help="the 发文字号 the office's OA gave (default: the register's next number)"),
+                help=H("cli.help.notice_sign_number")),
                 sets: Optional[list[str]] = SET, by: Optional[str] = typer.Option(None, "--by"),
                 as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """签发: sign a draft off; a numbered genre takes its 发文字号 now."""
@@ -113,11 +112,11 @@ def notice_sign(notice_id: int, number: Optional[str] = typer.Option(None, "--nu
     _act("sign_document", req, as_json)
 
 
-report_app = typer.Typer(help="Reports.")
+report_app = typer.Typer(help=H("cli.help.report_app"))
 
 
-@report_app.command("monthly")
-def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YYYY-MM (default: this month, on or after its report day)"),
+@report_app.command("monthly", help=H("cli.help.cmd_report_monthly"))
+def report_monthly(month: Optional[str] = typer.Option(None, "--month", help=H("cli.help.report_monthly_month")),
                    as_of: Optional[str] = AS_OF, as_json: bool = JSON):
     """The monthly progress report (by the 25th), per department and per item."""
     import re
@@ -125,7 +124,7 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
     from stages.ground.clock import as_datetime
 
     if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise PlancycleError(f"--month must be YYYY-MM, not {month!r}")
+        raise PlancycleError("cli.month", month=repr(month))
     _as_of(as_of)
     _engine(write=True).dispose()
     from flows.runner import run_action
@@ -147,10 +146,9 @@ def report_monthly(month: Optional[str] = typer.Option(None, "--month", help="YY
             typer.echo(f"  {d['dept']}: due {d['due']}, arrived {d['arrived']}, late {d['late']}")
 
 
-@report_app.command("indicators")
-def report_indicators(year: int = typer.Option(..., "--year", help="the year reported on, e.g. 2022"),
-                      as_of: Optional[str] = typer.Option(None, "--as-of", help="figures recorded up to this day, and "
-                                                          "the draft's date (YYYY-MM-DD[THH:MM]); default now"),
+@report_app.command("indicators", help=H("cli.help.cmd_report_indicators"))
+def report_indicators(year: int = typer.Option(..., "--year", help=H("cli.help.report_indicators_year")),
+                      as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.report_indicators_as_of")),
                       as_json: bool = JSON):
     """The yearly 《纲要》主要指标监测情况: a draft 报告 (or 简报, per the notice settings), once per year."""
     from sqlmodel import Session
@@ -171,9 +169,10 @@ def report_indicators(year: int = typer.Option(..., "--year", help="the year rep
         _print_json(data)
         return
     if made:
-        typer.echo(f"drafted {data['genre']} #{n.id}: {data['title']} — sign it off with `plancycle notice sign {n.id}`")
+        typer.echo(str(Msg("cli.report.drafted", genre=data["genre"], id=n.id, title=data["title"])))
     else:
-        typer.echo(f"already drafted: {data['genre']} #{n.id} ({data['status']}{', ' + data['number'] if data['number'] else ''}): "
-                   f"{data['title']}")
+        number = Msg("cli.report.number", number=data["number"]) if data["number"] else ""
+        typer.echo(str(Msg("cli.report.already_drafted", genre=data["genre"], id=n.id, status=data["status"],
+                           number=number, title=data["title"])))
     typer.echo("  " + "，".join(f"{k}{v}项" for k, v in data["counts"].items())
                + (f"；预警：{'、'.join(data['warnings'])}" if data["warnings"] else ""))

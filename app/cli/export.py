@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import _as_of, _check_dept, _engine, _open_run, _output_file
+from app.cli.common import H, _as_of, _check_dept, _engine, _open_run, _output_file
 
-export_app = typer.Typer(help="Exports: the 台账 ledger (.xlsx) and the deadlines calendar (.ics).")
+export_app = typer.Typer(help=H("cli.help.export_app"))
 
 
-@export_app.command("ledger")
+@export_app.command("ledger", help=H("cli.help.cmd_export_ledger"))
 def export_ledger(out: Path = typer.Option(Path("台账.xlsx"), "--out"), dept: Optional[str] = typer.Option(None, "--dept"),
                   as_of: Optional[str] = typer.Option(None, "--as-of")):
     """The 台账 as .xlsx: one row per item and milestone."""
@@ -32,7 +32,7 @@ def export_ledger(out: Path = typer.Option(Path("台账.xlsx"), "--out"), dept: 
         typer.echo(str(write_ledger(rows, out, spec.file.title + "台账")))
 
 
-@export_app.command("ics")
+@export_app.command("ics", help=H("cli.help.cmd_export_ics"))
 def export_ics(out: Path = typer.Option(Path("deadlines.ics"), "--out"), dept: Optional[str] = typer.Option(None, "--dept"),
                as_of: Optional[str] = typer.Option(None, "--as-of")):
     """Every milestone's deadline as an .ics calendar (optionally one department's)."""

@@ -35,14 +35,14 @@ from typing import Optional
 import typer
 
 from app.cli.acting import _prepare, _report
-from app.cli.common import State, _common, _engine, _request
+from app.cli.common import H, State, _common, _engine, _request
 from app.lines import print_json
 from app.readcache import check_schema, connect, load_spec, sqlite_file
 from stages.ground.errors import PlancycleError
 
 commands = typer.Typer()
 
-indicator_app = typer.Typer(help="One indicator: record a yearly actual (a published statistic).", no_args_is_help=True)
+indicator_app = typer.Typer(help=H("cli.help.indicator_app"), no_args_is_help=True)
 
 MARK_ZH = {"on_track": "", "ahead": "↑", "behind": "↓", "met": "✓", "not_met": "✗", "no_data": "", "no_target": ""}
 
@@ -182,10 +182,10 @@ def _labels() -> dict:
     return STATUS_ZH
 
 
-@commands.command("indicators")
-def indicators_cmd(as_json: bool = typer.Option(False, "--json", help="machine-readable (fields: see the module)"),
-                   as_of: Optional[str] = typer.Option(None, "--as-of", help="figures recorded up to this day"),
-                   warnings: bool = typer.Option(False, "--warnings", help="only indicators with a 预警")):
+@commands.command("indicators", help=H("cli.help.cmd_indicators"))
+def indicators_cmd(as_json: bool = typer.Option(False, "--json", help=H("cli.help.indicators_cmd_json")),
+                   as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.indicators_cmd_as_of")),
+                   warnings: bool = typer.Option(False, "--warnings", help=H("cli.help.indicators_cmd_warnings"))):
     """The 纲要's 主要指标: base, target, each year's actual, the latest judgement and the 预警."""
     _when(as_of)
     data = read(as_of)
@@ -208,14 +208,14 @@ def _value(text: str, ind) -> float:
         raise PlancycleError(f"{ind.name}: {exc}") from None
 
 
-@indicator_app.command("record", context_settings={"ignore_unknown_options": True})  # VALUE may be -0.8
-def record_cmd(indicator: str = typer.Argument(..., help="the indicator's id or name"),
-               year: int = typer.Argument(..., help="the year the figure stands for, e.g. 2021"),
-               value: str = typer.Argument(..., help="the figure, optionally with the indicator's unit: 6.5 or 6.5%"),
-               source: Optional[str] = typer.Option(None, "--source", help="数据来源 (统计公报 …)"),
-               by: Optional[str] = typer.Option(None, "--by", help="the unit recording it (default: the coordinator)"),
-               as_of: Optional[str] = typer.Option(None, "--as-of", help="when (YYYY-MM-DD[THH:MM]); default now"),
-               key: Optional[str] = typer.Option(None, "--key", help="idempotency key (default: a natural key)"),
+@indicator_app.command("record", context_settings={"ignore_unknown_options": True}, help=H("cli.help.cmd_record"))  # VALUE may be -0.8
+def record_cmd(indicator: str = typer.Argument(..., help=H("cli.help.record_cmd_arg")),
+               year: int = typer.Argument(..., help=H("cli.help.record_cmd_arg_2")),
+               value: str = typer.Argument(..., help=H("cli.help.record_cmd_arg_3")),
+               source: Optional[str] = typer.Option(None, "--source", help=H("cli.help.record_cmd_source")),
+               by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.record_cmd_by")),
+               as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.record_cmd_as_of")),
+               key: Optional[str] = typer.Option(None, "--key", help=H("cli.help.record_cmd_key")),
                as_json: bool = typer.Option(False, "--json")):
     """Record an indicator's yearly actual (the coordinator, or --by one of its lead units)."""
     from sqlmodel import Session

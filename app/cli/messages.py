@@ -17,11 +17,11 @@ from typing import List, Optional
 
 import typer
 
-from app.cli.common import _database_url, _engine
+from app.cli.common import H, _database_url, _engine
 from app.lines import print_json as _print_json
 from stages.ground.errors import PlancycleError
 
-messages_app = typer.Typer(help="Messages to people (提前提醒、催办): list them, deliver them by e-mail and webhook.",
+messages_app = typer.Typer(help=H("cli.help.messages_app"),
                            invoke_without_command=True)
 
 def _session(write: bool = False):
@@ -64,15 +64,15 @@ def _line(m: dict, names: dict[str, str]) -> str:
             f"{CHANNEL_ZH.get(m['channel'], m['channel'])}  {who}  {state}  {m['subject']}")
 
 
-@messages_app.callback()
+@messages_app.callback(help=H("cli.help.cmd_messages"))
 def messages(ctx: typer.Context,
              as_json: bool = typer.Option(False, "--json"),
-             user: Optional[str] = typer.Option(None, "--user", help="one recipient's messages (a username)"),
-             dept: Optional[str] = typer.Option(None, "--dept", help="the messages about one department's items"),
-             unread: bool = typer.Option(False, "--unread", help="console messages not read yet"),
-             channel: Optional[str] = typer.Option(None, "--channel", help="console | email | webhook"),
-             status: Optional[str] = typer.Option(None, "--status", help="pending | sending | sent | failed"),
-             limit: int = typer.Option(200, "--limit", help="at most this many, newest first")):
+             user: Optional[str] = typer.Option(None, "--user", help=H("cli.help.messages_user")),
+             dept: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.messages_dept")),
+             unread: bool = typer.Option(False, "--unread", help=H("cli.help.messages_unread")),
+             channel: Optional[str] = typer.Option(None, "--channel", help=H("cli.help.messages_channel")),
+             status: Optional[str] = typer.Option(None, "--status", help=H("cli.help.messages_status")),
+             limit: int = typer.Option(200, "--limit", help=H("cli.help.messages_limit"))):
     """List messages (newest first); `messages deliver` sends what is due."""
     if ctx.invoked_subcommand is not None:
         return
@@ -105,10 +105,10 @@ def messages(ctx: typer.Context,
         typer.echo(_line(m, names))
 
 
-@messages_app.command("deliver")
-def deliver_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help="the clock (demos): YYYY-MM-DD[THH:MM]"),
-                channel: Optional[List[str]] = typer.Option(None, "--channel", help="email / webhook (default both)"),
-                limit: Optional[int] = typer.Option(None, "--limit", help="rows per channel (default delivery.batch)"),
+@messages_app.command("deliver", help=H("cli.help.cmd_deliver"))
+def deliver_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.deliver_cmd_as_of")),
+                channel: Optional[List[str]] = typer.Option(None, "--channel", help=H("cli.help.deliver_cmd_channel")),
+                limit: Optional[int] = typer.Option(None, "--limit", help=H("cli.help.deliver_cmd_limit")),
                 as_json: bool = typer.Option(False, "--json")):
     """Send the e-mail and webhook messages that are due; a channel that is down is recorded and retried later."""
     from stages.paperwork import messages as mg
@@ -147,7 +147,7 @@ def deliver_cmd(as_of: Optional[str] = typer.Option(None, "--as-of", help="the c
                        + (f"，放弃 {r['given_up']} 条" if r.get("given_up") else ""))
 
 
-@messages_app.command("enqueue")
+@messages_app.command("enqueue", help=H("cli.help.cmd_enqueue"))
 def enqueue_cmd(as_of: Optional[str] = typer.Option(None, "--as-of")):
     """Turn the sweep's 提前提醒 / 催办 not yet messaged into messages (the sweep does it; this catches up)."""
     from stages.paperwork.messages import enqueue_reminders
@@ -158,10 +158,10 @@ def enqueue_cmd(as_of: Optional[str] = typer.Option(None, "--as-of")):
     typer.echo(f"新增消息 {n} 条")
 
 
-@messages_app.command("contact")
+@messages_app.command("contact", help=H("cli.help.cmd_contact"))
 def contact_cmd(username: str,
-                email: Optional[str] = typer.Option(None, "--email", help='e-mail address ("" clears it)'),
-                phone: Optional[str] = typer.Option(None, "--phone", help='mobile, @-mentioned by the group robot ("" clears it)')):
+                email: Optional[str] = typer.Option(None, "--email", help=H("cli.help.contact_cmd_email")),
+                phone: Optional[str] = typer.Option(None, "--phone", help=H("cli.help.contact_cmd_phone"))):
     """Where a user gets messages: e-mail address and mobile number."""
     from stages.paperwork.messages import set_contact
 
@@ -173,7 +173,7 @@ def contact_cmd(username: str,
         typer.echo(f"{u.display_name}（{u.username}）：邮箱 {u.email or '无'}，手机 {u.phone or '无'}")
 
 
-@messages_app.command("retry")
+@messages_app.command("retry", help=H("cli.help.cmd_retry"))
 def retry_cmd(channel: Optional[str] = typer.Option(None, "--channel")):
     """Messages given up after their last attempt: back to pending, for the next delivery."""
     from stages.paperwork.messages import retry_given_up

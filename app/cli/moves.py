@@ -10,21 +10,20 @@ from typing import Optional
 import typer
 
 from app.cli.acting import _act, _prepare, parse_figure
-from app.cli.common import (AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _date, _engine,
+from app.cli.common import (H, AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _date, _engine,
                             _print_json, _request)
 
 commands = typer.Typer()
 
 
-@commands.command()
-def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="submitting department"),
-           file: list[Path] = typer.Option([], "--file", "-f", help="attach a file (repeatable)"),
+@commands.command(help=H("cli.help.cmd_submit"))
+def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help=H("cli.help.submit_by")),
+           file: list[Path] = typer.Option([], "--file", "-f", help=H("cli.help.submit_file")),
            note: Optional[str] = typer.Option(None, "--note"),
-           figure: list[str] = typer.Option([], "--figure", help="an actual figure NAME=NUMBER[unit] against a target "
-                                                                 "or an indicator (repeatable)"),
-           progress: Optional[str] = typer.Option(None, "--progress", help="a report's 进展"),
-           problems: Optional[str] = typer.Option(None, "--problems", help="a report's 存在问题"),
-           next_steps: Optional[str] = typer.Option(None, "--next", help="a report's 下步安排"),
+           figure: list[str] = typer.Option([], "--figure", help=H("cli.help.submit_figure")),
+           progress: Optional[str] = typer.Option(None, "--progress", help=H("cli.help.submit_progress")),
+           problems: Optional[str] = typer.Option(None, "--problems", help=H("cli.help.submit_problems")),
+           next_steps: Optional[str] = typer.Option(None, "--next", help=H("cli.help.submit_next")),
            as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """A department submits a milestone's deliverable (again after a return), with figures and a report's parts."""
     from stages.rules.requests import SubmitRequest
@@ -36,15 +35,15 @@ def submit(item: str, milestone: str, by: str = typer.Option(..., "--by", help="
     _act("submit_deliverable", req, as_json)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_review"))
 def review(item: str, milestone: str,
            accept: bool = typer.Option(False, "--accept"), return_: bool = typer.Option(False, "--return"),
-           comments: Optional[str] = typer.Option(None, "--comments", help="required with --return"),
-           by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+           comments: Optional[str] = typer.Option(None, "--comments", help=H("cli.help.review_comments")),
+           by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
            as_json: bool = JSON):
     """Accept a submitted deliverable, or return it (退回) with comments."""
     if accept == return_:
-        raise PlancycleError("review needs exactly one of --accept or --return")
+        raise PlancycleError("cli.review_one")
     from stages.rules.requests import ReviewRequest
 
     req = _request(ReviewRequest, item=item, milestone=milestone, decision="accept" if accept else "return", by=by,
@@ -53,9 +52,9 @@ def review(item: str, milestone: str,
     _act("review_deliverable", req, as_json)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_waive"))
 def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason"),
-          by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+          by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
           as_json: bool = JSON):
     """Excuse a milestone (免除), with a reason."""
     from stages.rules.requests import WaiveRequest
@@ -65,10 +64,10 @@ def waive(item: str, milestone: str, reason: str = typer.Option(..., "--reason")
     _act("waive_milestone", req, as_json)
 
 
-@commands.command()
-def trigger(item: str, milestone: str, reason: str = typer.Option(..., "--reason", help="what calls for it"),
-            due: Optional[str] = typer.Option(None, "--due", help="its deadline, when the planned one has passed"),
-            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
+@commands.command(help=H("cli.help.cmd_trigger"))
+def trigger(item: str, milestone: str, reason: str = typer.Option(..., "--reason", help=H("cli.help.trigger_reason")),
+            due: Optional[str] = typer.Option(None, "--due", help=H("cli.help.trigger_due")),
+            by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """An optional milestone is needed after all (修改调整 when the 中期评估 calls for it)."""
     from stages.rules.requests import TriggerRequest
@@ -78,10 +77,10 @@ def trigger(item: str, milestone: str, reason: str = typer.Option(..., "--reason
     _act("trigger_milestone", req, as_json)
 
 
-@commands.command()
-def approve(body: str = typer.Argument(..., help="an approval body: a key of the cycle file's approval_bodies"),
-            subject: str = typer.Argument(..., help="what it approved: the subject a gate's approval names"),
-            note: Optional[str] = typer.Option(None, "--note"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
+@commands.command(help=H("cli.help.cmd_approve"))
+def approve(body: str = typer.Argument(..., help=H("cli.help.approve_body")),
+            subject: str = typer.Argument(..., help=H("cli.help.approve_subject")),
+            note: Optional[str] = typer.Option(None, "--note"), by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Record an approval (e.g. 领导小组同意专项规划立项清单)."""
     from stages.rules.requests import ApproveRequest
@@ -91,11 +90,11 @@ def approve(body: str = typer.Argument(..., help="an approval body: a key of the
     _act("record_approval", req, as_json)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_advance"))
 def advance(override_reason: Optional[str] = typer.Option(None, "--override-reason",
-                                                          help="force a closed gate; the reason is recorded"),
-            from_stage: Optional[str] = typer.Option(None, "--from", help="the stage to leave (guards a retry)"),
-            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+                                                          help=H("cli.help.advance_override_reason")),
+            from_stage: Optional[str] = typer.Option(None, "--from", help=H("cli.help.advance_from")),
+            by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Close the current stage and open the next (its gate checked)."""
     from stages.rules.requests import AdvanceRequest
@@ -106,15 +105,15 @@ def advance(override_reason: Optional[str] = typer.Option(None, "--override-reas
     _act("advance_stage", req, as_json)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_extend"))
 def extend(reason: str = typer.Option(..., "--reason"),
-           item: list[str] = typer.Option([], "--item", help="item key (repeatable); default all"),
+           item: list[str] = typer.Option([], "--item", help=H("cli.help.extend_item")),
            milestone: Optional[str] = typer.Option(None, "--milestone"),
-           due_from: Optional[str] = typer.Option(None, "--due-from", help="YYYY-MM-DD"),
-           due_to: Optional[str] = typer.Option(None, "--due-to", help="YYYY-MM-DD"),
+           due_from: Optional[str] = typer.Option(None, "--due-from", help=H("cli.help.a_date")),
+           due_to: Optional[str] = typer.Option(None, "--due-to", help=H("cli.help.a_date")),
            days: Optional[int] = typer.Option(None, "--days"), workdays: Optional[int] = typer.Option(None, "--workdays"),
-           to: Optional[str] = typer.Option(None, "--to", help="new due date YYYY-MM-DD"),
-           by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+           to: Optional[str] = typer.Option(None, "--to", help=H("cli.help.extend_to")),
+           by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
            as_json: bool = JSON):
     """Move deadlines later, one or in bulk (e.g. every 2020 H1 deadline by 30 days)."""
     from stages.rules.requests import ExtendRequest
@@ -126,7 +125,7 @@ def extend(reason: str = typer.Option(..., "--reason"),
     _act("extend_deadlines", req, as_json)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_propose"))
 def propose(dept: str, title: str, note: Optional[str] = typer.Option(None, "--note"),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """A department proposes a 专项规划 (立项建议)."""
@@ -137,10 +136,10 @@ def propose(dept: str, title: str, note: Optional[str] = typer.Option(None, "--n
     _act("propose_special_plan", req, as_json)
 
 
-@commands.command()
-def register(confirm: list[str] = typer.Option([], "--confirm", help="special plan key to confirm (repeatable)"),
-             reject: list[str] = typer.Option([], "--reject", help="special plan key not confirmed (repeatable)"),
-             reason: Optional[str] = typer.Option(None, "--reason"), by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
+@commands.command(help=H("cli.help.cmd_register"))
+def register(confirm: list[str] = typer.Option([], "--confirm", help=H("cli.help.register_confirm")),
+             reject: list[str] = typer.Option([], "--reject", help=H("cli.help.register_reject")),
+             reason: Optional[str] = typer.Option(None, "--reason"), by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")),
              as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """立项确认: confirm the special plans the leading group approved."""
     from stages.rules.requests import RegisterRequest
@@ -150,9 +149,9 @@ def register(confirm: list[str] = typer.Option([], "--confirm", help="special pl
     _act("register_special_plans", req, as_json)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_contractor"))
 def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contact"),
-               by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+               by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
                as_json: bool = JSON):
     """Record a topic's 承接单位 and contact."""
     from stages.rules.requests import ContractorRequest
@@ -162,11 +161,11 @@ def contractor(topic: str, name: str, contact: str = typer.Option(..., "--contac
     _act("assign_contractor", req, as_json)
 
 
-@commands.command()
-def correct(item: str, field: str = typer.Option(..., "--field", help="title | contractor | contractor_contact"),
-            value: str = typer.Option(..., "--value", help="the corrected text"),
-            reason: str = typer.Option(..., "--reason", help="why (recorded in the audit log)"),
-            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"),
+@commands.command(help=H("cli.help.cmd_correct"))
+def correct(item: str, field: str = typer.Option(..., "--field", help=H("cli.help.correct_field")),
+            value: str = typer.Option(..., "--value", help=H("cli.help.correct_value")),
+            reason: str = typer.Option(..., "--reason", help=H("cli.help.correct_reason")),
+            by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")),
             as_of: Optional[str] = AS_OF, key: Optional[str] = KEY, as_json: bool = JSON):
     """Correct a recorded text — a proposal's title, a topic's 承接单位 or its contact — with a reason (audited)."""
     from stages.rules.requests import CorrectRequest
@@ -176,9 +175,9 @@ def correct(item: str, field: str = typer.Option(..., "--field", help="title | c
     _act("correct_record", req, as_json)
 
 
-@commands.command()
-def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to sweep (default today)"),
-          force: bool = typer.Option(False, "--force", help="sweep even on a non-working day"), as_json: bool = JSON):
+@commands.command(help=H("cli.help.cmd_sweep"))
+def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.sweep_as_of")),
+          force: bool = typer.Option(False, "--force", help=H("cli.help.sweep_force")), as_json: bool = JSON):
     """Run the daily deadline sweep now (the schedule runs it at 09:00 on working days)."""
     from stages.ground.clock import as_datetime
 
@@ -202,13 +201,13 @@ def sweep(as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to 
                       if out["missed_workdays_caught_up"] else ""))
 
 
-@commands.command()
-def meeting(milestone: str = typer.Argument(..., help="a topic milestone with a meeting: in the cycle file"),
-            at: str = typer.Option(..., "--at", help="meeting time YYYY-MM-DDTHH:MM"),
-            topic: list[str] = typer.Option([], "--topic", help="topic key (repeatable)"),
-            dept: Optional[str] = typer.Option(None, "--dept", help="batch the open topics this department leads"),
+@commands.command(help=H("cli.help.cmd_meeting"))
+def meeting(milestone: str = typer.Argument(..., help=H("cli.help.meeting_arg")),
+            at: str = typer.Option(..., "--at", help=H("cli.help.meeting_at")),
+            topic: list[str] = typer.Option([], "--topic", help=H("cli.help.meeting_topic")),
+            dept: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.meeting_dept")),
             place: Optional[str] = typer.Option(None, "--place"), attendees: Optional[str] = typer.Option(None, "--attendees"),
-            by: Optional[str] = typer.Option(None, "--by", help="the department acting (default: the cycle's coordinator)"), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
+            by: Optional[str] = typer.Option(None, "--by", help=H("cli.help.acting_dept")), as_of: Optional[str] = AS_OF, key: Optional[str] = KEY,
             as_json: bool = JSON):
     """Schedule a 开题 / 中期 / 结题评审 meeting and issue its 通知."""
     from stages.rules.requests import MeetingRequest

@@ -8,13 +8,13 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import PlancycleError, State, _database_url, _engine
+from app.cli.common import H, Msg, PlancycleError, State, _database_url, _engine
 
 commands = typer.Typer()
 
 
-@commands.command()
-def serve(limit: Optional[int] = typer.Option(None, "--limit", help="at most this many concurrent runs")):
+@commands.command(help=H("cli.help.cmd_serve"))
+def serve(limit: Optional[int] = typer.Option(None, "--limit", help=H("cli.help.serve_limit"))):
     """Serve every deployment in prefect.yaml with its schedule (daily sweep 09:00, monthly report) until Ctrl-C."""
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -48,15 +48,15 @@ def serve(limit: Optional[int] = typer.Option(None, "--limit", help="at most thi
             withdraw(db)
 
 
-@commands.command()
-def web(host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (the reverse proxy's side)"),
+@commands.command(help=H("cli.help.cmd_web"))
+def web(host: str = typer.Option("127.0.0.1", "--host", help=H("cli.help.web_host")),
         port: int = typer.Option(8000, "--port"),
-        as_of: Optional[str] = typer.Option(None, "--as-of", help="fix a simulated clock (demos, tests)")):
+        as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.web_as_of"))):
     """Serve the web console over this database (sign in at /login)."""
     from app.web.server import serve
 
     _engine(write=True)  # the database exists and is of this schema: say so in one line before starting
     if not 1 <= port <= 65535:
         raise PlancycleError(f"--port must be 1–65535, not {port}")
-    typer.echo(f"plancycle web: http://{host}:{port}/  (Ctrl-C to stop)")
+    typer.echo(str(Msg("cli.web.serving", host=host, port=port)))
     serve(State.db, host, port, as_of)

@@ -13,10 +13,10 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import _engine
+from app.cli.common import H, _engine
 from stages.ground.errors import PlancycleError
 
-user_app = typer.Typer(help="Accounts of the web console: liaisons, the planning office, leaders, admins.",
+user_app = typer.Typer(help=H("cli.help.user_app"),
                        no_args_is_help=True)
 
 
@@ -54,11 +54,11 @@ def _session():
     return Session(_engine(write=True))
 
 
-@user_app.command("add")
-def user_add(username: str, role: str = typer.Option(..., "--role", help="coordinator | department | leader | admin"),
-             dept: Optional[str] = typer.Option(None, "--dept", help="the department (required for department users)"),
-             name: Optional[str] = typer.Option(None, "--name", help="display name, e.g. 张三"),
-             password_stdin: bool = typer.Option(False, "--password-stdin", help="read the password from stdin")):
+@user_app.command("add", help=H("cli.help.cmd_user_add"))
+def user_add(username: str, role: str = typer.Option(..., "--role", help=H("cli.help.user_add_role")),
+             dept: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.user_add_dept")),
+             name: Optional[str] = typer.Option(None, "--name", help=H("cli.help.user_add_name")),
+             password_stdin: bool = typer.Option(False, "--password-stdin", help=H("cli.help.user_add_password_stdin"))):
     """Create an account."""
     from stages.store.users import add_user
 
@@ -69,7 +69,7 @@ def user_add(username: str, role: str = typer.Option(..., "--role", help="coordi
         typer.echo(f"user {u.username} added: {u.display_name}, {u.role}" + (f", {u.dept}" if u.dept else ""))
 
 
-@user_app.command("list")
+@user_app.command("list", help=H("cli.help.cmd_user_list"))
 def user_list(as_json: bool = typer.Option(False, "--json")):
     """Every account, by role and department."""
     from stages.store.users import list_users
@@ -86,8 +86,8 @@ def user_list(as_json: bool = typer.Option(False, "--json")):
                    + (" disabled" if r["disabled"] else "") + (f" locked until {r['locked_until']}" if r["locked_until"] else ""))
 
 
-@user_app.command("disable")
-def user_disable(username: str, enable: bool = typer.Option(False, "--enable", help="enable it again")):
+@user_app.command("disable", help=H("cli.help.cmd_user_disable"))
+def user_disable(username: str, enable: bool = typer.Option(False, "--enable", help=H("cli.help.user_disable_enable"))):
     """Disable an account (its sessions end at once); --enable to undo."""
     from stages.store.users import disable_user
 
@@ -97,7 +97,7 @@ def user_disable(username: str, enable: bool = typer.Option(False, "--enable", h
     typer.echo(f"user {username} {'enabled' if enable else 'disabled'}")
 
 
-@user_app.command("passwd")
+@user_app.command("passwd", help=H("cli.help.cmd_user_passwd"))
 def user_passwd(username: str, password_stdin: bool = typer.Option(False, "--password-stdin")):
     """Set a new password (ends the user's sessions and clears a lock-out)."""
     from stages.store.users import set_password
@@ -109,8 +109,8 @@ def user_passwd(username: str, password_stdin: bool = typer.Option(False, "--pas
     typer.echo(f"password of {username} set")
 
 
-@user_app.command("import")
-def user_import(path: Path = typer.Argument(..., help="CSV: username,name,role,dept,password (role defaults to department)")):
+@user_app.command("import", help=H("cli.help.cmd_user_import"))
+def user_import(path: Path = typer.Argument(..., help=H("cli.help.user_import_arg"))):
     """Create many accounts at once, one CSV line per liaison; all or nothing."""
     from stages.store.users import import_users
 

@@ -8,18 +8,19 @@ from typing import Optional
 
 import typer
 
-from app.cli.common import PlancycleError, _as_of, _check_dept, _engine, _open_run, _print_json
-from app.lines import inbox_lines
+from app.cli.common import H, PlancycleError, _as_of, _check_dept, _engine, _open_run, _print_json
+from app.cli.common import Msg
+from app.lines import inbox_lines, pad, status_text
 
 commands = typer.Typer()
 
 
-@commands.command()
-def status(as_json: bool = typer.Option(False, "--json", help="machine-readable board"),
-           dept: Optional[str] = typer.Option(None, "--dept", help="only items this department leads or owes"),
-           stage: Optional[str] = typer.Option(None, "--stage", help="research / drafting / adoption"),
-           late: bool = typer.Option(False, "--late", help="only items with an overdue milestone"),
-           as_of: Optional[str] = typer.Option(None, "--as-of", help="the day to judge lights on (default today)")):
+@commands.command(help=H("cli.help.cmd_status"))
+def status(as_json: bool = typer.Option(False, "--json", help=H("cli.help.status_json")),
+           dept: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.status_dept")),
+           stage: Optional[str] = typer.Option(None, "--stage", help=H("cli.help.status_stage")),
+           late: bool = typer.Option(False, "--late", help=H("cli.help.status_late")),
+           as_of: Optional[str] = typer.Option(None, "--as-of", help=H("cli.help.status_as_of"))):
     """The board: every item's current milestone, due date, owner and traffic light."""
     from sqlmodel import Session
 
@@ -32,7 +33,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         if dept:
             _check_dept(spec, dept)
         if stage and stage not in [s.id for s in spec.stages]:
-            raise PlancycleError(f"unknown stage {stage!r} (expected {' / '.join(s.id for s in spec.stages)})")
+            raise PlancycleError("cli.unknown_stage", stage=repr(stage), stages=" / ".join(s.id for s in spec.stages))
         data = board(session, spec, as_of, dept=dept, stage=stage, late_only=late)
     if as_json:
         _print_json(data)
@@ -42,7 +43,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
     print_board(data)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_timeline"))
 def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
     """Seed 000's 主要工作节点 table from the config and the live state: planned / done / late per quarter."""
     from sqlmodel import Session
@@ -61,9 +62,9 @@ def timeline(as_json: bool = typer.Option(False, "--json"), as_of: Optional[str]
     print_timeline(data)
 
 
-@commands.command()
-def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short name, id or full name)"),
-          dept_option: Optional[str] = typer.Option(None, "--dept", help="the same, as an option"),
+@commands.command(help=H("cli.help.cmd_inbox"))
+def inbox(dept: Optional[str] = typer.Argument(None, help=H("cli.help.inbox_arg")),
+          dept_option: Optional[str] = typer.Option(None, "--dept", help=H("cli.help.inbox_dept")),
           as_json: bool = typer.Option(False, "--json"), as_of: Optional[str] = typer.Option(None, "--as-of")):
     """What a department owes, by when, and what was returned and why."""
     from sqlmodel import Session
@@ -71,9 +72,9 @@ def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short
     from stages.views.reads import inbox as build
 
     if dept is None and dept_option is None:
-        raise PlancycleError("inbox needs the department: plancycle inbox DEPT (or --dept DEPT), DEPT a short name or id")
+        raise PlancycleError("cli.inbox_needs_dept")
     if dept is not None and dept_option is not None and dept != dept_option:
-        raise PlancycleError(f"inbox takes one department, not {dept!r} and {dept_option!r}")
+        raise PlancycleError("cli.inbox_one_dept", a=repr(dept), b=repr(dept_option))
     dept = dept or dept_option
     _as_of(as_of)
     with Session(_engine()) as session:
@@ -86,7 +87,7 @@ def inbox(dept: Optional[str] = typer.Argument(None, help="the department (short
         typer.echo(line)
 
 
-@commands.command()
+@commands.command(help=H("cli.help.cmd_show"))
 def show(item: str, as_json: bool = typer.Option(False, "--json")):
     """One item's history: milestones, submissions, decisions, notices, audit."""
     from sqlmodel import Session
@@ -100,19 +101,29 @@ def show(item: str, as_json: bool = typer.Option(False, "--json")):
         _print_json(data)
         return
     it = data["item"]
-    typer.echo(f"{it['key']} {it['title']}  [{it['kind']}, {it['status']}]  牵头：{'、'.join(it['lead'])}"
+    typer.echo(str(Msg("cli.show.head", key=it["key"], title=it["title"], kind=_word("cli.kind", it["kind"]),
+                       status=_word("cli.item_status", it["status"]), lead="、".join(it["lead"])))
                + (f"  承接单位：{it['contractor']}（{it['contractor_contact']}）" if it["contractor"] else ""))
     for m in data["milestones"]:
-        moved = f" (was {m['original_due']})" if m["original_due"] != m["due"] else ""
-        typer.echo(f"  {m['due']}{moved}  {m['name']:<12} {m['status']:<10} {m['owner']}")
+        moved = str(Msg("cli.show.was", due=m["original_due"])) if m["original_due"] != m["due"] else ""
+        typer.echo(f"  {m['due']}{moved}  {pad(m['name'], 12)} {pad(status_text(m['status']), 10)} {m['owner']}")
     for e in data["audit"]:
-        typer.echo(f"  {e['at'][:16]}  {e['actor']:<8} {e['action']:<24} {e['target']}" + (f" — {e['why']}" if e["why"] else ""))
+        typer.echo(f"  {e['at'][:16]}  {pad(e['actor'], 8)} {pad(_word('cli.event', e['action']), 24)} {e['target']}"
+                   + (f" — {e['why']}" if e["why"] else ""))
     for n in data["notices"]:
-        typer.echo(f"  notice #{n['id']} {n['number'] or ''} {n['title']}")
+        typer.echo("  " + str(Msg("cli.show.notice", id=n["id"], number=n["number"] or "", title=n["title"])))
 
 
-@commands.command("audit")
-def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM-DD"),
+def _word(area: str, name: str) -> str:
+    """An item's kind or status, an audit event's name: in the reader's language when the catalogue has it."""
+    from stages.ground.catalogue import CATALOGUE
+
+    code = f"{area}.{name}"
+    return str(Msg(code)) if code in CATALOGUE else name
+
+
+@commands.command("audit", help=H("cli.help.cmd_audit"))
+def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help=H("cli.help.a_date")),
               limit: Optional[int] = typer.Option(None, "--limit"), as_json: bool = typer.Option(False, "--json")):
     """Every submission, decision, notice and override: who, when, what, why."""
     from sqlmodel import Session
@@ -121,7 +132,7 @@ def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM
 
     _as_of(since, "--since")
     if limit is not None and limit < 1:
-        raise PlancycleError(f"--limit must be at least 1, not {limit}")
+        raise PlancycleError("cli.limit_min", n=limit)
     with Session(_engine()) as session:
         _run, spec = _open_run(session)
         rows = audit(session, spec, since, limit)
@@ -129,4 +140,5 @@ def audit_cmd(since: Optional[str] = typer.Option(None, "--since", help="YYYY-MM
         _print_json(rows)
         return
     for e in rows:
-        typer.echo(f"{e['at'][:16]}  {e['actor']:<8} {e['action']:<26} {e['target']}" + (f" — {e['why']}" if e["why"] else ""))
+        typer.echo(f"{e['at'][:16]}  {pad(e['actor'], 8)} {pad(_word('cli.event', e['action']), 26)} {e['target']}"
+                   + (f" — {e['why']}" if e["why"] else ""))

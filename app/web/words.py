@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from stages.ground.catalogue import CATALOGUE
+
 # (pattern, replacement): first match wins; groups keep the services' values
 PATTERNS: list[tuple[str, str]] = [
     (r"^document (\d+) cannot be signed: (.+?) (?:is|are) empty or a placeholder; edit it first$",
@@ -116,15 +118,8 @@ STATE_ZH = {"optional and not triggered": "未触发", "not yet open": "尚未�
             "returned": "已退回待修改", "accepted": "已完成", "waived": "已免除"}
 VERB_ZH = {"submit": "报送", "accept": "通过", "return": "退回", "review": "审核", "waive": "免除", "decide": "办理",
            "record": "登记", "complete": "完成", "trigger": "触发"}
-ACTION_ZH = {"deliverable.submitted": "报送", "deliverable.accepted": "审核通过", "deliverable.returned": "退回",
-             "milestone.opened": "节点开始", "milestone.completed": "节点完成", "milestone.waived": "免除节点",
-             "milestone.open.override": "提前开始节点", "milestone.triggered": "触发节点", "deadline.extended": "调整期限", "stage.advanced": "阶段推进",
-             "stage.advance.requested": "申请推进阶段", "gate.ready": "阶段门满足", "gate.overridden": "强制通过阶段门",
-             "special_plan.proposed": "专项规划立项建议", "special_plan.registered": "确认立项",
-             "special_plan.rejected": "不予确认立项", "special_plans.decided": "立项确认", "contractor.assigned": "登记承接单位",
-             "meeting.scheduled": "安排评审会", "indicator.recorded": "录入指标数值", "approval.recorded": "登记审议结果", "cycle.created": "建立周期",
-             "sweep.ran": "每日巡检", "report.monthly": "月度报告", "user.added": "新增用户", "user.disabled": "停用用户",
-             "user.enabled": "启用用户", "user.password_set": "重设密码"}
+# the audit's event names in Chinese: one copy, in the catalogue (cli.event.*), which the CLI shows too
+ACTION_ZH = {code[len("cli.event."):]: zh for code, (zh, _en) in CATALOGUE.items() if code.startswith("cli.event.")}
 
 
 def _state(text: str) -> str:

@@ -19,12 +19,6 @@ from stages.store.models import Milestone, create_schema, make_engine
 from .conftest import CHANGNING, ROOT
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """The refusals below are named by their English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 COORD = "区发改委"
 
 
@@ -220,8 +214,8 @@ def program(db, *argv, stdout=subprocess.PIPE, fast="1"):
 
 @pytest.mark.parametrize("argv,code,says", [
     (("--help",), 0, "Usage: plancycle"), (("status", "--help"), 0, "Usage: plancycle status"),
-    (("stauts",), 2, "plancycle：错误：没有命令“stauts”"), (("status", "--as-of", "2019-02-30"), 2, "cannot read the date"),
-    (("inbox", "区不存在局"), 2, "unknown department"), (("status", "--foo"), 2, "plancycle：错误：没有选项 --foo"),
+    (("stauts",), 2, "plancycle：错误：没有命令“stauts”"), (("status", "--as-of", "2019-02-30"), 2, "plancycle：错误：日期无法识别：“2019-02-30”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
+    (("inbox", "区不存在局"), 2, "plancycle：错误：未知部门：区不存在局（请填写部门简称，如区发改委，或部门编号，如fgw）"), (("status", "--foo"), 2, "plancycle：错误：没有选项 --foo"),
 ])
 def test_the_console_script_leaves_everything_else_to_the_cli(moved_db, argv, code, says):
     """pyproject's `plancycle` is app.fastread:main: help and usage mistakes still reach typer and the CLI's error

@@ -20,12 +20,6 @@ import pytest
 from .conftest import MINI, ROOT, run_main
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 BAD_BYTES = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what Python makes of a non-UTF-8 argument
 
 
@@ -45,22 +39,22 @@ CORPUS = [
     ("review-neither", ["review", "topic-03", "kickoff"], "exactly one of --accept or --return"),
     ("review-both", ["review", "topic-03", "kickoff", "--accept", "--return"], "exactly one of --accept or --return"),
     # dates
-    ("as-of-feb-30", ["status", "--as-of", "2019-02-30"], "cannot read the date '2019-02-30'"),
-    ("as-of-yesterday", ["status", "--as-of", "yesterday"], "cannot read the date 'yesterday'"),
-    ("inbox-month-13", ["inbox", "区发改委", "--as-of", "2019-13-01"], "cannot read the date '2019-13-01'"),
-    ("timeline-bad-date", ["timeline", "--as-of", "soon"], "cannot read the date 'soon'"),
-    ("audit-bad-since", ["audit", "--since", "2019-99-01"], "cannot read the date '2019-99-01'"),
+    ("as-of-feb-30", ["status", "--as-of", "2019-02-30"], "日期无法识别：“2019-02-30”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
+    ("as-of-yesterday", ["status", "--as-of", "yesterday"], "日期无法识别：“yesterday”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
+    ("inbox-month-13", ["inbox", "区发改委", "--as-of", "2019-13-01"], "日期无法识别：“2019-13-01”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
+    ("timeline-bad-date", ["timeline", "--as-of", "soon"], "日期无法识别：“soon”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
+    ("audit-bad-since", ["audit", "--since", "2019-99-01"], "起始日期无法识别：“2019-99-01”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
     ("submit-feb-30", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--as-of", "2019-02-30"],
-     "as_of: cannot read the date '2019-02-30'"),
+     "日期无法识别：“2019-02-30”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
     ("submit-year-1999", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--as-of", "1999-06-01"],
-     "outside 2000–2099"),
+     "日期超出范围：1999-06-01不在2000—2099年之间"),
     ("extend-bad-due-from", ["extend", "--reason", "疫情", "--days", "30", "--due-from", "2020-02-30"],
      "--due-from must be a date"),
     ("meeting-hour-25", ["meeting", "kickoff", "--at", "2019-07-12T25:00", "--dept", "区发改委"],
-     "at: cannot read the date"),
-    ("sweep-bad-date", ["sweep", "--as-of", "2019-02-30"], "cannot read the date '2019-02-30'"),
+     "会议时间无法识别：“2019-07-12T25:00”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
+    ("sweep-bad-date", ["sweep", "--as-of", "2019-02-30"], "日期无法识别：“2019-02-30”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
     ("report-month-13", ["report", "monthly", "--month", "2019-13"], "--month must be YYYY-MM"),
-    ("init-bad-date", ["init", str(MINI), "--as-of", "2019-02-30"], "cannot read the date '2019-02-30'"),
+    ("init-bad-date", ["init", str(MINI), "--as-of", "2019-02-30"], "日期无法识别：“2019-02-30”（应为YYYY-MM-DD或YYYY-MM-DDTHH:MM格式的真实日期）"),
     ("submit-before-the-run", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--as-of", "2018-01-01"],
      "办理时间 2018-01-01 09:00 早于本周期建立之日（2019-06-01），未作任何更改"),
     # unknown items, milestones, departments, stages, bodies
@@ -69,8 +63,8 @@ CORPUS = [
     ("unknown-department", ["submit", "topic-03", "kickoff", "--by", "区不存在局"], "unknown department '区不存在局'"),
     ("status-unknown-dept", ["status", "--dept", "区不存在局"], "unknown department '区不存在局'"),
     ("status-unknown-stage", ["status", "--stage", "nowhere"], "unknown stage 'nowhere'"),
-    ("inbox-unknown-dept", ["inbox", "区不存在局"], "unknown department '区不存在局'"),
-    ("show-unknown-item", ["show", "topic-99"], "unknown item 'topic-99'"),
+    ("inbox-unknown-dept", ["inbox", "区不存在局"], "未知部门：区不存在局（请填写部门简称，如区发改委，或部门编号，如fgw）"),
+    ("show-unknown-item", ["show", "topic-99"], "未知事项：topic-99（可用 plancycle status 查看）"),
     ("propose-unknown-dept", ["propose", "区不存在局", "某某规划"], "unknown department '区不存在局'"),
     ("contractor-unknown-topic", ["contractor", "topic-99", "某研究院", "--contact", "张三"], "unknown item 'topic-99'"),
     ("meeting-unknown-topic", ["meeting", "kickoff", "--at", "2019-07-12T14:30", "--topic", "topic-99"],
@@ -93,15 +87,15 @@ CORPUS = [
     ("sign-bad-set", ["notice", "sign", "1", "--set", "nonsense"], "--set takes FIELD=TEXT"),
     ("edit-unknown-field", ["notice", "edit", "1", "--set", "title=x"], "plancycle: error: 不能修改“title”（可修改：place、contact_person、"
      "contact_phone、contact_email、contact_address、signer、extra、attendees）"),
-    ("unknown-cycle", ["--cycle", "other", "status"], "no cycle run other in this database"),
-    ("review-not-submitted", ["review", "topic-03", "kickoff", "--accept"], "cannot accept topic-03"),
+    ("unknown-cycle", ["--cycle", "other", "status"], "数据库中没有规划周期 other，请先用 plancycle init CONFIG 建立"),
+    ("review-not-submitted", ["review", "topic-03", "kickoff", "--accept"], "“topic-03 开题”当前待报送，不能通过"),
     # numbers and flags out of range
-    ("days-overflow", ["extend", "--reason", "疫情", "--days", "99999999"], "days: must be between 1 and 3660"),
-    ("days-zero", ["extend", "--reason", "疫情", "--days", "0"], "days: must be between 1 and 3660"),
-    ("workdays-negative", ["extend", "--reason", "疫情", "--workdays", "-5"], "workdays: must be between 1 and 3660"),
+    ("days-overflow", ["extend", "--reason", "疫情", "--days", "99999999"], "天数须在1至3660之间，不能为99999999"),
+    ("days-zero", ["extend", "--reason", "疫情", "--days", "0"], "天数须在1至3660之间，不能为0"),
+    ("workdays-negative", ["extend", "--reason", "疫情", "--workdays", "-5"], "工作日天数须在1至3660之间，不能为-5"),
     ("notice-format", ["notice", "render", "1", "--format", "odt"], "--format must be docx, pdf or md"),
     ("audit-limit-zero", ["audit", "--limit", "0"], "--limit must be at least 1"),
-    ("extend-empty-reason", ["extend", "--reason", "  ", "--days", "3"], "reason: is empty"),
+    ("extend-empty-reason", ["extend", "--reason", "  ", "--days", "3"], "理由不能为空"),
     # files
     ("attach-missing", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--file", "{dir}/nothere.docx"],
      "no such file to attach"),
@@ -135,34 +129,34 @@ CORPUS = [
     ("db-unreachable-postgres", ["--db", "postgresql://u@127.0.0.1:1/plan", "status"], "cannot connect to the database"),
     # control characters, separators and lengths in free text
     ("note-bel", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--note", "按要求\x07报送"],
-     "note: contains a control character (U+0007)"),
+     "备注含有控制字符（U+0007）"),
     ("comments-esc", ["review", "topic-03", "kickoff", "--return", "--comments", "需细化\x1b[31m"],
-     "comments: contains a control character (U+001B)"),
-    ("title-bel", ["propose", "区商务委", "长宁区\x07规划"], "title: contains a control character (U+0007)"),
-    ("title-line-separator", ["propose", "区商务委", "长宁区\u2028规划"], "title: must be one line"),
-    ("title-newline", ["propose", "区商务委", "长宁区\n规划"], "title: must be one line"),
-    ("contractor-bel", ["contractor", "topic-01", "某研究院\x07", "--contact", "张三"], "contractor: contains a control"),
-    ("contact-nul", ["contractor", "topic-01", "某研究院", "--contact", "张三\x00"], "contact: contains a control"),
+     "审核意见含有控制字符（U+001B）"),
+    ("title-bel", ["propose", "区商务委", "长宁区\x07规划"], "标题含有控制字符（U+0007）"),
+    ("title-line-separator", ["propose", "区商务委", "长宁区\u2028规划"], "标题不能换行（含换行符 U+2028）"),
+    ("title-newline", ["propose", "区商务委", "长宁区\n规划"], "标题不能换行（含换行符 U+000A）"),
+    ("contractor-bel", ["contractor", "topic-01", "某研究院\x07", "--contact", "张三"], "承接单位含有控制字符（U+0007）"),
+    ("contact-nul", ["contractor", "topic-01", "某研究院", "--contact", "张三\x00"], "联系人及联系方式含有控制字符（U+0000）"),
     ("place-esc", ["meeting", "kickoff", "--at", "2019-07-12T14:30", "--dept", "区发改委", "--place", "会议室\x1b"],
-     "place: contains a control character (U+001B)"),
+     "会议地点含有控制字符（U+001B）"),
     ("attendees-backspace", ["meeting", "kickoff", "--at", "2019-07-12T14:30", "--dept", "区发改委", "--attendees",
-                             "张三\x08"], "attendees: contains a control character (U+0008)"),
-    ("reason-del", ["waive", "topic-03", "kickoff", "--reason", "不招标\x7f"], "reason: contains a control character (U+007F)"),
-    ("override-csi", ["advance", "--override-reason", "特殊\x9b情况"], "override_reason: contains a control character (U+009B)"),
+                             "张三\x08"], "参会人员含有控制字符（U+0008）"),
+    ("reason-del", ["waive", "topic-03", "kickoff", "--reason", "不招标\x7f"], "理由含有控制字符（U+007F）"),
+    ("override-csi", ["advance", "--override-reason", "特殊\x9b情况"], "强制推进理由含有控制字符（U+009B）"),
     ("approve-note-c1", ["approve", "leading_group", "special-plan-list", "--note", "同意\x90"],
-     "note: contains a control character (U+0090)"),
-    ("title-too-long", ["propose", "区商务委", "长" * 201], "title: is 201 characters long; at most 200"),
+     "备注含有控制字符（U+0090）"),
+    ("title-too-long", ["propose", "区商务委", "长" * 201], "标题不能超过200字（现为201字）"),
     ("note-too-long", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--note", "x" * 4001],
-     "note: is 4001 characters long; at most 4000"),
+     "备注不能超过4000字（现为4001字）"),
     ("comments-too-long", ["review", "topic-03", "kickoff", "--return", "--comments", "意" * 4001],
-     "comments: is 4001 characters long"),
-    ("title-empty", ["propose", "区商务委", "   "], "title: is empty"),
+     "审核意见不能超过4000字（现为4001字）"),
+    ("title-empty", ["propose", "区商务委", "   "], "标题不能为空"),
     # bytes that are not UTF-8
-    ("item-not-utf8", ["submit", f"topic-{BAD_BYTES}", "kickoff", "--by", "区教育局"], "item: is not valid UTF-8 text"),
+    ("item-not-utf8", ["submit", f"topic-{BAD_BYTES}", "kickoff", "--by", "区教育局"], "事项含有无法识别的字节"),
     ("show-not-utf8", ["show", f"topic-{BAD_BYTES}"], "not valid UTF-8"),
     ("validate-not-utf8-name", ["validate", f"{{dir}}/{BAD_BYTES}.yaml"], "no such file"),
     ("note-not-utf8", ["submit", "topic-03", "kickoff", "--by", "区教育局", "--note", f"说明{BAD_BYTES}"],
-     "note: is not valid UTF-8 text"),
+     "备注含有无法识别的字节"),
 ]
 
 

@@ -271,7 +271,7 @@ def test_a_file_that_does_not_validate_is_refused(tmp_path, capsys):
 
 
 def test_a_missing_file_is_refused(tmp_path, capsys):
-    refused(capsys, ["config", "upgrade", str(tmp_path / "nope.yaml")], "no such file")
+    refused(capsys, ["config", "upgrade", str(tmp_path / "nope.yaml")], "nope.yaml: 文件不存在")
 
 
 def test_a_read_only_file_is_refused(tmp_path, capsys):
@@ -279,7 +279,7 @@ def test_a_read_only_file_is_refused(tmp_path, capsys):
     old = target.read_bytes()
     target.chmod(0o444)
     try:
-        refused(capsys, ["config", "upgrade", str(target)], "cannot be written (it is read-only)")
+        refused(capsys, ["config", "upgrade", str(target)], "mini.yaml：无法写入（文件只读）；未作任何修改")
     finally:
         target.chmod(0o644)
     assert target.read_bytes() == old and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
@@ -299,14 +299,14 @@ def test_a_symlink_is_refused(tmp_path, capsys):
     target = copy_mini(tmp_path)
     link = tmp_path / "link.yaml"
     link.symlink_to(target.name)
-    refused(capsys, ["config", "upgrade", str(link)], "is a symbolic link")
+    refused(capsys, ["config", "upgrade", str(link)], f"link.yaml：是符号链接；请升级其指向的文件（{target}）；未作任何修改")
     assert link.is_symlink() and target.read_bytes() == MINI.read_bytes()
 
 
 def test_another_backup_is_not_overwritten(tmp_path, capsys):
     target = copy_mini(tmp_path)
     (tmp_path / "mini.yaml.bak").write_text("something else\n", encoding="utf-8")
-    refused(capsys, ["config", "upgrade", str(target)], "mini.yaml.bak exists and holds something else")
+    refused(capsys, ["config", "upgrade", str(target)], "mini.yaml.bak 已存在且内容不同；请将其移走或使用 --no-backup；未作任何修改")
     assert target.read_bytes() == MINI.read_bytes()
     assert run_main(["config", "upgrade", str(target), "--no-backup"], capsys)[0] == 0
     assert (tmp_path / "mini.yaml.bak").read_text(encoding="utf-8") == "something else\n"
@@ -317,14 +317,14 @@ def test_a_milestone_it_cannot_edit_safely_is_refused(tmp_path, capsys):
         "      - {id: contractor, name: 确定承接单位, only_for: open_call, due: 2019年6月下旬}\n",
         "      - &bid {id: contractor, name: 确定承接单位, only_for: open_call, due: 2019年6月下旬}\n")
     target = copy_mini(tmp_path, text)
-    refused(capsys, ["config", "upgrade", str(target)], "write it by hand (role: contractor_choice on milestone 'contractor'")
+    refused(capsys, ["config", "upgrade", str(target)], "请手工修改（在 lifecycles.topic.milestones[0] 的节点 contractor 写 role: contractor_choice）")
     assert target.read_text(encoding="utf-8") == text
 
 
 def test_an_upgrade_that_would_change_the_run_is_not_written(tmp_path, capsys, monkeypatch):
     target = copy_mini(tmp_path)
     monkeypatch.setattr(upgrade, "compare", lambda a, b: "items[0].milestones[1].due_date")
-    refused(capsys, ["config", "upgrade", str(target)], "would not make the same run (first difference: items[0]")
+    refused(capsys, ["config", "upgrade", str(target)], "mini.yaml：升级后的文本将生成不同的周期（首个差异：items[0].milestones[1].due_date）；未作任何修改")
     assert target.read_bytes() == MINI.read_bytes() and files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml"]
 
 
@@ -337,7 +337,7 @@ def test_a_check_failing_after_the_move_puts_the_old_file_back(tmp_path, capsys,
         return None if len(calls) == 1 else "lifecycles.topic"  # the temporary file passes, the moved one not
 
     monkeypatch.setattr(upgrade, "compare", compare)
-    refused(capsys, ["config", "upgrade", str(target)], "upgraded, but it would not make the same run")
+    refused(capsys, ["config", "upgrade", str(target)], "mini.yaml：已升级，但将生成不同的周期（首个差异：lifecycles.topic）；已恢复原文件")
     assert target.read_bytes() == MINI.read_bytes()
     assert files_in(tmp_path) == ["mini-departments.yaml", "mini-notices.yaml", "mini.yaml", "mini.yaml.bak"]
 
@@ -352,7 +352,7 @@ def test_a_run_from_the_old_content_needs_the_version_bumped(tmp_path, capsys, m
     code, out, _ = run_main(["config", "upgrade", str(target)], capsys)
     assert code == 0 and "bump its version: 1 → 2" in out.splitlines()[-1]
     move = db + ["contractor", "topic-01", "某研究院", "--contact", "李四 13800000000", "--as-of", "2019-06-25"]
-    refused(capsys, move, "changed since this run was created")
+    refused(capsys, move, "mini.yaml 自本周期按版本 1 建立以来已被修改；请提高其版本号（并迁移本周期）或恢复原文件")
     target.write_text(target.read_text(encoding="utf-8").replace("\nversion: 1\n", "\nversion: 2\n"), encoding="utf-8")
     code, out, err = run_main(move, capsys)
     assert code == 0, err

@@ -105,10 +105,10 @@ def test_ledger_and_calendar_files(changning_run, changning, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["show", "topic-99"], "unknown item 'topic-99'"),
-    (["inbox", "区不存在局"], "unknown department '区不存在局'"),
-    (["status", "--dept", "区不存在局"], "未知部门 '区不存在局'（请用简称如 区发改委，或编号如 fgw）"),
-    (["export", "ledger", "--dept", "nope"], "未知部门 'nope'（请用简称如 区发改委，或编号如 fgw）"),
+    (["show", "topic-99"], "plancycle：错误：未知事项：topic-99（可用 plancycle status 查看）"),
+    (["inbox", "区不存在局"], "plancycle：错误：未知部门：区不存在局（请填写部门简称，如区发改委，或部门编号，如fgw）"),
+    (["status", "--dept", "区不存在局"], "unknown department"),
+    (["export", "ledger", "--dept", "nope"], "unknown department 'nope'"),
 ])
 def test_console_errors_are_one_line(tmp_path, args, message):
     db = f"sqlite:///{tmp_path / 'c.db'}"
@@ -125,8 +125,8 @@ def test_a_refused_cli_action_is_one_line_and_changes_nothing(tmp_path):
     p = cli("submit", "topic-01", "kickoff", "--by", "区发改委", "--as-of", "2019-07-01", db=db)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert p.stderr.strip().splitlines()[-1] == \
-        "plancycle：错误：cannot submit topic-01 开题: it is not yet open (waiting for contractor)"
+        "plancycle：错误：“topic-01 开题”当前尚未开始（须先完成：contractor），不能报送"
     p = cli("submit", "topic-07", "plan", "--by", "区商务委", db=db)
     assert p.returncode == 2 and p.stderr.strip().splitlines()[-1] == \
-        "plancycle: error: 区商务委不能报送“topic-07 形成方案”：该节点由区虹桥办负责"
+        "plancycle：错误：区商务委不能报送“topic-07 形成方案”：该节点由区虹桥办负责"
     assert cli("audit", "--json", db=db, check=0).stdout == before

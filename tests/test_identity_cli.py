@@ -12,12 +12,6 @@ import sys
 from pathlib import Path
 
 
-@pytest.fixture(autouse=True)
-def _english(monkeypatch):
-    """These cases name each problem by its English words (the Chinese is checked in tests/test_catalogue_lower.py)."""
-    monkeypatch.setenv("PLANCYCLE_LANG", "en")
-
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,14 +50,14 @@ def test_user_commands(tmp_path):
             stdin="a-long-password\n")
     assert p.returncode == 0 and "wangke added" in p.stdout
     p = cli("user", "add", "xx", "--role", "department", "--password-stdin", db=db, stdin="a-long-password\n")
-    assert p.returncode == 2 and "needs --dept" in p.stderr
+    assert p.returncode == 2 and p.stderr == "plancycle: error: 部门联络员账号须用 --dept 指定所属部门（xx 担任联络员的部门）\n"
     p = cli("user", "add", "y", "--role", "department", "--dept", "区虹桥办", "--password", db=db)
     assert p.returncode == 2 and "Traceback" not in p.stderr  # passwords never as arguments
     csv = tmp_path / "users.csv"
     csv.write_text("username,name,role,dept,password\nhqb,李,department,区虹桥办,abcdefgh1\n"
                    "bad,赵,department,区不存在,abcdefgh2\n", encoding="utf-8")
     p = cli("user", "import", str(csv), db=db)
-    assert p.returncode == 2 and "line 3" in p.stderr  # all or nothing
+    assert p.returncode == 2 and "第 3 行：未知部门：区不存在" in p.stderr  # all or nothing
     listed = json.loads(cli("user", "list", "--json", db=db).stdout)
     assert [u["username"] for u in listed] == ["wangke"]
     csv.write_text("username,name,role,dept,password\nhqb,李,department,区虹桥办,abcdefgh1\n", encoding="utf-8")

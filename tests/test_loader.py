@@ -69,9 +69,9 @@ BASE = MINI.read_text(encoding="utf-8")
 
 # (id, old → new edits on mini.yaml, or a whole text, expected one-line message part)
 CASES = [
-    ("empty-file", "", "the file is empty"),
-    ("only-comments", "# nothing\n# here\n", "the file is empty"),
-    ("broken-yaml", BASE.replace("id: mini\n", "id: [mini\n"), "broken YAML"),
+    ("empty-file", "", "cycle.yaml:1: 文件为空（应为YAML 映射）"),
+    ("only-comments", "# nothing\n# here\n", "cycle.yaml:1: 文件为空（应为YAML 映射）"),
+    ("broken-yaml", BASE.replace("id: mini\n", "id: [mini\n"), "cycle.yaml:3: YAML 格式错误："),
     ("top-level-list", "- a\n- b\n", "文件顶层是列表，不是映射（应为id、version、title、stages、lifecycles 等键）"),
     ("missing-title", BASE.replace("title: 测试区规划研究和编制工作\n", ""), "缺少键“title”"),
     ("unknown-key", BASE.replace("district: 测试区\n", "district: 测试区\ndistrct: x\n"), "distrct: 未知的键“distrct”（应为docs/cycle-schema.md 所列的键之一）"),
@@ -87,7 +87,7 @@ CASES = [
      "stages[2].id: 阶段 id“drafting”重复（首次出现于索引 1）"),
     ("duplicate-milestone", BASE.replace("{id: midterm, name: 中期", "{id: kickoff, name: 中期"),
      "节点 id“kickoff”重复（首次出现于索引 1）"),
-    ("duplicate-yaml-key", BASE.replace("district: 测试区\n", "district: 测试区\ndistrict: 测试区\n"), "broken YAML"),
+    ("duplicate-yaml-key", BASE.replace("district: 测试区\n", "district: 测试区\ndistrict: 测试区\n"), "cycle.yaml:6: YAML 格式错误："),
     ("unknown-gate", BASE.replace("exit_gate: research-complete}", "exit_gate: research-done}"),
      "stages[0].exit_gate: 未知阶段门“research-done”（应为gates 中的 id：topics-closed, two-midterms, "
      "list-approved, research-complete, drafting-complete, adopted, cycle-complete）"),
@@ -101,7 +101,7 @@ CASES = [
                                       "{id: kickoff, name: 开题, due: 7月中旬前, after: [closure]}"),
      "依赖关系成环：topic-01:kickoff → topic-01:closure → topic-01:midterm → topic-01:kickoff"
      "（应为节点只依赖在它之前的节点）"),
-    ("bad-phrase", BASE.replace("due: 8月底前}", "due: 八月底左右}"), "is not a deadline phrase"),
+    ("bad-phrase", BASE.replace("due: 8月底前}", "due: 八月底左右}"), "lifecycles.topic.milestones[2].due: 无法识别期限表述“八月底左右”（可写作 "),
     ("outside-window", BASE.replace("due: 10月底前, after", "due: 2020年3月底前, after"),
      "期限 2020-03-31（2020年3月底前）不在阶段“research”的期间（2019-01-01 – 2019-12-31）内"),
     ("offset-unknown-ref", BASE.replace("due: 中期 + 10 个工作日", "due: 评审 + 10 个工作日"), "未知节点“评审”（应为以下之一：contractor, kickoff, midterm, closure）"),
@@ -192,7 +192,7 @@ def test_a_missing_departments_file_is_reported_at_the_cycle_line(tmp_path):
 
 
 def test_missing_file():
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigError, match="^does/not/exist.yaml: 文件不存在$"):
         load_cycle("does/not/exist.yaml")
 
 

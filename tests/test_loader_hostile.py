@@ -122,7 +122,7 @@ def _laughs(levels: int, width: int = 9, word: str = "lol") -> str:
 def test_alias_bomb_is_refused_before_it_expands(tmp_path, levels, width, word):
     path = _cycle(tmp_path, _laughs(levels, width, word) + BASE)
     message = isolated_error(path, timeout=30)
-    _assert_one_clear_line(message, f"too many values: more than {MAX_NODES:,}")
+    _assert_one_clear_line(message, f"值过多：展开别名 *l3 后超过 {MAX_NODES:,} 个（应为不超过 {MAX_NODES:,} 个值，别名按其展开后的数量计）")
 
 
 def test_alias_bomb_of_mappings_is_refused(tmp_path):
@@ -130,14 +130,14 @@ def test_alias_bomb_of_mappings_is_refused(tmp_path):
     for i in range(1, 10):
         rows.append(f"  m{i}: &m{i} {{" + ", ".join(f"k{j}: *m{i - 1}" for j in range(9)) + "}")
     path = _cycle(tmp_path, "note:\n" + "\n".join(rows) + "\n" + BASE)
-    _assert_one_clear_line(isolated_error(path, timeout=30), "once the alias *m")
+    _assert_one_clear_line(isolated_error(path, timeout=30), "展开别名 *m")
 
 
 def test_alias_bomb_in_the_departments_file_names_that_file(tmp_path):
     path = _cycle(tmp_path, BASE)
     (tmp_path / "mini-departments.yaml").write_text(_laughs(9) + "departments: []\n", encoding="utf-8")
     message = isolated_error(path, timeout=30)
-    _assert_one_clear_line(message, "too many values")
+    _assert_one_clear_line(message, "值过多：")
     assert message.startswith(str(tmp_path / "mini-departments.yaml") + ":")
 
 
@@ -160,7 +160,7 @@ def test_deep_nesting_is_refused_without_recursion_error(tmp_path, shape):
     else:
         note = "note:\n" + "".join(" " * i + "-\n" for i in range(1, 1000)) + " " * 1000 + "x\n"
     message = isolated_error(_cycle(tmp_path, BASE + note), timeout=30)
-    _assert_one_clear_line(message, "nested more than 64 levels deep")
+    _assert_one_clear_line(message, "嵌套超过 64 层（应为嵌套不超过 64 层）")
 
 
 def test_too_many_values_without_aliases(tmp_path):
@@ -168,7 +168,7 @@ def test_too_many_values_without_aliases(tmp_path):
     started = time.monotonic()
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "too many values")
+    _assert_one_clear_line(str(err.value), f"值过多：列表、映射和值超过 {MAX_NODES:,} 个")
     assert time.monotonic() - started < 20
 
 
@@ -176,7 +176,7 @@ def test_a_file_over_the_size_limit_is_not_parsed(tmp_path):
     path = _cycle(tmp_path, BASE + "# " + "x" * MAX_BYTES + "\n")
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "is too large")
+    _assert_one_clear_line(str(err.value), f"文件过大（{path.stat().st_size:,} 字节）（应为不超过 {MAX_BYTES:,} 字节）")
 
 
 def test_a_30kb_phrase_of_spaces_is_refused_at_once(tmp_path):
@@ -193,7 +193,7 @@ def test_a_5000_digit_number(tmp_path):
     path = _cycle(tmp_path, BASE.replace("version: 1\n", "version: " + "9" * 5000 + "\n"))
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "a number of 5,000 digits is too large")
+    _assert_one_clear_line(str(err.value), "为整数：5,000 位的数字过大（应为整数）")
 
 
 def test_a_5000_digit_offset(tmp_path):
@@ -221,7 +221,7 @@ def test_a_huge_value_is_not_echoed_whole(tmp_path, where):
 def test_a_fifo_does_not_hang(tmp_path):
     fifo = tmp_path / "cycle.yaml"
     os.mkfifo(fifo)
-    _assert_one_clear_line(isolated_error(fifo, timeout=30), "is a FIFO (named pipe), not a YAML file")
+    _assert_one_clear_line(isolated_error(fifo, timeout=30), ": 是命名管道（FIFO），不是 YAML 文件（应为普通文件）")
 
 
 @skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
@@ -231,7 +231,7 @@ def test_a_fifo_as_departments_file_names_the_cycle_line(tmp_path):
     os.mkfifo(tmp_path / "mini-departments.yaml")
     line = BASE.splitlines().index("departments: mini-departments.yaml") + 1
     message = isolated_error(path, timeout=30)
-    _assert_one_clear_line(message, "is a FIFO (named pipe)")
+    _assert_one_clear_line(message, "是命名管道（FIFO）")
     assert message.startswith(f"{path}:{line}: departments: {tmp_path / 'mini-departments.yaml'}："), message
 
 
@@ -242,20 +242,20 @@ def test_dev_zero_is_not_read(tmp_path, how):
     if how == "symlink":
         target = tmp_path / "cycle.yaml"
         target.symlink_to("/dev/zero")
-    _assert_one_clear_line(isolated_error(target, timeout=30), "is a character device, not a YAML file")
+    _assert_one_clear_line(isolated_error(target, timeout=30), ": 是字符设备，不是 YAML 文件（应为普通文件）")
 
 
 def test_a_directory(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_cycle(tmp_path)
-    _assert_one_clear_line(str(err.value), f"{tmp_path}: is a directory, not a YAML file")
+    _assert_one_clear_line(str(err.value), f"{tmp_path}: 是文件夹，不是 YAML 文件")
 
 
 @pytest.mark.parametrize("name,fragment", [
-    ("missing.yaml", "missing.yaml: no such file"),
-    ("not-a-folder.yaml/cycle.yaml", "no such file (a folder on its path is a file)"),
-    ("nul\x00byte.yaml", "is not a valid file name (it contains a NUL character)"),
-    ("x" * 300 + ".yaml", "cannot be read: file name too long"),
+    ("missing.yaml", "missing.yaml: 文件不存在"),
+    ("not-a-folder.yaml/cycle.yaml", "cycle.yaml: 文件不存在（路径中的某个文件夹实为文件）"),
+    ("nul\x00byte.yaml", "byte.yaml: 不是有效的文件名（含 NUL 字符）"),
+    ("x" * 300 + ".yaml", ".yaml: 无法读取：文件名过长"),
 ])
 def test_file_names_that_lead_nowhere(tmp_path, name, fragment):
     (tmp_path / "not-a-folder.yaml").write_text("id: x\n", encoding="utf-8")
@@ -271,7 +271,9 @@ def test_a_symlink_loop(tmp_path):
     loop.symlink_to(loop)
     with pytest.raises(ConfigError) as err:
         load_cycle(loop)
-    _assert_one_clear_line(str(err.value), "cannot be read: too many levels of symbolic links")
+    _assert_one_clear_line(str(err.value), "loop.yaml: 无法读取：符号链接层级过多")
+    with using("en"):
+        assert str(err.value).endswith("loop.yaml: cannot be read: too many levels of symbolic links"), str(err.value)
 
 
 def test_permission_denied_simulated(tmp_path, monkeypatch):
@@ -287,7 +289,7 @@ def test_permission_denied_simulated(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "open", refusing_open)
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), f"{path}: cannot be read: permission denied")
+    _assert_one_clear_line(str(err.value), f"{path}: 无法读取：没有读取权限")
 
 
 @skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads files whatever their mode")
@@ -299,7 +301,7 @@ def test_permission_denied_for_real(tmp_path):
             load_cycle(path)
     finally:
         path.chmod(0o644)
-    _assert_one_clear_line(str(err.value), "cannot be read: permission denied")
+    _assert_one_clear_line(str(err.value), ": 无法读取：没有读取权限")
 
 
 # -- bytes that are not UTF-8 text -----------------------------------------------------------------------------------
@@ -310,7 +312,8 @@ def test_a_gbk_file_names_the_line_of_the_first_bad_byte(tmp_path):
         load_cycle(path)
     message = str(err.value)
     first_bad = next(i for i, ln in enumerate(BASE.splitlines(), 1) if not ln.isascii())
-    _assert_one_clear_line(message, f"{path}:{first_bad}: is not UTF-8 text")
+    _assert_one_clear_line(message, f"{path}:{first_bad}: 不是 UTF-8 文本（第 ")
+    assert message.endswith("（应为以 UTF-8 保存的文件，而非 GBK/GB18030）"), message
 
 
 def test_a_utf16_file(tmp_path):
@@ -318,7 +321,7 @@ def test_a_utf16_file(tmp_path):
     path.write_text(BASE, encoding="utf-16")
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "is UTF-16 text, not UTF-8")
+    _assert_one_clear_line(str(err.value), ":1: 是 UTF-16 文本，不是 UTF-8（应为以 UTF-8 保存的文件）")
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x1b", "\x7f"])
@@ -327,7 +330,7 @@ def test_control_characters_in_the_text(tmp_path, char):
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
     message = str(err.value)
-    _assert_one_clear_line(message, f"U+{ord(char):04X} is not allowed")
+    _assert_one_clear_line(message, f":4: YAML 格式错误：YAML 中不允许出现字符 U+{ord(char):04X}（应为可打印文本；控制字符请在引号内写成转义形式）")
     assert char not in message
 
 
@@ -342,13 +345,13 @@ def test_a_non_utf8_file_name(tmp_path):
     bad = folder + b"/\xff\xfe-cycle.yaml"
     with pytest.raises(ConfigError) as err:
         load_cycle(bad)  # missing
-    _assert_one_clear_line(str(err.value), "\\xff\\xfe-cycle.yaml: no such file")
+    _assert_one_clear_line(str(err.value), "\\xff\\xfe-cycle.yaml: 文件不存在")
     with open(bad, "wb") as fh:
         fh.write(b"id: [broken\n")
     with pytest.raises(ConfigError) as err:
         load_cycle(bad)
     message = str(err.value)
-    _assert_one_clear_line(message, "\\xff\\xfe-cycle.yaml:2: broken YAML")
+    _assert_one_clear_line(message, "\\xff\\xfe-cycle.yaml:2: YAML 格式错误：")
     message.encode("utf-8")  # printable as it is: no lone surrogates
     with open(bad, "wb") as fh:
         fh.write(BASE.encode("utf-8"))
@@ -363,7 +366,7 @@ def test_a_newline_in_the_file_name(tmp_path):
     path.write_text("id: [broken\n", encoding="utf-8")
     with pytest.raises(ConfigError) as err:
         load_cycle(path)
-    _assert_one_clear_line(str(err.value), "two\\nlines.yaml:2: broken YAML")
+    _assert_one_clear_line(str(err.value), "two\\nlines.yaml:2: YAML 格式错误：")
 
 
 # -- included files --------------------------------------------------------------------------------------------------
@@ -498,8 +501,8 @@ def _hostile_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     fifo = tmp_path / "fifo.yaml"
     os.mkfifo(fifo)
     return {
-        "alias-bomb": (_cycle(bomb, _laughs(9) + BASE), "too many values"),
-        "deep-5000": (_cycle(deep, BASE + "note: " + "[" * 5000 + "]" * 5000 + "\n"), "nested more than 64 levels"),
+        "alias-bomb": (_cycle(bomb, _laughs(9) + BASE), f"值过多：展开别名 *l3 后超过 {MAX_NODES:,} 个"),
+        "deep-5000": (_cycle(deep, BASE + "note: " + "[" * 5000 + "]" * 5000 + "\n"), "嵌套超过 64 层"),
         "gate-loop": (CORPUS / "gate-loop-two.yaml", "阶段门“a-gate”经由 b-gate → a-gate 引用了自身"),
         "fifo": (fifo, "fifo.yaml：不是普通文件（周期定义应为 YAML 文件）"),
         "notices-organ-list": (CORPUS / "notices-organ-list.yaml", "organ: 应为映射，不是列表"),

@@ -458,7 +458,7 @@ def test_webhook_bodies_wecom_dingtalk_with_sign_and_generic(monkeypatch):
     mac = hmac.new(b"s3", headers["X-Plancycle-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
     assert headers["X-Plancycle-Signature"] == "sha256=" + mac
     # a URL whose variable is not set is a clear error, not a request
-    with pytest.raises(PlancycleError, match=r"^webhook URL not set \(environment variable PLANCYCLE_NOPE\)$"):
+    with pytest.raises(PlancycleError, match=r"^未设置 webhook 地址（环境变量 PLANCYCLE_NOPE）$"):
         mg.webhook_request(mg.Endpoint(kind="wecom", url_env="PLANCYCLE_NOPE"), r)
 
 

@@ -282,20 +282,20 @@ def test_manual_numbering_takes_only_the_number_the_office_gives(session, tmp_pa
         assert session.get(Notice, notice).status == "draft" and session.get(Notice, notice).doc_number is None
 
     # no number given: nothing is allocated, the coordinator is told to give the OA's
-    refused(PlancycleError, r"^the register is kept by the office's OA \(numbering.mode: manual\): give the number "
-                            r"with --number$", st.id, None)
+    refused(PlancycleError, r"^发文字号由办公室 OA 统一编排（numbering\.mode: manual）：请用 --number 填写发文字号$",
+            st.id, None)
     assert session.exec(select(func.count()).select_from(DocSequence)).one() == 0
     # the organ's prefix (测发改), the year it is signed in (2019), 〔〕 and 号: anything else is refused as it is
     for wrong in ("测发改2019-7", "长发改〔2019〕7号", "测发改〔2018〕7号", "测发改〔2019〕号"):
-        refused(PlancycleError, rf"^number must look like 测发改〔2019〕N号, not '{wrong}'$", st.id, wrong)
+        refused(PlancycleError, rf"^发文字号格式应为测发改〔2019〕N号（填写的是“{re.escape(wrong)}”）$", st.id, wrong)
     # square brackets typed for 〔〕 are read as 〔〕; the number is the one given, not the register's seed (24)
     pw.sign_document(session, spec, notice=st.id, number="测发改[2019]7号", changes=fill, as_of="2019-06-26", by=COORD)
     session.commit()
     st = session.get(Notice, st.id)
     assert (st.status, st.doc_number, st.seq) == ("issued", "测发改〔2019〕7号", 7)
     # a number already on another document is refused; the next one typed is taken
-    refused(TransitionError, r"^测发改〔2019〕7号 is already used by another document$", req.id, "测发改〔2019〕7号")
-    refused(PlancycleError, r"^the register is kept by the office's OA", req.id, None)
+    refused(TransitionError, r"^发文字号测发改〔2019〕7号已被使用$", req.id, "测发改〔2019〕7号")
+    refused(PlancycleError, r"^发文字号由办公室 OA 统一编排（numbering\.mode: manual）：请用 --number 填写发文字号$", req.id, None)
     pw.sign_document(session, spec, notice=req.id, number="测发改〔2019〕8号", changes=fill, as_of="2019-06-27",
                      by=COORD)
     session.commit()

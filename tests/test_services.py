@@ -56,7 +56,7 @@ def test_submit_review_return_resubmit(mini_run, mini):
     s.commit()
     m = ms(s, "topic-03", "kickoff")
     assert m.status == "returned" and m.returns == 1
-    with pytest.raises(TransitionError, match="^cannot accept topic-03 开题: it is returned, waiting for resubmission$"):
+    with pytest.raises(TransitionError, match="^“topic-03 开题”当前已退回待修改，不能通过$"):
         sv.review(s, mini, item="topic-03", milestone="kickoff", decision="accept", by=COORD, as_of="2019-07-13")
     s.rollback()
     out = sv.submit(s, mini, item="topic-03", milestone="kickoff", by="jyj", as_of="2019-07-15", note="开题报告（修改稿）")
@@ -74,12 +74,12 @@ def test_late_submission_counts_working_days(mini_run, mini):
 
 
 @pytest.mark.parametrize("call,message", [
-    (dict(item="topic-01", milestone="kickoff", by="区发改委"), "cannot submit topic-01 开题: it is not yet open (waiting for contractor)"),
+    (dict(item="topic-01", milestone="kickoff", by="区发改委"), "“topic-01 开题”当前尚未开始（须先完成：contractor），不能报送"),
     (dict(item="topic-02", milestone="contractor", by="区教育局"), "区教育局不能报送“topic-02 确定承接单位”：该节点由区商务委负责"),
     (dict(item="topic-99", milestone="kickoff", by="区发改委"), "未知事项：topic-99"),
     (dict(item="topic-01", milestone="开会", by="区发改委"), "topic-01没有节点“开会”（现有节点：contractor 确定承接单位、kickoff 开题、midterm 中期、closure 结题）"),
-    (dict(item="topic-01", milestone="contractor", by="区财政局"), "unknown department '区财政局'"),
-    (dict(item="topic-01", milestone="contractor", by="区发改委", files=["/no/such/file.pdf"]), "no such file to attach"),
+    (dict(item="topic-01", milestone="contractor", by="区财政局"), "未知部门：区财政局（请填写部门简称，如区发改委，或部门编号，如fgw）"),
+    (dict(item="topic-01", milestone="contractor", by="区发改委", files=["/no/such/file.pdf"]), "没有可附上的文件：/no/such/file.pdf"),
 ])
 def test_refused_submit_changes_nothing(mini_run, mini, call, message):
     before = snapshot(mini_run)
@@ -382,8 +382,7 @@ def test_lead_may_review_lets_the_items_own_lead_unit_review_and_no_other(sessio
     session.commit()
     before = snapshot(session)
     # 区商务委 leads topic-02, not topic-03 (lead: [区教育局]): the setting does not make it a reviewer here
-    with pytest.raises(Forbidden, match=r"^区商务委 cannot review topic-03 开题: only the coordinator \(区发改委\) "
-                                        r"reviews deliverables$"):
+    with pytest.raises(Forbidden, match=r"^只有区发改委（规划科）可以审核“topic-03 开题”，区商务委不能审核$"):
         sv.review(session, spec, item="topic-03", milestone="kickoff", decision="accept", by="区商务委",
                   as_of="2019-07-11")
     session.rollback()
@@ -400,6 +399,5 @@ def test_without_lead_may_review_the_lead_unit_cannot_review_its_own_topic(mini_
     assert mini.file.lead_may_review is False
     sv.submit(s, mini, item="topic-03", milestone="kickoff", by="区教育局", as_of="2019-07-10")
     s.commit()
-    with pytest.raises(Forbidden, match=r"^区教育局 cannot review topic-03 开题: only the coordinator \(区发改委\) "
-                                        r"reviews deliverables$"):
+    with pytest.raises(Forbidden, match=r"^只有区发改委（规划科）可以审核“topic-03 开题”，区教育局不能审核$"):
         sv.review(s, mini, item="topic-03", milestone="kickoff", decision="accept", by="区教育局", as_of="2019-07-11")

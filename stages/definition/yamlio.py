@@ -35,6 +35,7 @@ reached through an alias report the line of the anchor they were written at.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Mapping, Set
@@ -99,6 +100,9 @@ def display_name(path: str | bytes | os.PathLike) -> str:
     return clean(os.fsdecode(path))
 
 
+# the reasons a reader meets most often, in the reader's language (any other is the system's own words)
+_ERRNO = {errno.ELOOP: "definition.why.symlink_loop", errno.ENAMETOOLONG: "definition.why.name_too_long",
+          errno.EIO: "definition.why.io_error"}
 _KIND = {stat.S_IFIFO: "fifo", stat.S_IFCHR: "char_device", stat.S_IFBLK: "block_device", stat.S_IFSOCK: "socket"}
 
 
@@ -116,7 +120,8 @@ def read_bytes(path: str | bytes | os.PathLike, limit: int = MAX_BYTES) -> tuple
         raise FileError(Msg(code, **params), file=file or "''", expected=expected)
 
     def unreadable(exc: OSError):
-        refuse("definition.file_unreadable", why=(exc.strerror or str(exc)).lower())
+        code = _ERRNO.get(exc.errno)
+        refuse("definition.file_unreadable", why=Msg(code) if code else (exc.strerror or str(exc)).lower())
 
     if not name:
         refuse("definition.no_file_name", expected=Msg("definition.expect.yaml_path"))

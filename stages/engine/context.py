@@ -24,7 +24,7 @@ from stages.definition.calendar import WorkCalendar, calendar_for
 from stages.definition.spec import CycleSpec, MilestoneSpec
 from stages.ground.clock import as_datetime, now
 from stages.ground.errors import IdempotencyConflict, NotFound, PlancycleError
-from stages.ground.i18n import CODE, Msg, render
+from stages.ground.i18n import Msg, render
 from stages.rules.gates import Facts, facts_from
 from stages.rules.identity import SYSTEM, Actor, Forbidden, department_short, resolve_actor
 from stages.rules.status import Status, transition
@@ -100,12 +100,9 @@ def _dept(spec: CycleSpec, name: str) -> str:
 
 def _require_coordinator(ctx: Ctx, what: str, /, **params):
     """Refuse anyone but the coordinator. ``what`` is the refusal's code (``engine.coordinator_only.waive``, with
-    its ``params``), or — from a caller not yet in the catalogue — the move in English words ("edit a document")."""
+    its ``params``): never English words, which would sit untranslated inside a Chinese sentence."""
     if not ctx.actor.can_coordinate:
-        coord = ctx.spec.coordinator.short
-        if CODE.match(what):
-            raise Forbidden(what, who=ctx.actor.label, coordinator=coord, **params)
-        raise Forbidden(f"{ctx.actor.label} cannot {what}: only the coordinator ({coord}) can")
+        raise Forbidden(what, who=ctx.actor.label, coordinator=ctx.spec.coordinator.short, **params)
 
 
 # -- audit and idempotency ----------------------------------------------------------------------------------------

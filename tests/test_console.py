@@ -107,8 +107,8 @@ def test_ledger_and_calendar_files(changning_run, changning, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["show", "topic-99"], "plancycle：错误：未知事项：topic-99（可用 plancycle status 查看）"),
     (["inbox", "区不存在局"], "plancycle：错误：未知部门：区不存在局（请填写部门简称，如区发改委，或部门编号，如fgw）"),
-    (["status", "--dept", "区不存在局"], "unknown department"),
-    (["export", "ledger", "--dept", "nope"], "unknown department 'nope'"),
+    (["status", "--dept", "区不存在局"], "plancycle：错误：未知部门 '区不存在局'（请用简称如 区发改委，或编号如 fgw）"),
+    (["export", "ledger", "--dept", "nope"], "plancycle：错误：未知部门 'nope'（请用简称如 区发改委，或编号如 fgw）"),
 ])
 def test_console_errors_are_one_line(tmp_path, args, message):
     db = f"sqlite:///{tmp_path / 'c.db'}"

@@ -31,7 +31,7 @@ def test_lead_unit_review_refused_and_audit_names_the_actor(tmp_path):
     before = cli("audit", "--json", db=db, env=env).stdout
     p = cli("review", "topic-07", "plan", "--accept", "--by", "区虹桥办", "--as-of", "2019-06-06", db=db, env=env)
     assert p.returncode == 2 and "Traceback" not in p.stderr
-    assert p.stderr == "plancycle: error: 只有区发改委（规划科）可以审核“topic-07 形成方案”，区虹桥办不能审核\n"
+    assert p.stderr == "plancycle：错误：只有区发改委（规划科）可以审核“topic-07 形成方案”，区虹桥办不能审核\n"
     assert len(p.stderr.strip().splitlines()) == 1
     assert cli("audit", "--json", db=db, env=env).stdout == before  # nothing written
     p = cli("review", "topic-07", "plan", "--accept", "--as-of", "2019-06-06", db=db, env=env)  # the coordinator
@@ -50,7 +50,7 @@ def test_user_commands(tmp_path):
             stdin="a-long-password\n")
     assert p.returncode == 0 and "wangke added" in p.stdout
     p = cli("user", "add", "xx", "--role", "department", "--password-stdin", db=db, stdin="a-long-password\n")
-    assert p.returncode == 2 and p.stderr == "plancycle: error: 部门联络员账号须用 --dept 指定所属部门（xx 担任联络员的部门）\n"
+    assert p.returncode == 2 and p.stderr == "plancycle：错误：部门联络员账号须用 --dept 指定所属部门（xx 担任联络员的部门）\n"
     p = cli("user", "add", "y", "--role", "department", "--dept", "区虹桥办", "--password", db=db)
     assert p.returncode == 2 and "Traceback" not in p.stderr  # passwords never as arguments
     csv = tmp_path / "users.csv"

@@ -177,10 +177,10 @@ def test_plancycle_report_indicators(tmp_path, capsys, monkeypatch):
     assert set(data) == {"id", "kind", "genre", "status", "number", "title", "year", "drafted", "counts", "warnings"}
     assert data["counts"] == {"滞后于预期": 1, "暂无数据": 9} and data["warnings"] == ["细颗粒物（PM2.5）年均浓度"]
     code, out, _ = cli(capsys, "--db", db, "report", "indicators", "--year", 2022, "--as-of", "2023-02-11")
-    assert code == 0 and out.startswith(f"already drafted: 报告 #{data['id']} (draft)")
+    assert code == 0 and out.startswith(f"已起草过：报告 #{data['id']}（草稿）：关于《纲要》主要指标2022年度监测情况的报告\n")
     code, out, err = cli(capsys, "--db", db, "report", "indicators", "--year", 2019, "--as-of", "2023-02-11")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert err == "plancycle: error: 2019年不在指标监测期内（“十四五”规划纲要实施和监测评估工作的监测年份：2021—2025年）\n"
+    assert err == "plancycle：错误：2019年不在指标监测期内（“十四五”规划纲要实施和监测评估工作的监测年份：2021—2025年）\n"
     sets = [a for k, v in FILL.items() for a in ("--set", f"{k}={v}")]
     code, out, _ = cli(capsys, "--db", db, "notice", "sign", data["id"], *sets, "--as-of", "2023-02-12T10:00")
     assert code == 0 and "普发改〔2023〕1号" in out

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from app.cli.acting import _act, _prepare
+from stages.ground.catalogue import CATALOGUE
 from app.cli.common import (H, Msg, AS_OF, JSON, KEY, PlancycleError, _as_of, _common, _database_url, _engine, _open_run,
                             _print_json, _request_check)
 
@@ -172,7 +173,9 @@ def report_indicators(year: int = typer.Option(..., "--year", help=H("cli.help.r
         typer.echo(str(Msg("cli.report.drafted", genre=data["genre"], id=n.id, title=data["title"])))
     else:
         number = Msg("cli.report.number", number=data["number"]) if data["number"] else ""
-        typer.echo(str(Msg("cli.report.already_drafted", genre=data["genre"], id=n.id, status=data["status"],
+        status = data["status"]
+        status = Msg(f"paperwork.status.{status}") if f"paperwork.status.{status}" in CATALOGUE else status
+        typer.echo(str(Msg("cli.report.already_drafted", genre=data["genre"], id=n.id, status=status,
                            number=number, title=data["title"])))
     typer.echo("  " + "，".join(f"{k}{v}项" for k, v in data["counts"].items())
                + (f"；预警：{'、'.join(data['warnings'])}" if data["warnings"] else ""))

@@ -15,6 +15,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     **{f"paperwork.field.{k}": (zh, k) for k, zh in _FIELDS.items()},
     **{f"paperwork.gap.{k}": (f"“{zh}”", f"{k} ({zh})") for k, zh in {**_FIELDS, "text": "正文"}.items()},
     # a document's status, in a sentence that says why it cannot be changed
+    "paperwork.status.draft": ("草稿", "draft"),
     "paperwork.status.issued": ("已签发", "issued"),
     "paperwork.status.withdrawn": ("已撤回", "withdrawn"),
     "paperwork.status.record": ("为记录", "record"),

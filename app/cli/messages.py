@@ -41,7 +41,7 @@ def _dept_short(session, dept: str) -> str:
         for d in load_cycle(run.spec_path).departments:
             if dept in (d.id, d.short, d.name) or dept in d.aliases:
                 return d.short
-    raise PlancycleError(f"unknown department {dept!r}")
+    raise PlancycleError("cli.messages.unknown_dept", dept=dept)
 
 
 def _line(m: dict, names: dict[str, str]) -> str:
@@ -82,14 +82,14 @@ def messages(ctx: typer.Context,
     from stages.store.models import UserAccount
 
     if user and dept:
-        raise PlancycleError("give --user or --dept, not both")
+        raise PlancycleError("cli.messages.user_or_dept")
     if channel and channel not in mg.CHANNELS:
         raise PlancycleError(f"--channel must be one of {' / '.join(mg.CHANNELS)}, not {channel!r}")
     if status and status not in mg.STATUS_ZH:
         raise PlancycleError(f"--status must be one of {' / '.join(mg.STATUS_ZH)}, not {status!r}")
     with _session() as s:
         if user and s.exec(select(UserAccount.id).where(UserAccount.username == user)).first() is None:
-            raise PlancycleError(f"no user {user!r}")
+            raise PlancycleError("cli.messages.no_user", user=user)
         short = _dept_short(s, dept) if dept else None
         rows = [mg.as_dict(m) for m in mg.query(s, user=user, dept=short, unread=unread, channel=channel,
                                                    status=status, limit=limit)]
@@ -166,7 +166,7 @@ def contact_cmd(username: str,
     from stages.paperwork.messages import set_contact
 
     if email is None and phone is None:
-        raise PlancycleError("give --email and/or --phone")
+        raise PlancycleError("cli.messages.email_or_phone")
     with _session(write=True) as s:
         u = set_contact(s, username, email=email, phone=phone, by="cli")
         s.commit()

@@ -22,11 +22,10 @@ user_app = typer.Typer(help=H("cli.help.user_app"),
 
 def _read_password(stdin: bool) -> str:
     if not stdin:
-        raise PlancycleError("give the password on standard input with --password-stdin "
-                             "(e.g. `printf '%s' \"$PW\" | plancycle user add …`)")
+        raise PlancycleError("cli.user.password_stdin")
     pw = sys.stdin.readline().rstrip("\r\n")
     if not pw:
-        raise PlancycleError("no password on standard input")
+        raise PlancycleError("cli.user.no_password")
     return pw
 
 
@@ -38,7 +37,7 @@ def _departments(session):
 
     runs = session.exec(select(CycleRun)).all()
     if not runs:
-        raise PlancycleError("no cycle run in this database yet; `plancycle init CONFIG` first, then add users")
+        raise PlancycleError("cli.user.no_run")
     seen, out = set(), []
     for r in runs:
         for d in load_cycle(r.spec_path).departments:
@@ -117,7 +116,7 @@ def user_import(path: Path = typer.Argument(..., help=H("cli.help.user_import_ar
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise PlancycleError(f"cannot read {path}: {exc.strerror}") from None
+        raise PlancycleError("cli.user.cannot_read", path=str(path), reason=exc.strerror) from None
     if len(data) > 2 * 1024 * 1024:
         raise PlancycleError(f"{path}: over 2 MB; a users file is a few KB")
     try:

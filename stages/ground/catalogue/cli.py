@@ -462,4 +462,15 @@ TEXTS: dict[str, tuple[str, str]] = {
         'fix a simulated clock (demos, tests)'),
     'cli.help.web_host': ('监听地址（反向代理一侧）',
         "address to listen on (the reverse proxy's side)"),
+    # the CLI's own refusals of account and message commands
+    'cli.user.password_stdin': ('请用 --password-stdin 从标准输入提供密码（例如 `printf \'%s\' "$PW" | plancycle user add …`）',
+        "give the password on standard input with --password-stdin (e.g. `printf '%s' \"$PW\" | plancycle user add …`)"),
+    'cli.user.no_password': ('标准输入中没有密码', 'no password on standard input'),
+    'cli.user.no_run': ('数据库中还没有规划周期：请先用 `plancycle init CONFIG` 建立，再添加用户',
+        'no cycle run in this database yet; `plancycle init CONFIG` first, then add users'),
+    'cli.user.cannot_read': ('无法读取 {path}：{reason}', 'cannot read {path}: {reason}'),
+    'cli.messages.unknown_dept': ('未知部门 {dept!r}', 'unknown department {dept!r}'),
+    'cli.messages.user_or_dept': ('--user 与 --dept 只能选一个', 'give --user or --dept, not both'),
+    'cli.messages.no_user': ('没有用户 {user!r}', 'no user {user!r}'),
+    'cli.messages.email_or_phone': ('请给出 --email 和/或 --phone', 'give --email and/or --phone'),
 }

@@ -71,7 +71,9 @@ topics:
     return tmp / "race.yaml"
 
 
-def _race(url: str, spec) -> dict:
+def _accept_all_at_once(url: str, spec):
+    """A fresh run of ``spec`` on ``url`` whose N topics have handed in their 开题, then N threads that accept one
+    each at the same moment (a barrier). Returns the engine and the errors the threads raised."""
     eng = make_engine(url)
     create_schema(eng)
     with Session(eng) as s:
@@ -97,6 +99,11 @@ def _race(url: str, spec) -> dict:
         t.start()
     for t in threads:
         t.join()
+    return eng, errors
+
+
+def _race(url: str, spec) -> dict:
+    eng, errors = _accept_all_at_once(url, spec)
     # then twenty drafts signed off at once: each takes its own 发文字号, distinct and gap-free
     from stages.paperwork import notices as nt
     from stages.paperwork import drafting as pw
@@ -268,31 +275,7 @@ topics:
 
 
 def _advance_race(url: str, spec) -> dict:
-    eng = make_engine(url)
-    create_schema(eng)
-    with Session(eng) as s:
-        sv.init_run(s, spec, as_of="2019-06-03")
-        for i in range(1, N + 1):
-            sv.submit(s, spec, item=f"topic-{i:02d}", milestone="kickoff", by=f"部门{i:02d}", as_of="2019-07-01")
-        s.commit()
-    barrier = threading.Barrier(N)
-    errors: list[BaseException] = []
-
-    def accept(i: int) -> None:
-        try:
-            with Session(eng) as s:
-                barrier.wait()
-                sv.review(s, spec, item=f"topic-{i:02d}", milestone="kickoff", decision="accept", by=COORD,
-                          as_of="2019-07-02")
-                s.commit()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=accept, args=(i,)) for i in range(1, N + 1)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    eng, errors = _accept_all_at_once(url, spec)
     from stages.store.models import CycleRun, StageState
 
     with Session(eng) as s:
